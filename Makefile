@@ -1,0 +1,50 @@
+# Two commands on a fresh clone: `make demo` (install, simulate, build, train, serve) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+WORKSPACE ?= .
+PORT ?= 3000
+CUSTOMERS ?= 10000
+
+.PHONY: install demo pipeline serve test lint clean
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# the CPU build of torch first, so nothing pulls the CUDA build
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+pipeline: install
+	$(BIN)/retail data simulate --workspace $(WORKSPACE) --customers $(CUSTOMERS)
+	$(BIN)/retail features build --workspace $(WORKSPACE)
+	$(BIN)/retail train churn --workspace $(WORKSPACE)
+	$(BIN)/retail models promote churn --workspace $(WORKSPACE)
+	$(BIN)/retail models list churn --workspace $(WORKSPACE)
+
+demo: pipeline
+	@echo ""
+	@echo "Starting the service on http://127.0.0.1:$(PORT) (Ctrl-C stops it). Try, from another shell:"
+	@echo "  curl -s http://127.0.0.1:$(PORT)/readyz"
+	@echo "  curl -s http://127.0.0.1:$(PORT)/models"
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/churn -H 'Content-Type: application/json' -d '{\"customer_ids\": [\"C00001\", \"C00002\"]}'"
+	@echo "  $(BIN)/retail predict churn --workspace $(WORKSPACE) --out churn_scores.csv"
+	@echo "  API docs: http://127.0.0.1:$(PORT)/docs"
+	@echo ""
+	$(BIN)/retail serve --workspace $(WORKSPACE) --port $(PORT)
+
+serve: install
+	$(BIN)/retail serve --workspace $(WORKSPACE) --port $(PORT)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf data feature_repo mlruns/mlflow.db mlruns/artifacts

@@ -1,0 +1,1 @@
+"""The data side of the service: raw data contract, simulator, importers, transforms and the Feast repo."""

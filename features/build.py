@@ -1,0 +1,60 @@
+"""`retail features build`: raw tables -> feature tables -> Feast apply -> materialize."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from features import store, transforms
+from retail.settings import Settings
+from retail.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def _read_raw(ws: Workspace, name: str) -> pd.DataFrame | None:
+    path = ws.raw_table(name)
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def build_features(ws: Workspace, settings: Settings, step: Callable[[str], None] = log.info) -> dict[str, int]:
+    """Compute every feature table, register the repo and fill the online store; returns row counts."""
+    tx = _read_raw(ws, "transactions")
+    if tx is None:
+        raise FileNotFoundError(
+            f"no transactions in {ws.raw_dir}: run `retail data simulate` or `retail data import` first"
+        )
+    ws.ensure()
+    products = _read_raw(ws, "products")
+    tables = {
+        "customer": lambda: transforms.customer_features(tx, products),
+        "product": lambda: transforms.product_features(tx),
+        "store": lambda: transforms.store_features(tx),
+    }
+    counts: dict[str, int] = {}
+    for name, make in tables.items():
+        started = time.perf_counter()
+        step(f"computing {name} features")
+        frame = make()
+        _write_parquet(frame, ws.features_dir / f"{name}_features.parquet")
+        counts[name] = len(frame)
+        step(f"{name} features: {len(frame):,} rows in {time.perf_counter() - started:.1f}s")
+    step("feast apply")
+    store.render_repo(ws, settings)
+    store.apply(ws)
+    start = tx["ts"].min().floor("D")
+    end = tx["ts"].max().floor("D") + pd.Timedelta(days=1)
+    step(f"materializing online store up to {end:%Y-%m-%d}")
+    store.materialize(ws, start.to_pydatetime(), end.to_pydatetime())
+    ws.write_meta(data_start=start, data_end=end, features_as_of=end, feature_rows=counts)
+    return counts

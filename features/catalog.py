@@ -1,0 +1,43 @@
+"""Feature names per entity, written once: transforms produce them, Feast declares them, models read them."""
+
+from __future__ import annotations
+
+CUSTOMER_WINDOWS = (30, 90, 180, 365)
+ENTITY_WINDOWS = (30, 90)
+
+CUSTOMER_FEATURES: tuple[str, ...] = (
+    *(f"orders_{w}d" for w in CUSTOMER_WINDOWS),
+    *(f"spend_{w}d" for w in CUSTOMER_WINDOWS),
+    *(f"units_{w}d" for w in CUSTOMER_WINDOWS),
+    *(f"active_days_{w}d" for w in CUSTOMER_WINDOWS),
+    "orders_trend",  # orders in the last 90 days against the 90 before them
+    "spend_trend",
+    "orders_total",
+    "spend_total",
+    "avg_order_value",
+    "returns_share",
+    "distinct_products",
+    "distinct_categories",
+    "gap_mean_days",
+    "gap_std_days",
+    "last_gap_days",
+    "first_purchase_day",  # days since 1970-01-01; tenure is taken against the scoring date
+    "last_purchase_day",  # recency is taken against the scoring date
+)
+
+PRODUCT_FEATURES: tuple[str, ...] = (
+    *(f"units_{w}d" for w in ENTITY_WINDOWS),
+    *(f"orders_{w}d" for w in ENTITY_WINDOWS),
+    *(f"revenue_{w}d" for w in ENTITY_WINDOWS),
+    "units_total",
+    "avg_unit_price",
+    "return_rate",
+)
+
+STORE_FEATURES: tuple[str, ...] = (
+    *(f"orders_{w}d" for w in ENTITY_WINDOWS),
+    *(f"revenue_{w}d" for w in ENTITY_WINDOWS),
+)
+
+FEATURE_TABLES = {"customer": CUSTOMER_FEATURES, "product": PRODUCT_FEATURES, "store": STORE_FEATURES}
+ENTITY_KEYS = {"customer": "customer_id", "product": "product_id", "store": "store_id"}

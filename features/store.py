@@ -1,0 +1,83 @@
+"""The workspace's Feast repository: render it, apply definitions, materialize, and read features."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from retail.settings import Settings
+from retail.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+STUB = (
+    '"""Feast definitions for this workspace; they live in the features package."""\n'
+    "from features.repo.definitions import *  # noqa: F401,F403\n"
+)
+FEASTIGNORE = "data/\n__pycache__/\n"
+
+
+def repo_config(settings: Settings) -> dict[str, Any]:
+    """feature_store.yaml as a dict: only the online store differs between SQLite and Redis."""
+    if settings.online_store == "redis":
+        online: dict[str, Any] = {"type": "redis", "connection_string": settings.redis_url}
+    else:
+        online = {"type": "sqlite", "path": "data/online_store.db"}
+    return {
+        "project": "retail",
+        "provider": "local",
+        "registry": {"registry_type": "file", "path": "data/registry.db", "cache_ttl_seconds": 60},
+        "online_store": online,
+        "offline_store": {"type": "file"},
+        "entity_key_serialization_version": 3,
+    }
+
+
+def render_repo(ws: Workspace, settings: Settings) -> Path:
+    """Write feature_store.yaml, the definitions stub and .feastignore; `feast apply` works there by hand."""
+    repo = ws.feature_repo
+    (repo / "data").mkdir(parents=True, exist_ok=True)
+    (repo / "feature_store.yaml").write_text(yaml.safe_dump(repo_config(settings), sort_keys=False))
+    (repo / "definitions.py").write_text(STUB)
+    (repo / ".feastignore").write_text(FEASTIGNORE)
+    return repo
+
+
+def feature_store(ws: Workspace):  # -> feast.FeatureStore (imported lazily: feast is slow to import)
+    from feast import FeatureStore
+
+    if not (ws.feature_repo / "feature_store.yaml").exists():
+        raise FileNotFoundError(f"no Feast repository in {ws.feature_repo}: run `retail features build` first")
+    return FeatureStore(repo_path=str(ws.feature_repo))
+
+
+def apply(ws: Workspace) -> None:
+    """Register entities, feature views and services (what `feast apply` does for the repo)."""
+    from features.repo.definitions import OBJECTS
+
+    feature_store(ws).apply(OBJECTS)
+
+
+def materialize(ws: Workspace, start: datetime, end: datetime) -> None:
+    """Load the newest feature values at `end` into the online store."""
+    feature_store(ws).materialize(start_date=start, end_date=end)
+
+
+def historical_features(ws: Workspace, entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
+    """Point-in-time join: for each (entity, event_timestamp) row, features known at that time."""
+    store = feature_store(ws)
+    job = store.get_historical_features(entity_df=entity_df, features=store.get_feature_service(service))
+    return job.to_df()
+
+
+def online_features(store: Any, service: str, key: str, ids: list[str]) -> pd.DataFrame:
+    """Current feature values for the given ids from the online store (missing ids come back as nulls)."""
+    response = store.get_online_features(
+        features=store.get_feature_service(service), entity_rows=[{key: i} for i in ids]
+    )
+    return response.to_df()

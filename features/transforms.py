@@ -1,0 +1,169 @@
+"""Raw tables -> feature tables for Feast.
+
+Rows are written only where a feature value changes: on each day with events (stamped at the end of that day,
+when the values become known) and on the day each of those events leaves a time window. A point-in-time join
+at any cutoff therefore returns exact windowed values, and the tables grow with the number of events, not
+with entities x days.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import (
+    CUSTOMER_FEATURES,
+    CUSTOMER_WINDOWS,
+    ENTITY_WINDOWS,
+    PRODUCT_FEATURES,
+    STORE_FEATURES,
+)
+
+log = logging.getLogger(__name__)
+DAY = pd.Timedelta(days=1)
+EPOCH = pd.Timestamp("1970-01-01")
+SUMS = ("orders", "active_days", "units", "returned", "spend")
+
+
+def _daily(tx: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Per key and day: orders, units bought, units returned and spend."""
+    tx = tx[tx[key].notna()]
+    bought = tx["quantity"] > 0
+    frame = pd.DataFrame(
+        {
+            key: tx[key].astype(str),
+            "day": tx["ts"].dt.floor("D"),
+            "units": tx["quantity"].where(bought, 0).astype("float64"),
+            "returned": (-tx["quantity"]).where(~bought, 0).astype("float64"),
+            "spend": (tx["quantity"] * tx["unit_price"]).where(bought, 0).astype("float64"),
+            "order": tx["order_id"].where(bought),
+        }
+    )
+    daily = frame.groupby([key, "day"], sort=True).agg(
+        units=("units", "sum"),
+        returned=("returned", "sum"),
+        spend=("spend", "sum"),
+        orders=("order", "nunique"),
+    )
+    daily["active_days"] = (daily["orders"] > 0).astype("float64")
+    return daily.reset_index()
+
+
+def _as_of(points: pd.DataFrame, daily: pd.DataFrame, key: str, at: str, cols: list[str]) -> pd.DataFrame:
+    """For each point, `cols` of the last daily row strictly before the point's `at` time."""
+    left = points[[key, at]].reset_index().sort_values(at, kind="stable")
+    right = daily[[key, "day", *cols]].sort_values("day", kind="stable")
+    merged = pd.merge_asof(left, right, left_on=at, right_on="day", by=key, allow_exact_matches=False)
+    return merged.set_index("index").reindex(points.index)[cols]
+
+
+def _windowed(daily: pd.DataFrame, key: str, windows: tuple[int, ...], extra: list[str]) -> pd.DataFrame:
+    """Windowed sums of SUMS plus cumulative `extra` columns at every change point."""
+    daily = daily.sort_values([key, "day"]).reset_index(drop=True)
+    cum = daily[[key, "day"]].copy()
+    cum[list(SUMS)] = daily.groupby(key)[list(SUMS)].cumsum()
+    cum[extra] = daily[extra]
+    base = daily[[key, "day"]]
+    points = pd.concat([pd.DataFrame({key: base[key], "ts": base["day"] + DAY * (1 + w)}) for w in (0, *windows)])
+    points = points.drop_duplicates().sort_values([key, "ts"]).reset_index(drop=True)
+    now = _as_of(points, cum, key, "ts", [*SUMS, *extra]).fillna({c: 0.0 for c in SUMS})
+    out = points.copy()
+    for w in windows:
+        points[f"start_{w}"] = points["ts"] - DAY * w
+        before = _as_of(points, cum, key, f"start_{w}", list(SUMS)).fillna(0.0)
+        for col in SUMS:
+            out[f"{col}_{w}d"] = now[col].to_numpy() - before[col].to_numpy()
+    for col in [*SUMS, *extra]:
+        out[f"{col}_total" if col in SUMS else col] = now[col].to_numpy()
+    return out
+
+
+def _trend(recent: pd.Series, previous: pd.Series) -> pd.Series:
+    total = recent + previous
+    return ((recent - previous) / total.where(total > 0)).fillna(0.0)
+
+
+def _finish(out: pd.DataFrame, key: str, names: tuple[str, ...]) -> pd.DataFrame:
+    table = out[[key, "ts", *names]].rename(columns={"ts": "event_timestamp"})
+    table[list(names)] = table[list(names)].astype("float32")
+    return table.reset_index(drop=True)
+
+
+def _purchase_history(daily: pd.DataFrame) -> pd.DataFrame:
+    """First/last purchase day and inter-purchase gap statistics, carried forward over return-only days."""
+    days = (daily["day"] - EPOCH) / DAY
+    bought = daily["orders"] > 0
+    pos = daily.loc[bought, ["customer_id"]].assign(d=days[bought])
+    grouped = pos.groupby("customer_id")["d"]
+    gap = grouped.diff()
+    pos["n_gaps"] = gap.notna().groupby(pos["customer_id"]).cumsum()
+    pos["gap_sum"] = gap.fillna(0).groupby(pos["customer_id"]).cumsum()
+    pos["gap_sq"] = (gap.fillna(0) ** 2).groupby(pos["customer_id"]).cumsum()
+    pos["last_gap_days"] = gap
+    pos["first_purchase_day"] = grouped.transform("min")
+    pos["last_purchase_day"] = pos["d"]
+    hist = pos.drop(columns=["d", "customer_id"]).reindex(daily.index)
+    hist = hist.groupby(daily["customer_id"]).ffill()
+    n = hist.pop("n_gaps")
+    mean = hist["gap_sum"] / n.where(n > 0)
+    var = hist.pop("gap_sq") / n.where(n > 0) - mean**2
+    hist["gap_mean_days"] = mean
+    hist["gap_std_days"] = np.sqrt(var.clip(lower=0))
+    hist.pop("gap_sum")
+    # first purchase is known only from its own day on
+    hist["first_purchase_day"] = hist["first_purchase_day"].where(hist["last_purchase_day"].notna())
+    return hist
+
+
+def _distinct_cumulative(tx: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per customer and day, how many distinct values of `column` were bought for the first time."""
+    bought = tx[(tx["quantity"] > 0) & tx["customer_id"].notna() & tx[column].notna()]
+    first = bought.assign(day=bought["ts"].dt.floor("D")).groupby(["customer_id", column])["day"].min()
+    return first.reset_index().groupby(["customer_id", "day"]).size().rename(f"new_{column}").reset_index()
+
+
+def customer_features(tx: pd.DataFrame, products: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Customer feature table for churn and recommendations (see features.catalog.CUSTOMER_FEATURES)."""
+    if products is not None and "category" in products:
+        tx = tx.merge(products[["product_id", "category"]], on="product_id", how="left")
+    else:
+        tx = tx.assign(category=np.nan)
+    daily = _daily(tx, "customer_id").sort_values(["customer_id", "day"]).reset_index(drop=True)
+    for column in ("product_id", "category"):
+        new = _distinct_cumulative(tx, column)
+        daily = daily.merge(new, on=["customer_id", "day"], how="left")
+        daily[f"new_{column}"] = daily[f"new_{column}"].fillna(0).groupby(daily["customer_id"]).cumsum()
+    history = _purchase_history(daily)
+    daily = pd.concat([daily, history], axis=1)
+    extra = ["new_product_id", "new_category", *history.columns]
+    out = _windowed(daily, "customer_id", CUSTOMER_WINDOWS, extra)
+    out = out.rename(columns={"new_product_id": "distinct_products", "new_category": "distinct_categories"})
+    if products is None or "category" not in products:
+        out["distinct_categories"] = np.nan
+    out["orders_trend"] = _trend(out["orders_90d"], out["orders_180d"] - out["orders_90d"])
+    out["spend_trend"] = _trend(out["spend_90d"], out["spend_180d"] - out["spend_90d"])
+    out["avg_order_value"] = out["spend_total"] / out["orders_total"].where(out["orders_total"] > 0)
+    out["returns_share"] = out["returned_total"] / out["units_total"].where(out["units_total"] > 0)
+    return _finish(out, "customer_id", CUSTOMER_FEATURES)
+
+
+def product_features(tx: pd.DataFrame) -> pd.DataFrame:
+    """Product popularity, price and return-rate features."""
+    out = _windowed(_daily(tx, "product_id"), "product_id", ENTITY_WINDOWS, [])
+    for w in ENTITY_WINDOWS:
+        out[f"revenue_{w}d"] = out[f"spend_{w}d"]
+    out["avg_unit_price"] = out["spend_total"] / out["units_total"].where(out["units_total"] > 0)
+    out["return_rate"] = out["returned_total"] / out["units_total"].where(out["units_total"] > 0)
+    return _finish(out, "product_id", PRODUCT_FEATURES)
+
+
+def store_features(tx: pd.DataFrame) -> pd.DataFrame:
+    """Store traffic and revenue features; transactions without a store count for none."""
+    if "store_id" not in tx:
+        return pd.DataFrame(columns=["store_id", "event_timestamp", *STORE_FEATURES])
+    out = _windowed(_daily(tx, "store_id"), "store_id", ENTITY_WINDOWS, [])
+    for w in ENTITY_WINDOWS:
+        out[f"revenue_{w}d"] = out[f"spend_{w}d"]
+    return _finish(out, "store_id", STORE_FEATURES)

@@ -1,0 +1,1 @@
+"""Shared wiring for the retail ML service: settings, workspace layout, logging and the CLI."""

@@ -1,0 +1,26 @@
+"""One settings class for the whole service; values come from RETAIL_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where the workspace lives and which backing services it uses."""
+
+    model_config = SettingsConfigDict(env_prefix="RETAIL_", extra="ignore")
+
+    workspace: Path = Path(".")
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    redis_url: str = "localhost:6379"
+    tracking_uri: str | None = None  # an MLflow tracking server; default is the workspace's SQLite store
+    seed: int = 0
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read settings now (never at import time) with explicit overrides winning."""
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,63 @@
+"""The on-disk layout of a workspace: everything one run of the service reads or writes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths under one workspace root; creating them is explicit (see `ensure`)."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, root: Path | str) -> Workspace:
+        return cls(Path(root).expanduser().resolve())
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "data" / "raw"
+
+    @property
+    def features_dir(self) -> Path:
+        return self.root / "data" / "features"
+
+    @property
+    def feature_repo(self) -> Path:
+        return self.root / "feature_repo"
+
+    @property
+    def mlruns(self) -> Path:
+        return self.root / "mlruns"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def meta_file(self) -> Path:
+        return self.features_dir / "meta.json"
+
+    def ensure(self) -> Workspace:
+        for path in (self.raw_dir, self.features_dir, self.feature_repo, self.mlruns):
+            path.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def raw_table(self, name: str) -> Path:
+        return self.raw_dir / f"{name}.parquet"
+
+    def read_meta(self) -> dict[str, Any]:
+        if not self.meta_file.exists():
+            return {}
+        return json.loads(self.meta_file.read_text())
+
+    def write_meta(self, **values: Any) -> None:
+        meta = self.read_meta() | values
+        self.meta_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.meta_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta, indent=2, default=str))
+        tmp.replace(self.meta_file)

@@ -1,0 +1,1 @@
+"""The running service: BentoML service, request/response models and model loading."""

@@ -1,0 +1,53 @@
+"""Models the service serves, loaded from the MLflow registry by alias and reloadable without a restart."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow.pyfunc
+
+from retail.settings import Settings
+from retail.workspace import Workspace
+from serving.schemas import ModelStatus
+from training import tracking
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    status: ModelStatus
+
+
+class ModelHub:
+    """Holds the loaded champion of each registered model; swaps them atomically on reload."""
+
+    def __init__(self, ws: Workspace, settings: Settings, names: tuple[str, ...], alias: str = "champion"):
+        self.ws, self.settings, self.names, self.alias = ws, settings, names, alias
+        self._models: dict[str, LoadedModel] = {}
+        self._lock = threading.Lock()
+
+    def load(self) -> list[ModelStatus]:
+        client = tracking.connect(self.ws, self.settings)
+        loaded = {}
+        for name in self.names:
+            mv = client.get_model_version_by_alias(name, self.alias)
+            model = mlflow.pyfunc.load_model(f"models:/{name}@{self.alias}")
+            status = ModelStatus(name=name, alias=self.alias, version=str(mv.version), run_id=mv.run_id or "")
+            loaded[name] = LoadedModel(model, status)
+            log.info("loaded %s version %s (@%s)", name, mv.version, self.alias)
+        with self._lock:
+            self._models = loaded
+        return [m.status for m in loaded.values()]
+
+    def get(self, name: str) -> LoadedModel:
+        with self._lock:
+            return self._models[name]
+
+    def statuses(self) -> list[ModelStatus]:
+        with self._lock:
+            return [m.status for m in self._models.values()]

@@ -1,0 +1,65 @@
+"""Churn training sets: Feast point-in-time features at each cutoff, labels from the horizon after it."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from features import store
+from features.catalog import CUSTOMER_FEATURES
+from features.repo.definitions import CHURN_SERVICE
+from retail.workspace import Workspace
+
+log = logging.getLogger(__name__)
+EPOCH = pd.Timestamp("1970-01-01")
+
+
+def purchases(tx: pd.DataFrame) -> pd.DataFrame:
+    """Customer purchase lines (positive quantity, known customer): what 'buying' means for churn."""
+    return tx.loc[(tx["quantity"] > 0) & tx["customer_id"].notna(), ["customer_id", "ts"]]
+
+
+def known_customers(tx: pd.DataFrame, cutoff: pd.Timestamp) -> np.ndarray:
+    """Customers with any transaction strictly before the cutoff."""
+    return np.sort(tx.loc[(tx["ts"] < cutoff) & tx["customer_id"].notna(), "customer_id"].unique())
+
+
+def labels(tx: pd.DataFrame, cutoff: pd.Timestamp, horizon: pd.Timedelta) -> pd.DataFrame:
+    """Customers who bought before the cutoff; churned = no purchase in [cutoff, cutoff + horizon)."""
+    bought = purchases(tx)
+    before = bought.loc[bought["ts"] < cutoff, "customer_id"].unique()
+    window = bought[(bought["ts"] >= cutoff) & (bought["ts"] < cutoff + horizon)]
+    active = set(window["customer_id"].unique())
+    frame = pd.DataFrame({"customer_id": np.sort(before)})
+    frame["churned"] = (~frame["customer_id"].isin(active)).astype("int8")
+    frame["cutoff"] = cutoff
+    return frame
+
+
+def features_at(ws: Workspace, entities: pd.DataFrame) -> pd.DataFrame:
+    """Point-in-time customer features for (customer_id, cutoff) rows, in the rows' own order."""
+    entity_df = pd.DataFrame(
+        {"customer_id": entities["customer_id"].to_numpy(), "event_timestamp": entities["cutoff"].to_numpy()}
+    )
+    joined = store.historical_features(ws, entity_df, CHURN_SERVICE)
+    joined["cutoff"] = pd.to_datetime(joined["event_timestamp"], utc=True).dt.tz_localize(None)
+    joined = joined.drop(columns="event_timestamp")
+    out = entities[["customer_id", "cutoff"]].merge(joined, on=["customer_id", "cutoff"], how="left")
+    out["as_of_day"] = ((out["cutoff"] - EPOCH) / pd.Timedelta(days=1)).astype("float64")
+    return out[["customer_id", "cutoff", "as_of_day", *CUSTOMER_FEATURES]]
+
+
+def build(ws: Workspace, tx: pd.DataFrame, cutoffs: list[pd.Timestamp], horizon: pd.Timedelta) -> pd.DataFrame:
+    """Features and labels for every cutoff stacked; each row uses only data from before its cutoff."""
+    labelled = pd.concat([labels(tx, c, horizon) for c in cutoffs], ignore_index=True)
+    frame = features_at(ws, labelled)
+    frame["churned"] = labelled["churned"].to_numpy()
+    log.info(
+        "churn dataset: %d rows over %d cutoffs, churn rate %.3f",
+        len(frame),
+        len(cutoffs),
+        frame["churned"].mean() if len(frame) else float("nan"),
+    )
+    return frame

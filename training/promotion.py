@@ -1,0 +1,74 @@
+"""Champion/challenger promotion: both versions are scored on the challenger's own evaluation set."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import mlflow.pyfunc
+import numpy as np
+from mlflow import MlflowClient
+
+from training import metrics, tracking
+
+log = logging.getLogger(__name__)
+
+# per model: the label column and the input columns of its logged evaluation set
+EVALUATIONS = {"churn": ("churned", "churn_probability")}
+
+
+@dataclass
+class Decision:
+    promoted: bool
+    champion: str
+    challenger: str | None
+    champion_score: float | None = None
+    challenger_score: float | None = None
+    reason: str = ""
+
+
+def _auc_on(client: MlflowClient, model: str, version: str, eval_set, label: str, output: str) -> float:
+    loaded = mlflow.pyfunc.load_model(f"models:/{model}/{version}")
+    columns = list(loaded.metadata.get_input_schema().input_names())
+    scores = loaded.predict(eval_set[columns].astype("float64"))[output].to_numpy()
+    return metrics.binary_scores(eval_set[label].to_numpy(), np.asarray(scores))["auc"]
+
+
+def promote(client: MlflowClient, model: str, force: bool = False) -> Decision:
+    """Move @champion to @challenger if it scores higher on the same evaluation rows (or with force)."""
+    if model not in EVALUATIONS:
+        raise ValueError(f"unknown model {model!r}: choose one of {', '.join(EVALUATIONS)}")
+    champion = tracking.alias_version(client, model, tracking.CHAMPION)
+    challenger = tracking.alias_version(client, model, tracking.CHALLENGER)
+    if challenger is None:
+        if champion is None:
+            raise ValueError(f"{model} has no registered versions: train one first")
+        return Decision(False, champion, None, reason="no @challenger to compare; train a new version first")
+    if champion is None or force:
+        reason = "forced" if force else "no champion yet"
+        tracking.move_champion(client, model, challenger, reason, forced=str(force).lower())
+        return Decision(True, challenger, None, reason=reason)
+    run = client.get_run(client.get_model_version(model, challenger).run_id)
+    eval_set = client.load_table(run.info.experiment_id, "evaluation/eval_set.json", run_ids=[run.info.run_id])
+    label, output = EVALUATIONS[model]
+    champ_auc = _auc_on(client, model, champion, eval_set, label, output)
+    chall_auc = _auc_on(client, model, challenger, eval_set, label, output)
+    log.info(
+        "%s on v%s's evaluation set: champion v%s AUC %.4f, challenger AUC %.4f",
+        model,
+        challenger,
+        champion,
+        champ_auc,
+        chall_auc,
+    )
+    if chall_auc > champ_auc:
+        tracking.move_champion(
+            client,
+            model,
+            challenger,
+            "beat champion",
+            champion_auc=f"{champ_auc:.4f}",
+            challenger_auc=f"{chall_auc:.4f}",
+        )
+        return Decision(True, challenger, None, champ_auc, chall_auc, "challenger beat champion")
+    return Decision(False, champion, challenger, champ_auc, chall_auc, "challenger did not beat champion")
