@@ -1,0 +1,46 @@
+"""Shared fixtures: one session-scoped end-to-end workspace (simulate -> features -> churn registered)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from retail.settings import Settings
+from retail.workspace import Workspace
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ONLINE_RETAIL = SHARED_DATA / "online_retail" / "online_retail.parquet"
+
+
+@dataclass
+class Built:
+    ws: Workspace
+    settings: Settings
+    version: str
+    metrics: dict[str, float]
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """A small simulated workspace with features built and a churn champion registered (built once)."""
+    from features.build import build_features
+    from features.rawio import write_tables
+    from features.simulate import simulate
+    from training.churn.train import train_churn
+
+    root = tmp_path_factory.mktemp("workspace")
+    settings = Settings(workspace=root)
+    ws = Workspace.at(root).ensure()
+    write_tables(ws.raw_dir, simulate(n_customers=1500, days=540, seed=7))
+    build_features(ws, settings)
+    result = train_churn(ws, settings, horizon_days=60, n_cutoffs=8)
+    return Built(ws, settings, result.version, result.metrics)
+
+
+@pytest.fixture(scope="session")
+def online_retail() -> Path:
+    if not ONLINE_RETAIL.exists():
+        pytest.skip(f"real data not present at {ONLINE_RETAIL} (only CI and development machines have it)")
+    return ONLINE_RETAIL
