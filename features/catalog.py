@@ -15,6 +15,8 @@ CUSTOMER_FEATURES: tuple[str, ...] = (
     "orders_total",
     "spend_total",
     "avg_order_value",
+    "avg_line_price",  # mean unit price of the lines bought: separates bulk buyers from gift shoppers
+    "lines_per_order",
     "returns_share",
     "distinct_products",
     "distinct_categories",

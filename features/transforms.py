@@ -39,6 +39,7 @@ def _daily(tx: pd.DataFrame, key: str) -> pd.DataFrame:
             "returned": (-tx["quantity"]).where(~bought, 0).astype("float64"),
             "spend": (tx["quantity"] * tx["unit_price"]).where(bought, 0).astype("float64"),
             "order": tx["order_id"].where(bought),
+            "line_price": tx["unit_price"].where(bought).astype("float64"),
         }
     )
     daily = frame.groupby([key, "day"], sort=True).agg(
@@ -46,6 +47,8 @@ def _daily(tx: pd.DataFrame, key: str) -> pd.DataFrame:
         returned=("returned", "sum"),
         spend=("spend", "sum"),
         orders=("order", "nunique"),
+        lines=("line_price", "count"),
+        price_sum=("line_price", "sum"),
     )
     daily["active_days"] = (daily["orders"] > 0).astype("float64")
     return daily.reset_index()
@@ -137,7 +140,8 @@ def customer_features(tx: pd.DataFrame, products: pd.DataFrame | None = None) ->
         daily[f"new_{column}"] = daily[f"new_{column}"].fillna(0).groupby(daily["customer_id"]).cumsum()
     history = _purchase_history(daily)
     daily = pd.concat([daily, history], axis=1)
-    extra = ["new_product_id", "new_category", *history.columns]
+    daily[["lines_cum", "price_sum_cum"]] = daily.groupby("customer_id")[["lines", "price_sum"]].cumsum()
+    extra = ["new_product_id", "new_category", "lines_cum", "price_sum_cum", *history.columns]
     out = _windowed(daily, "customer_id", CUSTOMER_WINDOWS, extra)
     out = out.rename(columns={"new_product_id": "distinct_products", "new_category": "distinct_categories"})
     if products is None or "category" not in products:
@@ -145,6 +149,8 @@ def customer_features(tx: pd.DataFrame, products: pd.DataFrame | None = None) ->
     out["orders_trend"] = _trend(out["orders_90d"], out["orders_180d"] - out["orders_90d"])
     out["spend_trend"] = _trend(out["spend_90d"], out["spend_180d"] - out["spend_90d"])
     out["avg_order_value"] = out["spend_total"] / out["orders_total"].where(out["orders_total"] > 0)
+    out["avg_line_price"] = out["price_sum_cum"] / out["lines_cum"].where(out["lines_cum"] > 0)
+    out["lines_per_order"] = out["lines_cum"] / out["orders_total"].where(out["orders_total"] > 0)
     out["returns_share"] = out["returned_total"] / out["units_total"].where(out["units_total"] > 0)
     return _finish(out, "customer_id", CUSTOMER_FEATURES)
 

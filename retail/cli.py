@@ -151,6 +151,8 @@ def predict_churn(
     alias: Annotated[str, typer.Option(help="Registry alias to score with.")] = "champion",
 ) -> None:
     """Write customer_id, churn_probability for every customer known before --as-of."""
+    if out.suffix not in (".csv", ".parquet"):  # fail before the slow imports and scoring
+        raise ValueError(f"--out {out}: use a .csv or .parquet file name")
     import pandas as pd
 
     from training.churn.score import score_customers, write_frame

@@ -1,0 +1,200 @@
+"""The `retail` command line end to end: real Feast, MLflow and registry in temporary workspaces."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import Result
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from retail.cli import app
+from retail.settings import Settings
+from retail.workspace import Workspace
+
+pytestmark = pytest.mark.integration
+
+RETAIL = Path(sys.executable).parent / "retail"
+runner = CliRunner()
+
+
+def retail(*args: str | Path) -> Result:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def ok(*args: str | Path) -> str:
+    result = retail(*args)
+    assert result.exit_code == 0, f"{args}: {result.output}\n{result.exception!r}"
+    return result.stdout
+
+
+def fails(*args: str | Path) -> str:
+    """An expected error: exit code 1, one `error:` line, no exception escaping the command."""
+    result = retail(*args)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), f"unhandled {result.exception!r}"
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Workspace:
+    """A tiny simulated workspace (raw tables only), made through the CLI."""
+    root = tmp_path / "small"
+    out = ok("data", "simulate", "--workspace", root, "--customers", 50, "--days", 60, "--seed", 3)
+    assert "transactions:" in out and "customers: 50 rows" in out
+    return Workspace.at(root)
+
+
+# --- the shared workspace, read only ---
+
+
+def test_models_list_shows_the_champion(built) -> None:
+    out = ok("models", "list", "--workspace", built.ws.root)
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert [(r[0], r[1]) for r in rows] == [(built.version, "champion")]
+
+
+@pytest.mark.parametrize("days_back", [None, 120], ids=["features-date", "as-of"])
+def test_predict_churn_writes_every_known_customer(built, tmp_path: Path, days_back: int | None) -> None:
+    as_of = pd.Timestamp(built.ws.read_meta()["features_as_of"])
+    args: list[str | Path] = ["predict", "churn", "--workspace", built.ws.root]
+    if days_back is not None:
+        as_of -= pd.Timedelta(days=days_back)
+        args += ["--as-of", f"{as_of:%Y-%m-%d}"]
+    out_file = tmp_path / "scores" / "x.csv"
+    out = ok(*args, "--out", out_file)
+    scores = pd.read_csv(out_file, dtype={"customer_id": str})
+    assert list(scores.columns) == ["customer_id", "churn_probability"]
+    tx = pd.read_parquet(built.ws.raw_table("transactions"), columns=["customer_id", "ts"])
+    known = set(tx.loc[tx["ts"] < as_of, "customer_id"].dropna())
+    assert scores["customer_id"].is_unique and set(scores["customer_id"]) == known
+    assert scores["churn_probability"].between(0, 1).all()  # NaN fails `between` too
+    assert f"wrote {len(scores):,} scores" in out
+    assert [p.name for p in out_file.parent.iterdir()] == ["x.csv"]  # no temporary file left behind
+
+
+def test_predict_churn_rejects_an_unknown_suffix(built, tmp_path: Path) -> None:
+    line = fails("predict", "churn", "--workspace", built.ws.root, "--out", tmp_path / "x.txt")
+    assert "x.txt" in line and ".csv or .parquet" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_as_of_after_the_data_is_refused(built) -> None:
+    data_end = pd.Timestamp(built.ws.read_meta()["data_end"])
+    late = f"{data_end + pd.Timedelta(days=7):%Y-%m-%d}"
+    line = fails("train", "churn", "--workspace", built.ws.root, "--as-of", late)
+    assert late in line and "after the data ends" in line
+
+
+# --- errors on other workspaces ---
+
+
+def test_features_build_on_an_empty_workspace(tmp_path: Path) -> None:
+    line = fails("features", "build", "--workspace", tmp_path)
+    assert "no transactions" in line and "retail data" in line
+    assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+def test_errors_from_the_console_script_are_one_line(tmp_path: Path) -> None:
+    """The installed `retail` script, not just the Typer app: stderr is the message, nothing else."""
+    proc = subprocess.run(
+        [str(RETAIL), "features", "build", "--workspace", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: no transactions in {Workspace.at(tmp_path).raw_dir}")
+    assert proc.stdout == ""
+
+
+def test_import_with_a_missing_column_changes_nothing(small: Workspace, tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "transactions.csv").write_text(
+        "order_id,customer_id,product_id,ts,unit_price\nO1,C1,P1,2024-01-01 10:00:00,1.5\n"
+    )
+    before = snapshot(small.raw_dir)
+    line = fails("data", "import", "canonical", folder, "--workspace", small.root)
+    assert "transactions.csv" in line and "quantity" in line
+    assert snapshot(small.raw_dir) == before
+
+
+def test_simulate_then_import_a_csv_folder_round_trip(small: Workspace, tmp_path: Path) -> None:
+    """A slice of the simulated tables, exported to CSV and imported, lands exactly as it was."""
+    tx = pd.read_parquet(small.raw_table("transactions")).head(20)
+    products = pd.read_parquet(small.raw_table("products"))
+    products = products[products["product_id"].isin(tx["product_id"])].reset_index(drop=True)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    tx.to_csv(folder / "transactions.csv", index=False)
+    products.to_csv(folder / "products.csv", index=False)
+
+    out = ok("data", "import", "canonical", folder, "--workspace", small.root)
+    assert f"transactions: {len(tx)} rows" in out and f"products: {len(products)} rows" in out
+    # the imported data set replaces the simulated one: no simulated reviews or inventory linger
+    assert sorted(p.name for p in small.raw_dir.iterdir()) == ["products.parquet", "transactions.parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(small.raw_table("transactions")), tx.reset_index(drop=True))
+    pd.testing.assert_frame_equal(pd.read_parquet(small.raw_table("products")), products)
+
+
+# --- train and promote on a copy of the shared workspace ---
+
+
+@pytest.fixture(scope="module")
+def trained_copy(built, tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, str]:
+    """A copy of the shared workspace with a second churn version trained by the CLI."""
+    root = tmp_path_factory.mktemp("copy") / "ws"
+    shutil.copytree(built.ws.root, root)
+    out = ok("train", "churn", "--workspace", root, "--cutoffs", 2)
+    return Workspace.at(root), out
+
+
+def _client(ws: Workspace) -> MlflowClient:
+    from training import tracking
+
+    return tracking.connect(ws, Settings(workspace=ws.root))
+
+
+def test_train_registers_a_challenger(trained_copy: tuple[Workspace, str], built) -> None:
+    ws, out = trained_copy
+    assert out.startswith("churn version 2 (@challenger): AUC ")
+    client = _client(ws)
+    assert str(client.get_model_version_by_alias("churn", "challenger").version) == "2"
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == built.version
+    listed = ok("models", "list", "churn", "--workspace", ws.root)
+    assert [line.split()[:2] for line in listed.splitlines()[1:]] == [["2", "challenger"], ["1", "champion"]]
+
+
+def test_promote_then_force(trained_copy: tuple[Workspace, str]) -> None:
+    ws, _ = trained_copy
+    client = _client(ws)
+    out = ok("models", "promote", "churn", "--workspace", ws.root)
+    if out.startswith("churn: promoted"):
+        assert "version 2 is @champion - challenger beat champion" in out
+        assert str(client.get_model_version_by_alias("churn", "champion").version) == "2"
+        client.set_registered_model_alias("churn", "challenger", "1")  # something left to force
+        forced = "1"
+    else:
+        assert out.startswith("churn: kept version 1 - challenger did not beat champion (champion AUC ")
+        assert str(client.get_model_version_by_alias("churn", "champion").version) == "1"
+        forced = "2"
+
+    out = ok("models", "promote", "churn", "--force", "--workspace", ws.root)
+    assert out.startswith(f"churn: promoted: version {forced} is @champion - forced")
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == forced
+    assert client.get_model_version("churn", forced).tags["promotion"] == "forced"
+    assert "challenger" not in client.get_registered_model("churn").aliases
+    listed = ok("models", "list", "--workspace", ws.root)
+    row = next(line.split() for line in listed.splitlines()[1:] if line.split()[0] == forced)
+    assert row[1] == "champion" and row[-1] == "forced"

@@ -1,0 +1,214 @@
+"""The BentoML service over HTTP: `retail serve` on the shared workspace, started once for the module."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.integration
+
+READY_TIMEOUT_S = 120.0
+RETAIL = Path(sys.executable).parent / "retail"
+# risk bands as the service documents them: low < 0.3 <= medium < 0.6 <= high
+BANDS = (("high", 0.6), ("medium", 0.3), ("low", 0.0))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the whole process group (bentoml forks workers), then SIGKILL whatever is left."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], base: str, log_file: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"`retail serve` exited with {proc.returncode} before ready:\n{_tail(log_file)}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass  # not listening yet
+        time.sleep(0.5)
+    pytest.fail(f"service not ready after {READY_TIMEOUT_S:.0f}s:\n{_tail(log_file)}")
+
+
+@pytest.fixture(scope="module")
+def base_url(built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`retail serve` on the shared workspace in its own process group; the base URL once /readyz is 200."""
+    run_dir = tmp_path_factory.mktemp("serve")
+    log_file = run_dir / "server.log"
+    port = _free_port()
+    env = os.environ | {"PYTHONUNBUFFERED": "1", "BENTOML_HOME": str(run_dir / "bentoml")}
+    env.pop("RETAIL_WORKSPACE", None)  # --workspace alone must be enough
+    with log_file.open("wb") as log:
+        proc = subprocess.Popen(
+            [str(RETAIL), "serve", "--workspace", str(built.ws.root), "--port", str(port)],
+            cwd=run_dir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(proc, base, log_file)
+        yield base
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def http(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def as_of(built) -> pd.Timestamp:
+    return pd.Timestamp(built.ws.read_meta()["features_as_of"])
+
+
+@pytest.fixture(scope="module")
+def buyers(built, as_of: pd.Timestamp) -> list[str]:
+    """Two customers who bought before the features' date, in an order that is not sorted."""
+    tx = pd.read_parquet(built.ws.raw_table("transactions"), columns=["customer_id", "ts", "quantity"])
+    ids = sorted(tx.loc[(tx["quantity"] > 0) & (tx["ts"] < as_of), "customer_id"].dropna().unique())
+    return [ids[-1], ids[0]]
+
+
+def _churn(http: httpx.Client, ids: list[str]) -> httpx.Response:
+    return http.post("/churn", json={"customer_ids": ids})
+
+
+def _no_traceback(response: httpx.Response) -> None:
+    assert "Traceback" not in response.text and 'File "' not in response.text, response.text
+
+
+def _band(p: float) -> str:
+    return next(name for name, low in BANDS if p >= low)
+
+
+def test_health_and_readiness(http: httpx.Client) -> None:
+    assert http.get("/healthz").status_code == 200
+    assert http.get("/livez").status_code == 200
+    assert http.get("/readyz").status_code == 200
+
+
+def test_models_lists_the_champion(http: httpx.Client, built) -> None:
+    response = http.get("/models")
+    assert response.status_code == 200
+    churn = [m for m in response.json() if m["name"] == "churn"]
+    assert len(churn) == 1
+    assert churn[0]["version"] == built.version and churn[0]["alias"] == "champion"
+    assert churn[0]["run_id"]
+
+
+def test_reload_keeps_serving_the_champion(http: httpx.Client, built, buyers: list[str]) -> None:
+    response = http.post("/models/reload")
+    assert response.status_code == 200
+    assert [(m["name"], m["version"]) for m in response.json()] == [("churn", built.version)]
+    assert _churn(http, buyers).status_code == 200
+
+
+def test_churn_scores_known_customers(http: httpx.Client, built, buyers: list[str], as_of: pd.Timestamp) -> None:
+    response = _churn(http, buyers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_version"] == built.version
+    assert body["features_as_of"] == f"{as_of:%Y-%m-%d}"
+    assert [s["customer_id"] for s in body["scores"]] == buyers  # the order asked for
+    for score in body["scores"]:
+        assert 0.0 <= score["churn_probability"] <= 1.0
+        assert score["risk_band"] == _band(score["churn_probability"])
+    again = _churn(http, buyers).json()
+    assert again["scores"] == body["scores"]
+    reversed_ = _churn(http, buyers[::-1]).json()
+    assert reversed_["scores"] == body["scores"][::-1]
+
+
+def test_churn_matches_offline_scoring(http: httpx.Client, built, buyers: list[str], as_of: pd.Timestamp) -> None:
+    """Online features + served model give what the registered model gives on point-in-time features."""
+    import mlflow.pyfunc
+
+    from training import tracking
+    from training.churn import dataset
+    from training.churn.model import MODEL_INPUT
+
+    tracking.connect(built.ws, built.settings)
+    model = mlflow.pyfunc.load_model(f"models:/churn/{built.version}")
+    feats = dataset.features_at(built.ws, pd.DataFrame({"customer_id": buyers, "cutoff": as_of}))
+    offline = model.predict(feats[MODEL_INPUT].astype("float64"))["churn_probability"].tolist()
+    served = [s["churn_probability"] for s in _churn(http, buyers).json()["scores"]]
+    assert served == pytest.approx(offline, rel=1e-5, abs=1e-6)
+
+
+def test_unknown_customer_is_404_naming_it(http: httpx.Client, buyers: list[str]) -> None:
+    response = _churn(http, [buyers[0], "NO-SUCH-CUSTOMER"])
+    assert response.status_code == 404
+    _no_traceback(response)
+    detail = response.json()["detail"]
+    assert [d["input"] for d in detail] == ["NO-SUCH-CUSTOMER"]
+    assert detail[0]["loc"] == ["body", "customer_ids"]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        pytest.param({}, ["body", "customer_ids"], id="missing-customer_ids"),
+        pytest.param({"customer_ids": []}, ["body", "customer_ids"], id="empty-list"),
+        pytest.param({"customer_ids": "C00001"}, ["body", "customer_ids"], id="not-a-list"),
+        pytest.param({"customer_ids": [1]}, ["body", "customer_ids", 0], id="not-a-string"),
+        pytest.param({"customer_ids": ["C00001"], "extra": 1}, ["body", "extra"], id="extra-field"),
+        pytest.param(b'{"customer_ids": [', ["body"], id="invalid-json"),
+        pytest.param([], ["body"], id="not-an-object"),
+    ],
+)
+def test_malformed_bodies_are_422_with_a_field_path(http: httpx.Client, body: Any, loc: list[Any]) -> None:
+    if isinstance(body, bytes):
+        response = http.post("/churn", content=body, headers={"content-type": "application/json"})
+    else:
+        response = http.post("/churn", json=body)
+    assert response.status_code == 422, response.text
+    _no_traceback(response)
+    detail = response.json()["detail"]
+    assert detail and all(d["loc"][0] == "body" for d in detail)
+    assert detail[0]["loc"][: len(loc)] == loc
+
+
+def test_metrics_are_prometheus_text(http: httpx.Client, buyers: list[str]) -> None:
+    assert _churn(http, buyers).status_code == 200
+    response = http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "# TYPE bentoml_service_request_total counter" in response.text
+    assert 'endpoint="/churn"' in response.text
