@@ -68,11 +68,23 @@ def materialize(ws: Workspace, start: datetime, end: datetime) -> None:
     feature_store(ws).materialize(start_date=start, end_date=end)
 
 
-def historical_features(ws: Workspace, entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
-    """Point-in-time join: for each (entity, event_timestamp) row, features known at that time."""
+def historical_features(
+    ws: Workspace, entity_df: pd.DataFrame, service: str, chunk_rows: int = 100_000
+) -> pd.DataFrame:
+    """Point-in-time join: for each (entity, event_timestamp) row, features known at that time.
+
+    The join runs in chunks of entity rows: the file offline store joins every feature row of an entity to
+    every entity row, so one large call can exhaust memory where chunks of ~100k rows stay near 3 GB.
+    """
     store = feature_store(ws)
-    job = store.get_historical_features(entity_df=entity_df, features=store.get_feature_service(service))
-    return job.to_df()
+    features = store.get_feature_service(service)
+    chunks = [entity_df.iloc[i : i + chunk_rows] for i in range(0, len(entity_df), chunk_rows)] or [entity_df]
+    parts = []
+    for n, chunk in enumerate(chunks, start=1):
+        if len(chunks) > 1:
+            log.info("point-in-time join %d/%d (%d rows)", n, len(chunks), len(chunk))
+        parts.append(store.get_historical_features(entity_df=chunk, features=features).to_df())
+    return pd.concat(parts, ignore_index=True)
 
 
 def online_features(store: Any, service: str, key: str, ids: list[str]) -> pd.DataFrame:

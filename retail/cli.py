@@ -65,7 +65,7 @@ def data_simulate(
     customers: Annotated[int, typer.Option(min=10, help="Number of customers.")] = 10_000,
     days: Annotated[int, typer.Option(min=30, help="Days of history.")] = 730,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 0,
-    end: Annotated[str, typer.Option(help="Last simulated day, YYYY-MM-DD.")] = "2026-06-30",
+    end: Annotated[str, typer.Option(help="End of the simulated period (exclusive), YYYY-MM-DD.")] = "2026-06-30",
 ) -> None:
     """Simulate every raw table (seeded) into the workspace."""
     from features.rawio import write_tables

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 
 def configure(verbose: bool = False) -> None:
+    if not verbose:  # library deprecation notices are for us, not for people running commands
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -46,7 +46,7 @@ def experiment(ws: Workspace, name: str) -> str:
 
 def alias_version(client: MlflowClient, model: str, alias: str) -> str | None:
     try:
-        return client.get_model_version_by_alias(model, alias).version
+        return str(client.get_model_version_by_alias(model, alias).version)
     except MlflowException:
         return None
 

@@ -22,10 +22,12 @@ def search(
     """Maximise `score` over `suggest`ed parameters; returns the best parameters found."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    parent = mlflow.active_run()
+    experiment_id = parent.info.experiment_id if parent else None
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial)
-        with mlflow.start_run(nested=True, run_name=f"trial-{trial.number:03d}"):
+        with mlflow.start_run(nested=True, experiment_id=experiment_id, run_name=f"trial-{trial.number:03d}"):
             mlflow.log_params(params)
             value = score(params)
             mlflow.log_metric(metric, value)
