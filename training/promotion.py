@@ -5,16 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import mlflow.pyfunc
-import numpy as np
 from mlflow import MlflowClient
 
-from training import metrics, tracking
+from training import compare, metrics, tracking
+from training.compare import EVALUATIONS
 
 log = logging.getLogger(__name__)
-
-# per model: the label column and the input columns of its logged evaluation set
-EVALUATIONS = {"churn": ("churned", "churn_probability")}
 
 
 @dataclass
@@ -28,10 +24,8 @@ class Decision:
 
 
 def _auc_on(client: MlflowClient, model: str, version: str, eval_set, label: str, output: str) -> float:
-    loaded = mlflow.pyfunc.load_model(f"models:/{model}/{version}")
-    columns = list(loaded.metadata.get_input_schema().input_names())
-    scores = loaded.predict(eval_set[columns].astype("float64"))[output].to_numpy()
-    return metrics.binary_scores(eval_set[label].to_numpy(), np.asarray(scores))["auc"]
+    scores = compare.score_version(client, model, version, eval_set, output)
+    return metrics.binary_scores(eval_set[label].to_numpy(), scores)["auc"]
 
 
 def promote(client: MlflowClient, model: str, force: bool = False) -> Decision:
@@ -48,8 +42,7 @@ def promote(client: MlflowClient, model: str, force: bool = False) -> Decision:
         reason = "forced" if force else "no champion yet"
         tracking.move_champion(client, model, challenger, reason, forced=str(force).lower())
         return Decision(True, challenger, None, reason=reason)
-    run = client.get_run(client.get_model_version(model, challenger).run_id)
-    eval_set = client.load_table(run.info.experiment_id, "evaluation/eval_set.json", run_ids=[run.info.run_id])
+    eval_set = compare.evaluation_set(client, model, challenger)
     label, output = EVALUATIONS[model]
     champ_auc = _auc_on(client, model, champion, eval_set, label, output)
     chall_auc = _auc_on(client, model, challenger, eval_set, label, output)

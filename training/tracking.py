@@ -81,7 +81,7 @@ def list_versions(client: MlflowClient, model: str) -> list[VersionRow]:
         run = client.get_run(mv.run_id) if mv.run_id else None
         rows.append(
             VersionRow(
-                version=mv.version,
+                version=str(mv.version),
                 aliases=sorted(aliases.get(str(mv.version), [])),
                 run_id=mv.run_id or "",
                 metrics=dict(run.data.metrics) if run else {},

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import optuna
@@ -80,10 +83,18 @@ def _log_evaluation(y: np.ndarray, scores: dict[str, np.ndarray], model, evaluat
         for metric, value in metrics.binary_scores(y, p).items():
             results[f"{name}_{metric}"] = value
     mlflow.log_metrics(results)
-    mlflow.log_figure(metrics.calibration_figure(y, scores), "plots/calibration.png")
     gains = model.booster_.feature_importance(importance_type="gain")
-    mlflow.log_figure(metrics.importance_figure(list(model.feature_name_), gains), "plots/importance.png")
-    mlflow.log_table(evaluation.assign(cutoff=evaluation["cutoff"].astype(str)), "evaluation/eval_set.json")
+    figures = {
+        "plots/calibration.png": metrics.calibration_figure(y, scores),
+        "plots/importance.png": metrics.importance_figure(list(model.feature_name_), gains),
+    }
+    for path, figure in figures.items():
+        mlflow.log_figure(figure, path)
+        plt.close(figure)
+    with tempfile.TemporaryDirectory() as tmp:  # exact floats, unlike a JSON table
+        path = Path(tmp) / "eval_set.parquet"
+        evaluation.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), "evaluation")
     return results
 
 
