@@ -58,6 +58,15 @@ def _workspace(path: Path) -> tuple[Workspace, Any]:
     return Workspace.at(settings.workspace), settings
 
 
+def _write_raw(workspace: Path, tables: dict[str, Any]) -> None:
+    """Validate and write all raw tables at once (nothing is written if any table is refused)."""
+    from features.rawio import write_tables
+
+    ws, _ = _workspace(workspace)
+    write_tables(ws.raw_dir, tables)
+    typer.echo(", ".join(f"{name}: {len(t):,} rows" for name, t in tables.items()))
+
+
 @data_app.command("simulate")
 @command
 def data_simulate(
@@ -68,14 +77,10 @@ def data_simulate(
     end: Annotated[str, typer.Option(help="End of the simulated period (exclusive), YYYY-MM-DD.")] = "2026-06-30",
 ) -> None:
     """Simulate every raw table (seeded) into the workspace."""
-    from features.rawio import write_tables
     from features.simulate import simulate
 
-    ws, _ = _workspace(workspace)
     log.info("simulating %d customers over %d days (seed %d)", customers, days, seed)
-    tables = simulate(n_customers=customers, days=days, seed=seed, end=end)
-    write_tables(ws.raw_dir, tables)
-    typer.echo(", ".join(f"{name}: {len(t):,} rows" for name, t in tables.items()))
+    _write_raw(workspace, simulate(n_customers=customers, days=days, seed=seed, end=end))
 
 
 @import_app.command("canonical")
@@ -86,12 +91,8 @@ def import_canonical(
 ) -> None:
     """Import a folder of contract tables (transactions.csv|parquet, products.csv, ...)."""
     from features.importers import import_canonical as load
-    from features.rawio import write_tables
 
-    ws, _ = _workspace(workspace)
-    tables = load(folder)
-    write_tables(ws.raw_dir, tables)
-    typer.echo(", ".join(f"{name}: {len(t):,} rows" for name, t in tables.items()))
+    _write_raw(workspace, load(folder))
 
 
 @import_app.command("online-retail")
@@ -102,12 +103,8 @@ def import_online_retail(
 ) -> None:
     """Import the UCI Online Retail layout (cancellations become returns)."""
     from features.importers import import_online_retail as load
-    from features.rawio import write_tables
 
-    ws, _ = _workspace(workspace)
-    tables = load(file)
-    write_tables(ws.raw_dir, tables)
-    typer.echo(", ".join(f"{name}: {len(t):,} rows" for name, t in tables.items()))
+    _write_raw(workspace, load(file))
 
 
 @features_app.command("build")
