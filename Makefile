@@ -44,7 +44,7 @@ test: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy retail features training serving
 
 clean:
 	rm -rf data feature_repo mlruns/mlflow.db mlruns/artifacts

@@ -15,10 +15,13 @@ class ChurnRequest(BaseModel):
     )
 
 
+RiskBand = Literal["low", "medium", "high"]
+
+
 class ChurnScore(BaseModel):
     customer_id: str
     churn_probability: float
-    risk_band: Literal["low", "medium", "high"]
+    risk_band: RiskBand
 
 
 class ChurnResponse(BaseModel):

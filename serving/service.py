@@ -18,7 +18,7 @@ from features.repo.definitions import CHURN_SERVICE
 from retail.settings import get_settings
 from retail.workspace import Workspace
 from serving.models import ModelHub
-from serving.schemas import ChurnRequest, ChurnResponse, ChurnScore, ModelStatus
+from serving.schemas import ChurnRequest, ChurnResponse, ChurnScore, ModelStatus, RiskBand
 from training.churn.model import MODEL_INPUT
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=500, content={"detail": "internal error; see the service log"})
 
 
-def risk_band(p: float) -> str:
+def risk_band(p: float) -> RiskBand:
     return "high" if p >= 0.6 else "medium" if p >= 0.3 else "low"
 
 

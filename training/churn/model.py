@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import lightgbm as lgb
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -82,7 +82,7 @@ def baseline_scores(baselines: dict[str, Any], x: pd.DataFrame) -> dict[str, np.
     }
 
 
-class ChurnModel(mlflow.pyfunc.PythonModel):
+class ChurnModel(PythonModel):
     """Feast customer features + as_of_day in, churn_probability out."""
 
     def __init__(self, classifier: lgb.LGBMClassifier, feature_service: str) -> None:
@@ -91,5 +91,5 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         self.input_columns = MODEL_INPUT
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        p = self.classifier.predict_proba(prepare(model_input))[:, 1]
+        p = np.asarray(self.classifier.predict_proba(prepare(model_input)))[:, 1]
         return pd.DataFrame({"churn_probability": p})

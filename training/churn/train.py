@@ -88,8 +88,8 @@ def _log_evaluation(y: np.ndarray, scores: dict[str, np.ndarray], model, evaluat
         "plots/calibration.png": metrics.calibration_figure(y, scores),
         "plots/importance.png": metrics.importance_figure(list(model.feature_name_), gains),
     }
-    for path, figure in figures.items():
-        mlflow.log_figure(figure, path)
+    for artifact, figure in figures.items():
+        mlflow.log_figure(figure, artifact)
         plt.close(figure)
     with tempfile.TemporaryDirectory() as tmp:  # exact floats, unlike a JSON table
         path = Path(tmp) / "eval_set.parquet"
