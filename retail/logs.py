@@ -16,5 +16,6 @@ def configure(verbose: bool = False) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("feast", "alembic", "mlflow", "urllib3", "bentoml", "git"):
+    for noisy in ("feast", "alembic", "urllib3", "bentoml", "git"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("mlflow").setLevel(logging.ERROR)  # its warnings are about its own API choices
