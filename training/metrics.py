@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # noqa: E402  (plots are written to files, never shown)
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
@@ -22,9 +19,10 @@ def binary_scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     }
 
 
-def calibration_figure(y: np.ndarray, scores: dict[str, np.ndarray]) -> plt.Figure:
-    """Reliability curves, one per model, against the diagonal."""
-    fig, ax = plt.subplots(figsize=(5, 5))
+def calibration_figure(y: np.ndarray, scores: dict[str, np.ndarray]) -> Figure:
+    """Reliability curves, one per model, against the diagonal (a bare Figure: no pyplot state, no backend)."""
+    fig = Figure(figsize=(5, 5))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], ls="--", color="grey", label="perfect")
     for name, p in scores.items():
         frac, mean = calibration_curve(y, p, n_bins=10, strategy="quantile")
@@ -35,10 +33,11 @@ def calibration_figure(y: np.ndarray, scores: dict[str, np.ndarray]) -> plt.Figu
     return fig
 
 
-def importance_figure(names: list[str], gains: np.ndarray, top: int = 20) -> plt.Figure:
+def importance_figure(names: list[str], gains: np.ndarray, top: int = 20) -> Figure:
     """Horizontal bar chart of the largest gain importances."""
     order = np.argsort(gains)[::-1][:top][::-1]
-    fig, ax = plt.subplots(figsize=(6, 0.3 * len(order) + 1))
+    fig = Figure(figsize=(6, 0.3 * len(order) + 1))
+    ax = fig.subplots()
     ax.barh([names[i] for i in order], gains[order])
     ax.set(xlabel="total gain", title="Feature importance")
     fig.tight_layout()

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import optuna
@@ -90,7 +89,6 @@ def _log_evaluation(y: np.ndarray, scores: dict[str, np.ndarray], model, evaluat
     }
     for artifact, figure in figures.items():
         mlflow.log_figure(figure, artifact)
-        plt.close(figure)
     with tempfile.TemporaryDirectory() as tmp:  # exact floats, unlike a JSON table
         path = Path(tmp) / "eval_set.parquet"
         evaluation.to_parquet(path, index=False)
