@@ -7,6 +7,7 @@ use `implicit`'s CPU classes explicitly, so no GPU path is ever tried.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Literal, Protocol, Self, runtime_checkable
 
@@ -208,7 +209,7 @@ class Fallback:
         return [(item, float(k - rank)) for rank, item in enumerate(chosen)]
 
 
-class _FactorSource:
+class _FactorSource(ABC):
     """Scores every product by user-factor . item-factor; a cart folds into the user vector."""
 
     name = "factors"
@@ -217,8 +218,9 @@ class _FactorSource:
         self.user_factors = np.zeros((0, 0), dtype=np.float32)
         self.item_factors = np.zeros((0, 0), dtype=np.float32)
 
+    @abstractmethod
     def _user_vector(self, customer_index: int | None, cart: list[int]) -> np.ndarray | None:
-        raise NotImplementedError
+        """The user vector for a customer and cart, or None when there is nothing to go on."""
 
     def candidates(
         self, customer_index: int | None, cart: list[int], k: int, exclude: set[int] | None = None
