@@ -1,0 +1,145 @@
+"""The two-stage recommender: its answers' contract, and a known answer on tiny data with a planted complement."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.recommend.evaluate import evaluate_fitted
+from training.recommend.rerank import RerankConfig, Reranker, fit_reranker
+
+A, B, STAPLE = "p00", "p01", "p02"  # buyers of A buy B about two weeks later; the staple is in most orders
+START = pd.Timestamp("2024-01-01")
+INNER_CUTOFF, AS_OF = START + pd.Timedelta(days=50), START + pd.Timedelta(days=90)
+NEWCOMERS = [f"t{i:02d}" for i in range(5)]  # bought A just before AS_OF, not B yet
+TINY = RerankConfig(
+    als_factors=8,
+    als_iterations=5,
+    bpr_factors=8,
+    bpr_iterations=20,
+    proposals={"als": 8, "bpr": 8, "co_order": 8, "co_customer": 8, "repeat": 8, "popular": 8},
+    earlier_cutoffs_days=(10,),
+    n_estimators=30,
+    num_leaves=7,
+    min_child_samples=1,
+    num_threads=1,
+)
+
+
+def planted_transactions(seed: int = 0) -> pd.DataFrame:
+    """30 A-buyers (later B), 30 noise customers over 9 noise products, and the newcomers who just bought A."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[str, str, str, pd.Timestamp, float]] = []
+    price = {A: 5.0, B: 6.0}
+
+    def order(customer: str, day: int, products: list[str]) -> None:
+        order_id = f"o{len({r[0] for r in rows}):04d}"
+        ts = START + pd.Timedelta(days=day, hours=int(rng.integers(8, 18)))
+        rows.extend((order_id, customer, p, ts, price.get(p, 2.0)) for p in products)
+
+    noise = [f"p{i:02d}" for i in range(3, 12)]
+    for c in range(30):
+        day = 2 * c
+        order(f"a{c:02d}", day, [A, STAPLE])
+        order(f"a{c:02d}", day + 15, [B])
+    for c in range(30):
+        for day in (int(rng.integers(0, 40)), int(rng.integers(40, 88))):
+            order(f"n{c:02d}", day, [STAPLE, *rng.choice(noise, size=2, replace=False).tolist()])
+    for i, customer in enumerate(NEWCOMERS):
+        order(customer, 80 + i, [A, STAPLE])
+    tx = pd.DataFrame(rows, columns=["order_id", "customer_id", "product_id", "ts", "unit_price"])
+    tx["quantity"] = 1
+    return tx
+
+
+@pytest.fixture(scope="module")
+def reranker() -> Reranker:
+    return fit_reranker(planted_transactions(), INNER_CUTOFF, horizon_days=30, config=TINY, as_of=AS_OF)
+
+
+def assert_valid(found: list[tuple[int, float]], k: int, n_products: int, blocked: set[int]) -> None:
+    items = [i for i, _ in found]
+    scores = [s for _, s in found]
+    assert len(found) <= k
+    assert len(set(items)) == len(items), "duplicates"
+    assert all(isinstance(i, int) and 0 <= i < n_products for i in items), "invalid index"
+    assert all(isinstance(s, float) and np.isfinite(s) for s in scores)
+    assert scores == sorted(scores, reverse=True), "not best first"
+    assert not set(items) & blocked, "cart or (new only) bought product returned"
+
+
+@pytest.mark.parametrize("new_only", [False, True])
+@pytest.mark.parametrize("k", [0, 1, 5, 50])
+def test_at_most_k_unique_valid_sorted(reranker: Reranker, k: int, new_only: bool) -> None:
+    x = reranker.interactions
+    for customer in range(x.n_customers):
+        found = reranker.recommend(customer, [], k, new_only)
+        blocked = set(x.history(customer).tolist()) if new_only else set()
+        assert_valid(found, k, x.n_products, blocked)
+        assert (k == 0) == (found == [])
+
+
+def test_all_mode_may_repeat_what_the_customer_buys(reranker: Reranker) -> None:
+    x = reranker.interactions
+    customer = x.customer_index["n00"]
+    found = {i for i, _ in reranker.recommend(customer, [], 10)}
+    assert found & set(x.history(customer).tolist())
+
+
+def test_new_only_and_cart_are_excluded(reranker: Reranker) -> None:
+    x = reranker.interactions
+    cart = x.products_of(["p05"])
+    for customer in range(x.n_customers):
+        blocked = set(x.history(customer).tolist()) | set(cart)
+        assert_valid(reranker.recommend(customer, cart, 5, new_only=True), 5, x.n_products, blocked)
+
+
+def test_guest_with_a_cart_gets_recommendations_from_it(reranker: Reranker) -> None:
+    x = reranker.interactions
+    cart = x.products_of([A, STAPLE])
+    found = reranker.recommend(None, cart, 3, new_only=True)
+    assert_valid(found, 3, x.n_products, set(cart))
+    assert x.product_ids[found[0][0]] == B
+    assert len(reranker.recommend(None, [], 3)) == 3  # no customer, no cart: popular products
+
+
+def test_deterministic_across_two_fits(reranker: Reranker) -> None:
+    again = fit_reranker(planted_transactions(), INNER_CUTOFF, horizon_days=30, config=TINY, as_of=AS_OF)
+    cart = reranker.interactions.products_of([A])
+    for customer in [None, 0, 7, reranker.interactions.customer_index["t00"]]:
+        for new_only in (False, True):
+            one = reranker.recommend(customer, cart, 5, new_only)
+            two = again.recommend(customer, cart, 5, new_only)
+            assert one == two
+
+
+def test_planted_complement_is_in_the_top_3_for_a_buyers(reranker: Reranker) -> None:
+    x = reranker.interactions
+    for customer in NEWCOMERS:
+        found = reranker.recommend(x.customer_index[customer], [], 3, new_only=True)
+        assert B in [x.product_ids[i] for i, _ in found], customer
+
+
+def test_batch_matches_one_by_one(reranker: Reranker) -> None:
+    customers: list[int | None] = [0, 3, None, 10]
+    carts = [[], [1], [0], []]
+    batch = reranker.recommend_many(customers, carts, 4, new_only=True)
+    assert batch == [reranker.recommend(c, cart, 4, new_only=True) for c, cart in zip(customers, carts, strict=True)]
+
+
+def test_usable_as_a_candidate_source_in_evaluation(reranker: Reranker) -> None:
+    test = planted_transactions()
+    test = test[test["customer_id"].isin(NEWCOMERS)].assign(product_id=B, ts=AS_OF + pd.Timedelta(days=3))
+    source = reranker.as_source(new_only=True).fit(reranker.interactions)
+    figures = evaluate_fitted(source, reranker.interactions, test, k=3, new_only=True)
+    assert figures["recall@3"] == 1.0
+    assert figures["customers"] == len(NEWCOMERS)
+
+
+def test_no_labels_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="label windows"):
+        config = replace(TINY, earlier_cutoffs_days=())
+        fit_reranker(planted_transactions(), AS_OF, horizon_days=30, config=config, as_of=AS_OF)

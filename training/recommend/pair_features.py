@@ -1,0 +1,278 @@
+"""The reranker's input: candidates merged from several sources, one row per (customer, product) with pair features.
+
+Everything is computed as of one cutoff from the transactions before it, so the same code builds the training
+frame (as of an inner cutoff, labels after it) and the prediction frame (as of the end of training). Scores are
+computed densely for a batch of customers at a time: each source's score and rank for every candidate, whichever
+source proposed it, so the ranker sees e.g. the ALS score of a repeat candidate too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from training.recommend.candidates import CandidateSource, CoPurchase, Popularity, Repeat, _FactorSource
+from training.recommend.interactions import Interactions, build_interactions, purchases
+
+MISSING_RANK = 10_000.0  # rank of a product a source does not score at all
+MISSING_DAYS = 10_000.0  # days since the customer last bought a product they never bought
+
+CUSTOMER_FEATURES = ("customer_orders", "customer_products", "customer_recency_days", "customer_tenure_days")
+ITEM_FEATURES = ("item_orders", "item_orders_recent", "item_buyers", "item_age_days", "item_trend", "item_price")
+PRICE = ITEM_FEATURES.index("item_price")  # log mean unit price
+PAIR_FEATURES = (
+    "times_bought",
+    "bought_share",
+    "days_since_bought",
+    "co_history",
+    "co_recent",
+    "next_history",
+    "next_recent",
+    "price_ratio",
+)
+
+
+@dataclass
+class Context:
+    """Fitted sources plus per-customer, per-product and per-pair facts, all as of `as_of`."""
+
+    interactions: Interactions
+    sources: dict[str, CandidateSource]
+    proposals: dict[str, int]
+    as_of: pd.Timestamp
+    customer_table: np.ndarray
+    item_table: np.ndarray
+    last_days: sp.csr_matrix
+    last_basket: sp.csr_matrix
+    customer_price: np.ndarray
+    similarity: sp.csr_matrix = field(repr=False)
+    transitions: sp.csr_matrix = field(repr=False)
+
+    @property
+    def feature_names(self) -> list[str]:
+        per_source = [f"{name}_{kind}" for name in self.sources for kind in ("score", "rank")]
+        return [*per_source, "n_sources", *PAIR_FEATURES, *ITEM_FEATURES, *CUSTOMER_FEATURES]
+
+
+def build_context(
+    tx: pd.DataFrame,
+    sources: dict[str, CandidateSource],
+    proposals: dict[str, int],
+    as_of: pd.Timestamp,
+    recent_days: float = 30.0,
+) -> Context:
+    """Fit every source on the transactions before `as_of` and tabulate the facts the features need."""
+    tx = tx[tx["ts"] < as_of]
+    interactions = build_interactions(tx)
+    for source in sources.values():
+        source.fit(interactions)
+    lines = purchases(tx)
+    lines["c"] = lines["customer_id"].map(interactions.customer_index).to_numpy()
+    lines["p"] = lines["product_id"].map(interactions.product_index).to_numpy()
+    days = ((as_of - lines["ts"]) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64)
+    lines["days"] = days
+    item_price, customer_price = _prices(tx, interactions)
+    co_order = next((s for s in sources.values() if isinstance(s, CoPurchase) and s.by == "order"), None)
+    similarity = co_order.similarity if co_order is not None else CoPurchase().fit(interactions).similarity
+    return Context(
+        interactions=interactions,
+        sources=sources,
+        proposals=proposals,
+        as_of=as_of,
+        customer_table=_customer_table(lines, interactions.n_customers),
+        item_table=_item_table(lines, interactions.n_products, recent_days, item_price),
+        last_days=_last_days(lines, interactions),
+        last_basket=_last_basket(interactions),
+        customer_price=customer_price,
+        similarity=similarity,
+        transitions=_transitions(interactions),
+    )
+
+
+def _prices(tx: pd.DataFrame, interactions: Interactions) -> tuple[np.ndarray, np.ndarray]:
+    """Mean unit price per product and mean unit price paid per customer (global mean where unknown)."""
+    n_items, n_customers = interactions.n_products, interactions.n_customers
+    if "unit_price" not in tx.columns:
+        return np.ones(n_items), np.ones(n_customers)
+    paid = tx[tx["customer_id"].notna() & (tx["quantity"] > 0) & (tx["unit_price"] > 0)]
+    overall = float(paid["unit_price"].mean()) if len(paid) else 1.0
+    by_item = paid.groupby(paid["product_id"].astype(str))["unit_price"].mean()
+    by_customer = paid.groupby(paid["customer_id"].astype(str))["unit_price"].mean()
+    item = by_item.reindex(list(interactions.product_ids)).fillna(overall).to_numpy(dtype=np.float64)
+    customer = by_customer.reindex(list(interactions.customer_ids)).fillna(overall).to_numpy(dtype=np.float64)
+    return item, customer
+
+
+def _customer_table(lines: pd.DataFrame, n_customers: int) -> np.ndarray:
+    grouped = lines.groupby("c")
+    table = np.zeros((n_customers, len(CUSTOMER_FEATURES)))
+    index = grouped.size().index.to_numpy(dtype=np.int64)
+    table[index, 0] = grouped["order_id"].nunique().to_numpy()
+    table[index, 1] = grouped["p"].nunique().to_numpy()
+    table[index, 2] = grouped["days"].min().to_numpy()
+    table[index, 3] = grouped["days"].max().to_numpy()
+    return table
+
+
+def _item_table(lines: pd.DataFrame, n_items: int, recent_days: float, price: np.ndarray) -> np.ndarray:
+    grouped = lines.groupby("p")
+    index = grouped.size().index.to_numpy(dtype=np.int64)
+    orders = np.zeros(n_items)
+    orders[index] = grouped["order_id"].nunique().to_numpy()
+    recent = lines[lines["days"] <= recent_days].groupby("p")["order_id"].nunique()
+    orders_recent = np.zeros(n_items)
+    orders_recent[recent.index.to_numpy(dtype=np.int64)] = recent.to_numpy()
+    buyers = np.zeros(n_items)
+    buyers[index] = grouped["c"].nunique().to_numpy()
+    age = np.zeros(n_items)
+    age[index] = grouped["days"].max().to_numpy()
+    trend = orders_recent / np.maximum(orders, 1.0) * np.maximum(age, recent_days) / recent_days
+    total = max(float(lines["order_id"].nunique()), 1.0)  # shares, so a shorter inner period scales alike
+    total_recent = max(float(lines.loc[lines["days"] <= recent_days, "order_id"].nunique()), 1.0)
+    columns = [orders / total, orders_recent / total_recent, buyers / max(float(lines["c"].nunique()), 1.0)]
+    return np.column_stack([*columns, age, trend, np.log(np.maximum(price, 1e-3))])
+
+
+def _last_days(lines: pd.DataFrame, interactions: Interactions) -> sp.csr_matrix:
+    """Days since each customer last bought each product, plus one (so a same-day purchase stays non-zero)."""
+    last = lines.groupby(["c", "p"])["days"].min().reset_index()
+    shape = (interactions.n_customers, interactions.n_products)
+    return sp.csr_matrix((last["days"].to_numpy() + 1.0, (last["c"].to_numpy(), last["p"].to_numpy())), shape=shape)
+
+
+def _last_basket(interactions: Interactions) -> sp.csr_matrix:
+    """Each customer's most recent order (the latest by index among the youngest), as a binary product row."""
+    n_orders = len(interactions.basket_customer)
+    order = np.lexsort((-np.arange(n_orders), interactions.basket_age_days, interactions.basket_customer))
+    customers = interactions.basket_customer[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = customers[1:] != customers[:-1]
+    picked = order[first]
+    owner = sp.csr_matrix(
+        (np.ones(len(picked), dtype=np.float32), (customers[first], picked)),
+        shape=(interactions.n_customers, n_orders),
+    )
+    return sp.csr_matrix(owner @ interactions.baskets, dtype=np.float32)
+
+
+def _transitions(interactions: Interactions) -> sp.csr_matrix:
+    """How often a product is bought in the order after one holding another (buyers of A next buy B), cosine."""
+    n_orders = len(interactions.basket_customer)
+    order = np.lexsort((np.arange(n_orders), -interactions.basket_age_days, interactions.basket_customer))
+    same = interactions.basket_customer[order[1:]] == interactions.basket_customer[order[:-1]]
+    before, after = interactions.baskets[order[:-1][same]], interactions.baskets[order[1:][same]]
+    counts = sp.csr_matrix(before.T @ after, dtype=np.float64)
+    support = np.asarray(interactions.baskets.sum(axis=0)).ravel()
+    coo = counts.tocoo()
+    values = coo.data / np.sqrt(support[coo.row] * support[coo.col])
+    return sp.csr_matrix((values, (coo.row, coo.col)), shape=counts.shape, dtype=np.float32)
+
+
+def _cart_rows(carts: Sequence[Sequence[int]], n_items: int) -> sp.csr_matrix:
+    rows = [i for i, cart in enumerate(carts) for _ in cart]
+    cols = [p for cart in carts for p in cart]
+    data = np.ones(len(rows), dtype=np.float32)
+    return sp.csr_matrix((data, (rows, cols)), shape=(len(carts), n_items))
+
+
+def _dense_scores(
+    source: CandidateSource, customers: np.ndarray, known: np.ndarray, carts: Sequence[Sequence[int]], n: int
+) -> np.ndarray:
+    """Every product's score from one source for each (customer, cart) row; 0 where it has no opinion."""
+    out = np.zeros((len(customers), n))
+    fast = known & np.array([not cart for cart in carts])
+    rows = np.flatnonzero(fast)
+    picked = customers[rows]
+    if rows.size and isinstance(source, _FactorSource):
+        out[rows] = source.user_factors[picked] @ source.item_factors.T
+    elif rows.size and isinstance(source, Repeat):
+        out[rows] = source.counts[picked].toarray()
+    elif rows.size and isinstance(source, CoPurchase):
+        seed = source.history[picked] * source.history_weight
+        out[rows] = (seed @ source.similarity).toarray()
+    elif isinstance(source, Popularity):
+        out[:] = source.scores
+        rows = np.arange(len(customers))
+    else:
+        rows = np.array([], dtype=np.int64)
+    for i in np.setdiff1d(np.arange(len(customers)), rows):
+        customer = int(customers[i]) if known[i] else None
+        for item, score in source.candidates(customer, list(carts[i]), n):
+            out[i, item] = score
+    return out
+
+
+def _ranks(scores: np.ndarray, blocked: np.ndarray) -> np.ndarray:
+    """Rank (0 = best) of each product within its row among the unblocked ones it scores; ties to lower index."""
+    usable = (scores != 0) & ~blocked
+    keyed = np.where(usable, scores, -np.inf)
+    order = np.argsort(-keyed, axis=1, kind="stable")
+    ranks = np.empty_like(scores)
+    np.put_along_axis(ranks, order, np.broadcast_to(np.arange(scores.shape[1], dtype=np.float64), scores.shape), 1)
+    return np.where(usable, ranks, MISSING_RANK)
+
+
+def candidate_frame(
+    ctx: Context,
+    customers: Sequence[int | None],
+    carts: Sequence[Sequence[int]],
+    new_only: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidates and features for a batch: (row within the batch, product index, feature matrix).
+
+    Rows come grouped by batch row, products ascending within a row. Cart products are never candidates,
+    nor, with `new_only`, anything the customer bought before.
+    """
+    x = ctx.interactions
+    n = x.n_products
+    known = np.array([c is not None for c in customers])
+    index = np.array([c if c is not None else 0 for c in customers], dtype=np.int64)
+    cart_rows = _cart_rows(carts, n)
+    history = x.matrix[index].toarray() * known[:, None]
+    blocked = cart_rows.toarray() > 0
+    if new_only:
+        blocked |= history > 0
+    scores = {name: _dense_scores(s, index, known, carts, n) for name, s in ctx.sources.items()}
+    ranks = {name: _ranks(s, blocked) for name, s in scores.items()}
+    proposed = np.zeros((len(customers), n), dtype=np.int64)
+    for name, limit in ctx.proposals.items():
+        proposed += ranks[name] < limit
+    rows, items = np.nonzero(proposed > 0)
+
+    history_seed = sp.csr_matrix(sp.diags(known.astype(np.float32)) @ x.matrix[index])
+    recent_seed = sp.csr_matrix(sp.diags(known.astype(np.float32)) @ ctx.last_basket[index]) + cart_rows
+    recent_seed.data[:] = 1.0
+    co_history = (history_seed @ ctx.similarity).toarray()
+    co_recent = (recent_seed @ ctx.similarity).toarray()
+    next_history = (history_seed @ ctx.transitions).toarray()
+    next_recent = (recent_seed @ ctx.transitions).toarray()
+    last = ctx.last_days[index].toarray() * known[:, None]
+    cart_price = np.array([ctx.item_table[list(c), PRICE].mean() if c else np.nan for c in carts])
+    own_price = np.log(np.maximum(ctx.customer_price[index], 1e-3))
+    customer_price = np.where(known, own_price, cart_price)
+    customer_table = ctx.customer_table[index] * known[:, None]
+
+    columns: list[np.ndarray] = []
+    for name in ctx.sources:  # scores relative to the row's best, so scales carry from the inner fit to the final
+        peak = np.maximum(np.abs(scores[name]).max(axis=1), 1e-9)
+        columns += [scores[name][rows, items] / peak[rows], ranks[name][rows, items]]
+    times = history[rows, items]
+    orders = customer_table[rows, 0]
+    days = last[rows, items]
+    columns += [
+        proposed[rows, items].astype(np.float64),
+        times,
+        times / np.maximum(orders, 1.0),
+        np.where(days > 0, days - 1.0, MISSING_DAYS),
+        co_history[rows, items],
+        co_recent[rows, items],
+        next_history[rows, items],
+        next_recent[rows, items],
+        ctx.item_table[items, PRICE] - customer_price[rows],
+    ]
+    features = np.column_stack([*columns, ctx.item_table[items], customer_table[rows]])
+    return rows, items, features.astype(np.float32)
