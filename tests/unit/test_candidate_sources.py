@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import pytest
+from ranking_checks import assert_valid
 
 from training.recommend.candidates import (
     CandidateSource,
@@ -71,17 +72,6 @@ def interactions() -> Interactions:
 @pytest.fixture(scope="module", params=sorted(SOURCES))
 def fitted(request: pytest.FixtureRequest, interactions: Interactions) -> tuple[str, CandidateSource]:
     return request.param, SOURCES[request.param]().fit(interactions)
-
-
-def assert_valid(found: list[tuple[int, float]], k: int, n_products: int, blocked: set[int]) -> None:
-    items = [i for i, _ in found]
-    scores = [s for _, s in found]
-    assert len(found) <= k
-    assert len(set(items)) == len(items), "duplicates"
-    assert all(isinstance(i, int) and 0 <= i < n_products for i in items), "invalid index"
-    assert all(isinstance(s, float) and np.isfinite(s) for s in scores)
-    assert scores == sorted(scores, reverse=True), "not best first"
-    assert not set(items) & blocked, "excluded or cart item returned"
 
 
 class TestCandidateSourceContract:

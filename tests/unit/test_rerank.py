@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from ranking_checks import assert_valid
 
 from training.recommend.evaluate import evaluate_fitted
 from training.recommend.rerank import RerankConfig, Reranker, fit_reranker
@@ -58,17 +59,6 @@ def planted_transactions(seed: int = 0) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def reranker() -> Reranker:
     return fit_reranker(planted_transactions(), INNER_CUTOFF, horizon_days=30, config=TINY, as_of=AS_OF)
-
-
-def assert_valid(found: list[tuple[int, float]], k: int, n_products: int, blocked: set[int]) -> None:
-    items = [i for i, _ in found]
-    scores = [s for _, s in found]
-    assert len(found) <= k
-    assert len(set(items)) == len(items), "duplicates"
-    assert all(isinstance(i, int) and 0 <= i < n_products for i in items), "invalid index"
-    assert all(isinstance(s, float) and np.isfinite(s) for s in scores)
-    assert scores == sorted(scores, reverse=True), "not best first"
-    assert not set(items) & blocked, "cart or (new only) bought product returned"
 
 
 @pytest.mark.parametrize("new_only", [False, True])
