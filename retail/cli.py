@@ -24,18 +24,33 @@ import_app = typer.Typer(help="Import raw tables from files.", no_args_is_help=T
 features_app = typer.Typer(help="Feature tables and the Feast repository.", no_args_is_help=True)
 train_app = typer.Typer(help="Train, evaluate and register models.", no_args_is_help=True)
 predict_app = typer.Typer(help="Batch scoring.", no_args_is_help=True)
+recommend_app = typer.Typer(help="Recommendations in batch.", no_args_is_help=True)
 models_app = typer.Typer(help="The model registry: list and promote.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 data_app.add_typer(import_app, name="import")
 app.add_typer(features_app, name="features")
 app.add_typer(train_app, name="train")
 app.add_typer(predict_app, name="predict")
+app.add_typer(recommend_app, name="recommend")
 app.add_typer(models_app, name="models")
 
 WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", envvar="RETAIL_WORKSPACE", help="Workspace directory.")
 ]
 DateOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="A date, YYYY-MM-DD.")]
+
+
+# what `models list` shows per registered model: column title -> run metric
+LIST_COLUMNS = {
+    "churn": {"AUC": "model_auc", "PR-AUC": "model_pr_auc", "recency": "recency_auc", "RFM": "rfm_logistic_auc"},
+    "recommender": {
+        "recall@10": "model_all_recall_at_10",
+        "NDCG@10": "model_all_ndcg_at_10",
+        "new rec.": "model_new_recall_at_10",
+        "repeat": "repeat_then_popular_all_recall_at_10",
+        "ALS": "als_all_recall_at_10",
+    },
+}
 
 
 def command(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -139,6 +154,53 @@ def train_churn(
     )
 
 
+@train_app.command("recommender")
+@command
+def train_recommender(
+    workspace: WorkspaceOpt = Path("."),
+    as_of: DateOpt = None,
+    horizon_days: Annotated[int, typer.Option(min=7, help="Held-out days before --as-of, and the label window.")] = 30,
+) -> None:
+    """Train the recommender on data before --as-of (default: end of data), evaluate, register."""
+    from training.recommend.train import train_recommender as train
+
+    ws, settings = _workspace(workspace)
+    result = train(ws, settings, as_of=as_of, horizon_days=horizon_days, progress=log.info)
+    m = result.metrics
+    typer.echo(
+        f"recommender version {result.version} (@{result.alias}) in {result.seconds:.0f}s: "
+        f"recall@10 {m['model_all_recall_at_10']:.3f} all, {m['model_new_recall_at_10']:.3f} never bought"
+        f" | repeat-then-popular {m['repeat_then_popular_all_recall_at_10']:.3f}"
+        f" | ALS {m['als_all_recall_at_10']:.3f}, {m['als_new_recall_at_10']:.3f}"
+    )
+
+
+@recommend_app.command("batch")
+@command
+def recommend_batch(
+    out: Annotated[Path, typer.Option(help="Output file (.csv or .parquet).")],
+    workspace: WorkspaceOpt = Path("."),
+    as_of: DateOpt = None,
+    k: Annotated[int, typer.Option(min=1, max=100, help="Products per customer.")] = 10,
+    mode: Annotated[str, typer.Option(help="all, cross_sell or up_sell.")] = "all",
+    alias: Annotated[str, typer.Option(help="Registry alias to recommend with.")] = "champion",
+) -> None:
+    """Write customer_id, rank, product_id, score, reason for every customer known before --as-of."""
+    from retail.files import OUTPUT_SUFFIXES, write_frame
+    from training.recommend.recommender import MODES
+
+    if out.suffix not in OUTPUT_SUFFIXES:
+        raise ValueError(f"--out {out}: use a .csv or .parquet file name")
+    if mode not in MODES:
+        raise ValueError(f"--mode {mode}: choose one of {', '.join(MODES)}")
+    from training.recommend.batch import recommend_customers
+
+    ws, settings = _workspace(workspace)
+    frame = recommend_customers(ws, settings, as_of, mode, k, alias)  # type: ignore[arg-type]  # checked above
+    write_frame(frame, out)
+    typer.echo(f"wrote {len(frame):,} rows for {frame['customer_id'].nunique():,} customers to {out}")
+
+
 @predict_app.command("churn")
 @command
 def predict_churn(
@@ -152,7 +214,8 @@ def predict_churn(
         raise ValueError(f"--out {out}: use a .csv or .parquet file name")
     import pandas as pd
 
-    from training.churn.score import score_customers, write_frame
+    from retail.files import write_frame
+    from training.churn.score import score_customers
 
     ws, settings = _workspace(workspace)
     when = pd.Timestamp(as_of) if as_of else pd.Timestamp(ws.read_meta().get("features_as_of") or "now").floor("D")
@@ -174,14 +237,11 @@ def models_list(
     rows = tracking.list_versions(tracking.connect(ws, settings), name)
     if not rows:
         raise ValueError(f"no versions of {name!r} are registered in {ws.root}")
-    typer.echo(f"{'version':>7}  {'aliases':<20} {'AUC':>6} {'PR-AUC':>7} {'recency':>8} {'RFM':>6}  promotion")
+    columns = LIST_COLUMNS.get(name, LIST_COLUMNS["churn"])
+    typer.echo(f"{'version':>7}  {'aliases':<20} " + " ".join(f"{c:>9}" for c in columns) + "  promotion")
     for r in rows:
-        m = r.metrics
-        typer.echo(
-            f"{r.version:>7}  {','.join(r.aliases) or '-':<20} {m.get('model_auc', float('nan')):>6.3f} "
-            f"{m.get('model_pr_auc', float('nan')):>7.3f} {m.get('recency_auc', float('nan')):>8.3f} "
-            f"{m.get('rfm_logistic_auc', float('nan')):>6.3f}  {r.tags.get('promotion', '')}"
-        )
+        values = " ".join(f"{r.metrics.get(m, float('nan')):>9.3f}" for m in columns.values())
+        typer.echo(f"{r.version:>7}  {','.join(r.aliases) or '-':<20} {values}  {r.tags.get('promotion', '')}")
 
 
 @models_app.command("promote")
@@ -199,7 +259,7 @@ def models_promote(
     scores = (
         ""
         if d.champion_score is None
-        else f" (champion AUC {d.champion_score:.4f}, challenger {d.challenger_score:.4f})"
+        else f" (champion {d.metric} {d.champion_score:.4f}, challenger {d.challenger_score:.4f})"
     )
     verdict = f"promoted: version {d.champion} is @champion" if d.promoted else f"kept version {d.champion}"
     typer.echo(f"{name}: {verdict} - {d.reason}{scores}")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 
 @dataclass(frozen=True)
 class Workspace:
@@ -49,6 +51,18 @@ class Workspace:
 
     def raw_table(self, name: str) -> Path:
         return self.raw_dir / f"{name}.parquet"
+
+    def read_raw(self, name: str, columns: list[str] | None = None) -> pd.DataFrame | None:
+        """A raw table, or None when the workspace has none (every table but transactions is optional)."""
+        path = self.raw_table(name)
+        return pd.read_parquet(path, columns=columns) if path.exists() else None
+
+    def read_transactions(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """Transactions, the one required table; a clear error when the workspace has none yet."""
+        tx = self.read_raw("transactions", columns or ["order_id", "customer_id", "product_id", "ts", "quantity"])
+        if tx is None:
+            raise FileNotFoundError(f"no transactions in {self.raw_dir}: import or simulate data first")
+        return tx
 
     def read_meta(self) -> dict[str, Any]:
         if not self.meta_file.exists():

@@ -21,6 +21,7 @@ class Decision:
     champion_score: float | None = None
     challenger_score: float | None = None
     reason: str = ""
+    metric: str = "AUC"
 
 
 def _auc_on(client: MlflowClient, model: str, version: str, eval_set, label: str, output: str) -> float:
@@ -28,10 +29,26 @@ def _auc_on(client: MlflowClient, model: str, version: str, eval_set, label: str
     return metrics.binary_scores(eval_set[label].to_numpy(), scores)["auc"]
 
 
+PROMOTABLE = (*EVALUATIONS, "recommender")
+
+
+def _scores(client: MlflowClient, model: str, champion: str, challenger: str) -> tuple[float, float, str]:
+    """(champion, challenger, metric name): each model family judged on the challenger's own evaluation."""
+    if model == "recommender":
+        from training.recommend import compare as recommend_compare
+
+        return (*recommend_compare.scores(client, model, champion, challenger), "recall@10")
+    eval_set = compare.evaluation_set(client, model, challenger)
+    label, output = EVALUATIONS[model]
+    champ = _auc_on(client, model, champion, eval_set, label, output)
+    chall = _auc_on(client, model, challenger, eval_set, label, output)
+    return champ, chall, "AUC"
+
+
 def promote(client: MlflowClient, model: str, force: bool = False) -> Decision:
     """Move @champion to @challenger if it scores higher on the same evaluation rows (or with force)."""
-    if model not in EVALUATIONS:
-        raise ValueError(f"unknown model {model!r}: choose one of {', '.join(EVALUATIONS)}")
+    if model not in PROMOTABLE:
+        raise ValueError(f"unknown model {model!r}: choose one of {', '.join(PROMOTABLE)}")
     champion = tracking.alias_version(client, model, tracking.CHAMPION)
     challenger = tracking.alias_version(client, model, tracking.CHALLENGER)
     if challenger is None:
@@ -42,26 +59,19 @@ def promote(client: MlflowClient, model: str, force: bool = False) -> Decision:
         reason = "forced" if force else "no champion yet"
         tracking.move_champion(client, model, challenger, reason, forced=str(force).lower())
         return Decision(True, challenger, None, reason=reason)
-    eval_set = compare.evaluation_set(client, model, challenger)
-    label, output = EVALUATIONS[model]
-    champ_auc = _auc_on(client, model, champion, eval_set, label, output)
-    chall_auc = _auc_on(client, model, challenger, eval_set, label, output)
+    champ, chall, metric = _scores(client, model, champion, challenger)
     log.info(
-        "%s on v%s's evaluation set: champion v%s AUC %.4f, challenger AUC %.4f",
+        "%s on v%s's evaluation: champion v%s %s %.4f, challenger %.4f",
         model,
         challenger,
         champion,
-        champ_auc,
-        chall_auc,
+        metric,
+        champ,
+        chall,
     )
-    if chall_auc > champ_auc:
+    if chall > champ:
         tracking.move_champion(
-            client,
-            model,
-            challenger,
-            "beat champion",
-            champion_auc=f"{champ_auc:.4f}",
-            challenger_auc=f"{chall_auc:.4f}",
+            client, model, challenger, "beat champion", champion_score=f"{champ:.4f}", challenger_score=f"{chall:.4f}"
         )
-        return Decision(True, challenger, None, champ_auc, chall_auc, "challenger beat champion")
-    return Decision(False, champion, challenger, champ_auc, chall_auc, "challenger did not beat champion")
+        return Decision(True, challenger, None, champ, chall, "challenger beat champion", metric)
+    return Decision(False, champion, challenger, champ, chall, "challenger did not beat champion", metric)

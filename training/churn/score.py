@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
@@ -13,14 +12,13 @@ from retail.workspace import Workspace
 from training import tracking
 from training.churn import MODEL_NAME, dataset
 from training.churn.model import MODEL_INPUT
-from training.churn.train import load_transactions
 
 log = logging.getLogger(__name__)
 
 
 def score_customers(ws: Workspace, settings: Settings, as_of: pd.Timestamp, alias: str = "champion") -> pd.DataFrame:
     """customer_id, churn_probability for every customer with a transaction before `as_of`."""
-    tx = load_transactions(ws)
+    tx = ws.read_transactions()
     ids = dataset.known_customers(tx, pd.Timestamp(as_of))
     if len(ids) == 0:
         raise ValueError(f"no customers are known before {as_of:%Y-%m-%d}")
@@ -30,16 +28,3 @@ def score_customers(ws: Workspace, settings: Settings, as_of: pd.Timestamp, alia
     probs = model.predict(feats[MODEL_INPUT].astype("float64"))["churn_probability"].to_numpy()
     log.info("scored %d customers as of %s", len(ids), f"{as_of:%Y-%m-%d}")
     return pd.DataFrame({"customer_id": feats["customer_id"], "churn_probability": probs})
-
-
-def write_frame(frame: pd.DataFrame, out: Path) -> None:
-    """CSV or parquet by the file's suffix, written whole or not at all."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    if out.suffix == ".parquet":
-        frame.to_parquet(tmp, index=False)
-    elif out.suffix == ".csv":
-        frame.to_csv(tmp, index=False)
-    else:
-        raise ValueError(f"--out {out}: use a .csv or .parquet file name")
-    tmp.replace(out)

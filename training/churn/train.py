@@ -41,13 +41,6 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def load_transactions(ws: Workspace) -> pd.DataFrame:
-    path = ws.raw_table("transactions")
-    if not path.exists():
-        raise FileNotFoundError(f"no transactions in {ws.raw_dir}: import or simulate data first")
-    return pd.read_parquet(path, columns=["order_id", "customer_id", "product_id", "ts", "quantity"])
-
-
 def _suggest(trial: optuna.Trial) -> dict[str, Any]:
     return {
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.1, log=True),
@@ -118,7 +111,7 @@ def train_churn(
     tune_trials: int = 0,
 ) -> TrainResult:
     """Train, evaluate and register a churn model using only information from before `as_of`."""
-    tx = load_transactions(ws)
+    tx = ws.read_transactions()
     data_end = tx["ts"].max().floor("D") + pd.Timedelta(days=1)
     as_of = pd.Timestamp(as_of) if as_of is not None else data_end
     if as_of > data_end:

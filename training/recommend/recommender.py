@@ -1,0 +1,218 @@
+"""The product answer: modes, stock filtering, guest carts and a reason for every recommendation.
+
+The reranker orders candidates; this layer decides which products are allowed (mode, cart, stock), fills short
+lists with popular allowed products, and says why each product is there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+import pandas as pd
+
+from training.recommend.products import NO_CATEGORY, ProductTable
+from training.recommend.rerank import Reranker
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["all", "cross_sell", "up_sell"]
+MODES: tuple[str, ...] = get_args(Mode)
+POPULAR_HALF_LIFE_DAYS = 30.0
+
+
+class UnknownProducts(ValueError):
+    """Cart products the catalogue does not know; `product_ids` names them."""
+
+    def __init__(self, product_ids: list[str]) -> None:
+        self.product_ids = product_ids
+        super().__init__(f"unknown products in the cart: {', '.join(product_ids)}")
+
+
+@dataclass(frozen=True)
+class Item:
+    product_id: str
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    items: list[Item]
+    customer_known: bool
+    note: str = ""
+
+
+@dataclass
+class Recommender:
+    """Reranker + product table + popularity: everything a request needs, held in memory."""
+
+    reranker: Reranker
+    products: ProductTable
+    catalogue: frozenset[str]  # every product id the shop knows, bought or not
+    popularity: np.ndarray  # recency-weighted orders per product index
+
+    @classmethod
+    def build(cls, reranker: Reranker, products: ProductTable, catalogue: Sequence[str] = ()) -> Recommender:
+        x = reranker.interactions
+        if products.product_ids != list(x.product_ids):
+            raise ValueError("the product table must follow the reranker's product order")
+        popularity = np.asarray(x.customer_items(POPULAR_HALF_LIFE_DAYS).sum(axis=0), dtype=np.float64).ravel()
+        return cls(reranker, products, frozenset(catalogue) | frozenset(x.product_ids), popularity)
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return self.reranker.context.as_of
+
+    @property
+    def product_ids(self) -> tuple[str, ...]:
+        return self.reranker.interactions.product_ids
+
+    def customer_index(self, customer_id: str | None) -> int | None:
+        if customer_id is None:
+            return None
+        return self.reranker.interactions.customer_index.get(str(customer_id))
+
+    def cart_indices(self, cart: Sequence[str]) -> list[int]:
+        """Indices of the cart's products; raises `UnknownProducts` naming any the catalogue lacks.
+
+        Known products nobody has bought yet carry no signal and are left out of the scoring.
+        """
+        unknown = [str(p) for p in cart if str(p) not in self.catalogue]
+        if unknown:
+            raise UnknownProducts(sorted(set(unknown)))
+        index = self.reranker.interactions.product_index
+        return sorted({index[str(p)] for p in cart if str(p) in index})
+
+    def recommend(
+        self,
+        customer_id: str | None,
+        cart: Sequence[str] = (),
+        mode: Mode = "all",
+        k: int = 10,
+        available: np.ndarray | None = None,
+    ) -> Recommendation:
+        """Up to k products for a customer (or a guest) and cart in one mode, only `available` ones if given."""
+        _check_mode(mode)
+        cart_idx = self.cart_indices(cart)
+        customer = self.customer_index(customer_id)
+        pool = self.reranker.recommend_many([customer], [cart_idx], self.n_pool, mode == "cross_sell")[0]
+        items = self._finish(customer, cart_idx, pool, mode, k, available)
+        return Recommendation(items, customer is not None, _note(customer_id, customer, cart_idx))
+
+    @property
+    def n_pool(self) -> int:
+        return self.reranker.interactions.n_products
+
+    def recommend_batch(
+        self, mode: Mode, k: int, customer_ids: Sequence[str] | None = None, progress: Callable[[str], None] = log.info
+    ) -> pd.DataFrame:
+        """customer_id, rank, product_id, score, reason for every known customer (or the ones given)."""
+        _check_mode(mode)
+        x = self.reranker.interactions
+        chosen = list(x.customer_ids) if customer_ids is None else [str(c) for c in customer_ids]
+        indices = [x.customer_index.get(c) for c in chosen]
+        rows: list[tuple[str, int, str, float, str]] = []
+        step = 2000
+        for start in range(0, len(chosen), step):
+            part = indices[start : start + step]
+            pools = self.reranker.recommend_many(part, None, self.n_pool, mode == "cross_sell")
+            for offset, (customer, pool) in enumerate(zip(part, pools, strict=True)):
+                items = self._finish(customer, [], pool, mode, k, None)
+                rows += [(chosen[start + offset], r, i.product_id, i.score, i.reason) for r, i in enumerate(items, 1)]
+            progress(f"recommended for {min(start + step, len(chosen))}/{len(chosen)} customers")
+        return pd.DataFrame(rows, columns=["customer_id", "rank", "product_id", "score", "reason"])
+
+    def _allowed(self, customer: int | None, cart: list[int], mode: Mode, available: np.ndarray | None) -> np.ndarray:
+        n = self.n_pool
+        allowed = np.ones(n, dtype=bool) if available is None else np.asarray(available, dtype=bool).copy()
+        allowed[cart] = False
+        history = self._history(customer)
+        if mode == "cross_sell":
+            allowed[history] = False
+        elif mode == "up_sell":
+            allowed &= self._upgrades(cart or history.tolist())
+        return allowed
+
+    def _history(self, customer: int | None) -> np.ndarray:
+        if customer is None:
+            return np.zeros(0, dtype=np.int64)
+        return self.reranker.interactions.history(customer).astype(np.int64)
+
+    def _upgrades(self, anchors: Sequence[int]) -> np.ndarray:
+        """Products in the category of an anchor and a higher tier than it."""
+        codes, tiers = self.products.category_code, self.products.tier
+        mask = np.zeros(self.n_pool, dtype=bool)
+        for anchor in anchors:
+            mask |= (codes == codes[anchor]) & (tiers > tiers[anchor])
+        return mask
+
+    def _finish(
+        self,
+        customer: int | None,
+        cart: list[int],
+        pool: list[tuple[int, float]],
+        mode: Mode,
+        k: int,
+        available: np.ndarray | None,
+    ) -> list[Item]:
+        allowed = self._allowed(customer, cart, mode, available)
+        chosen = [(i, s) for i, s in pool if allowed[i]][:k]
+        if len(chosen) < k:  # fill with popular allowed products, scored below everything the ranker chose
+            taken = {i for i, _ in chosen}
+            floor = min([s for _, s in chosen] + [0.0]) - 1.0
+            order = np.lexsort((np.arange(self.n_pool), -self.popularity))
+            extra = [int(i) for i in order if allowed[i] and int(i) not in taken][: k - len(chosen)]
+            chosen += [(i, floor - rank / 1000) for rank, i in enumerate(extra)]
+        reasons = self._reasons([i for i, _ in chosen], customer, cart, mode)
+        return [Item(self.product_ids[i], round(s, 6), r) for (i, s), r in zip(chosen, reasons, strict=True)]
+
+    def _reasons(self, items: list[int], customer: int | None, cart: list[int], mode: Mode) -> list[str]:
+        """A short why per product: an upgrade, a complement of the cart or history, a repeat, or popularity."""
+        if not items:
+            return []
+        ctx, names = self.reranker.context, self.products
+        history = self._history(customer)
+        anchors = list(cart) + [h for h in history.tolist() if h not in set(cart)]
+        together = ctx.similarity[anchors][:, items].toarray() if anchors else np.zeros((0, len(items)))
+        after = ctx.transitions[anchors][:, items].toarray() if anchors else np.zeros((0, len(items)))
+        bought = self.reranker.interactions.matrix[customer].toarray().ravel() if customer is not None else None
+        out = []
+        for j, item in enumerate(items):
+            if mode == "up_sell":
+                anchor = self._upgraded_from(item, cart or history.tolist())
+                if anchor is not None:
+                    out.append(f"upgrade from {names.name(anchor)}")
+                    continue
+            if len(anchors) and together[:, j].max() > 0:
+                out.append(f"often bought with {names.name(anchors[int(together[:, j].argmax())])}")
+            elif len(anchors) and after[:, j].max() > 0:
+                out.append(f"often bought after {names.name(anchors[int(after[:, j].argmax())])}")
+            elif bought is not None and bought[item] > 0:
+                out.append(f"you bought this {int(bought[item])} time{'s' if bought[item] > 1 else ''}")
+            else:
+                category = names.category(item)
+                out.append("popular now" if category == NO_CATEGORY else f"popular in {category}")
+        return out
+
+    def _upgraded_from(self, item: int, anchors: Sequence[int]) -> int | None:
+        codes, tiers = self.products.category_code, self.products.tier
+        below = [a for a in anchors if codes[a] == codes[item] and tiers[a] < tiers[item]]
+        return below[0] if below else None
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+
+
+def _note(customer_id: str | None, customer: int | None, cart: list[int]) -> str:
+    if customer_id is not None and customer is None:
+        source = "the cart and popularity" if cart else "popularity"
+        return f"unknown customer {customer_id}: recommendations from {source}"
+    if customer is None:
+        return "guest: recommendations from the cart" if cart else "no customer or cart: popular products"
+    return ""
