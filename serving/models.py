@@ -17,6 +17,10 @@ from training import tracking
 log = logging.getLogger(__name__)
 
 
+class ModelMissing(LookupError):
+    """No version of the model carries the alias (not trained yet)."""
+
+
 @dataclass
 class LoadedModel:
     model: Any
@@ -24,7 +28,10 @@ class LoadedModel:
 
 
 class ModelHub:
-    """Holds the loaded champion of each registered model; swaps them atomically on reload."""
+    """Holds the loaded champion of each registered model; swaps them atomically on reload.
+
+    A model with no version under the alias is skipped with a warning, so the others still serve.
+    """
 
     def __init__(self, ws: Workspace, settings: Settings, names: tuple[str, ...], alias: str = "champion"):
         self.ws, self.settings, self.names, self.alias = ws, settings, names, alias
@@ -35,17 +42,25 @@ class ModelHub:
         client = tracking.connect(self.ws, self.settings)
         loaded = {}
         for name in self.names:
-            mv = client.get_model_version_by_alias(name, self.alias)
-            model = mlflow.pyfunc.load_model(f"models:/{name}@{self.alias}")
+            version = tracking.alias_version(client, name, self.alias)
+            if version is None:
+                log.warning("no %s version is @%s: its endpoint answers 503 until one is trained", name, self.alias)
+                continue
+            mv = client.get_model_version(name, version)
+            model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
             status = ModelStatus(name=name, alias=self.alias, version=str(mv.version), run_id=mv.run_id or "")
             loaded[name] = LoadedModel(model, status)
             log.info("loaded %s version %s (@%s)", name, mv.version, self.alias)
+        if not loaded:
+            raise ModelMissing(f"no model is @{self.alias}: train one (`retail train churn`) first")
         with self._lock:
             self._models = loaded
         return [m.status for m in loaded.values()]
 
     def get(self, name: str) -> LoadedModel:
         with self._lock:
+            if name not in self._models:
+                raise ModelMissing(f"no {name} version is @{self.alias}: train one and reload")
             return self._models[name]
 
     def statuses(self) -> list[ModelStatus]:

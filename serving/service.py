@@ -17,15 +17,27 @@ from features import store as feature_store
 from features.repo.definitions import CHURN_SERVICE
 from retail.settings import get_settings
 from retail.workspace import Workspace
-from serving.models import ModelHub
-from serving.schemas import ChurnRequest, ChurnResponse, ChurnScore, ModelStatus, RiskBand
+from serving.models import ModelHub, ModelMissing
+from serving.schemas import (
+    ChurnRequest,
+    ChurnResponse,
+    ChurnScore,
+    ModelStatus,
+    RecommendRequest,
+    RecommendResponse,
+    RiskBand,
+)
+from serving.stock import Stock, UnknownStore
 from training.churn.model import MODEL_INPUT
+from training.recommend.recommender import UnknownProducts
 
 log = logging.getLogger(__name__)
 EPOCH = pd.Timestamp("1970-01-01")
-SERVED_MODELS = ("churn",)
+SERVED_MODELS = ("churn", "recommender")
 
-app = FastAPI(title="Retail ML service", version="0.1.0", description="Churn scores from the champion model.")
+app = FastAPI(
+    title="Retail ML service", version="0.1.0", description="Recommendations and churn scores from the champion models."
+)
 
 
 @app.exception_handler(Exception)
@@ -48,6 +60,7 @@ class RetailService:
         self.ws = Workspace.at(settings.workspace)
         self.hub = ModelHub(self.ws, settings, SERVED_MODELS)
         self.store = None
+        self.stock = Stock(self.ws)
         self.load_error: str | None = None
         self.ready = threading.Event()
         threading.Thread(target=self._load, name="load-models", daemon=True).start()
@@ -58,6 +71,7 @@ class RetailService:
             meta = self.ws.read_meta()
             self.as_of = pd.Timestamp(meta.get("features_as_of") or pd.Timestamp.now().floor("D"))
             self.hub.load()
+            self.stock.refresh(force=True)
             feature_store.online_features(self.store, CHURN_SERVICE, "customer_id", ["warm-up"])
             self.ready.set()
             log.info("service ready: features as of %s", self.as_of.date())
@@ -71,6 +85,13 @@ class RetailService:
     def _require_ready(self) -> None:
         if not self.ready.is_set():
             raise HTTPException(status_code=503, detail=self.load_error or "models and features are loading")
+
+    def _model(self, name: str):
+        self._require_ready()
+        try:
+            return self.hub.get(name)
+        except ModelMissing as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from None
 
     @app.get("/models", response_model=list[ModelStatus])
     def models(self) -> list[ModelStatus]:
@@ -87,7 +108,7 @@ class RetailService:
     @app.post("/churn", response_model=ChurnResponse)
     def churn(self, request: ChurnRequest) -> ChurnResponse:
         """Churn probability and risk band per customer, from their online features."""
-        self._require_ready()
+        loaded = self._model("churn")
         ids = request.customer_ids
         frame = feature_store.online_features(self.store, CHURN_SERVICE, "customer_id", ids)
         known = frame[MODEL_INPUT[1:]].notna().any(axis=1)
@@ -98,7 +119,6 @@ class RetailService:
                 detail=[{"loc": ["body", "customer_ids"], "msg": "unknown customer", "input": u} for u in unknown],
             )
         frame["as_of_day"] = (self.as_of - EPOCH) / pd.Timedelta(days=1)
-        loaded = self.hub.get("churn")
         probs = loaded.model.predict(frame[MODEL_INPUT].astype("float64"))["churn_probability"].to_numpy()
         scores = [
             ChurnScore(customer_id=c, churn_probability=float(p), risk_band=risk_band(float(p)))
@@ -107,3 +127,46 @@ class RetailService:
         return ChurnResponse(
             model_version=loaded.status.version, features_as_of=f"{self.as_of:%Y-%m-%d}", scores=scores
         )
+
+    @app.post("/recommend", response_model=RecommendResponse)
+    def recommend(self, request: RecommendRequest) -> RecommendResponse:
+        """Top-k products for a customer and/or cart, in stock at the store (or online), each with a reason."""
+        loaded = self._model("recommender")
+        recommender = loaded.model.unwrap_python_model().recommender
+        version = loaded.status.version
+        try:
+            available = self.stock.available(request.store_id, recommender.product_ids, version)
+            found = recommender.recommend(request.customer_id, request.cart, request.mode, request.k, available)
+        except UnknownStore as exc:
+            raise _invalid("store_id", "unknown store", [exc.store_id]) from None
+        except UnknownProducts as exc:
+            raise _invalid("cart", "unknown product", exc.product_ids) from None
+        table = recommender.products.frame
+        index = recommender.reranker.interactions.product_index
+        items = [
+            {
+                "product_id": item.product_id,
+                "name": table["name"].iat[index[item.product_id]],
+                "category": table["category"].iat[index[item.product_id]],
+                "price": float(table["price"].iat[index[item.product_id]]),
+                "score": item.score,
+                "reason": item.reason,
+            }
+            for item in found.items
+        ]
+        return RecommendResponse(
+            model_version=version,
+            mode=request.mode,
+            customer_id=request.customer_id,
+            customer_known=found.customer_known,
+            store_id=request.store_id,
+            note=found.note,
+            items=items,
+        )
+
+
+def _invalid(field: str, message: str, values: list[str]) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, one entry per offending value."""
+    return HTTPException(
+        status_code=422, detail=[{"loc": ["body", field], "msg": message, "input": value} for value in values]
+    )

@@ -101,7 +101,10 @@ class Recommender:
         customer = self.customer_index(customer_id)
         pool = self.reranker.recommend_many([customer], [cart_idx], self.n_pool, mode == "cross_sell")[0]
         items = self._finish(customer, cart_idx, pool, mode, k, available)
-        return Recommendation(items, customer is not None, _note(customer_id, customer, cart_idx))
+        note = _note(customer_id, customer, cart_idx)
+        if not items and mode == "up_sell":
+            note = "nothing to upgrade: no higher tier in stock in the categories of the cart or purchase history"
+        return Recommendation(items, customer is not None, note)
 
     @property
     def n_pool(self) -> int:

@@ -1,0 +1,98 @@
+"""Which products can be sold where: the newest on-hand count per store and product from the inventory table.
+
+A workspace without an inventory table treats every product as available. Without a store, the online shop's
+stock counts (stores of kind `online`); if the inventory tracks no online store, everything counts as available
+online. The table is re-read when its file changes, checked at most every `check_seconds`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from retail.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class UnknownStore(KeyError):
+    def __init__(self, store_id: str) -> None:
+        self.store_id = store_id
+        super().__init__(f"unknown store {store_id}")
+
+
+class Stock:
+    """Availability masks per store, aligned with a model's product ids and cached until the data changes."""
+
+    def __init__(self, ws: Workspace, check_seconds: float = 2.0) -> None:
+        self.ws, self.check_seconds = ws, check_seconds
+        self._lock = threading.Lock()
+        self._stamp: tuple[float, float] | None = None
+        self._checked = 0.0
+        self._in_stock: dict[str, set[str]] | None = None  # store -> products with stock; None: no inventory
+        self._stores: set[str] = set()
+        self._online: list[str] = []
+        self._masks: dict[tuple[str | None, str], np.ndarray | None] = {}
+
+    def _files_stamp(self) -> tuple[float, float]:
+        paths = (self.ws.raw_table("inventory"), self.ws.raw_table("stores"))
+        return tuple(p.stat().st_mtime if p.exists() else -1.0 for p in paths)  # type: ignore[return-value]
+
+    def refresh(self, force: bool = False) -> None:
+        """Re-read the tables if their files changed since the last read."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.check_seconds:
+            return
+        self._checked = now
+        stamp = self._files_stamp()
+        if stamp == self._stamp and not force:
+            return
+        inventory = self.ws.read_raw("inventory", ["store_id", "product_id", "on_hand", "ts"])
+        stores = self.ws.read_raw("stores", ["store_id", "kind"])
+        in_stock = None
+        known = set() if stores is None else set(stores["store_id"].astype(str))
+        if inventory is not None:
+            latest = latest_on_hand(inventory)
+            positive = latest[latest["on_hand"] > 0]
+            in_stock = {str(s): set(g.astype(str)) for s, g in positive.groupby("store_id")["product_id"]}
+            known |= set(latest["store_id"].astype(str))
+        tracked = set(inventory["store_id"].astype(str)) if inventory is not None else set()
+        online = [] if stores is None else sorted(set(stores.loc[stores["kind"] == "online", "store_id"].astype(str)))
+        with self._lock:
+            self._in_stock, self._stores, self._online = in_stock, known, [s for s in online if s in tracked]
+            self._masks = {}
+            self._stamp = stamp
+        log.info("stock loaded: %s", "no inventory table" if in_stock is None else f"{len(tracked)} stores")
+
+    def available(self, store_id: str | None, product_ids: Sequence[str], catalogue: str) -> np.ndarray | None:
+        """Boolean mask over `product_ids` (None: everything is available); raises `UnknownStore`.
+
+        Masks are cached per store and `catalogue`, a name for `product_ids` (the model version).
+        """
+        self.refresh()
+        with self._lock:
+            if store_id is not None and self._stores and store_id not in self._stores:
+                raise UnknownStore(store_id)
+            key = (store_id, catalogue)
+            if key not in self._masks:
+                self._masks[key] = self._mask(store_id, product_ids)
+            return self._masks[key]
+
+    def _mask(self, store_id: str | None, product_ids: Sequence[str]) -> np.ndarray | None:
+        if self._in_stock is None:
+            return None
+        stores = [store_id] if store_id is not None else self._online
+        if not stores:
+            return None
+        stocked = set().union(*(self._in_stock.get(s, set()) for s in stores))
+        return np.fromiter((p in stocked for p in product_ids), dtype=bool, count=len(product_ids))
+
+
+def latest_on_hand(inventory: pd.DataFrame) -> pd.DataFrame:
+    """The newest count per store and product (what availability is judged on)."""
+    return inventory.sort_values("ts").drop_duplicates(["store_id", "product_id"], keep="last")
