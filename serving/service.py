@@ -14,7 +14,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from features import store as feature_store
-from features.repo.definitions import CHURN_SERVICE
+from features.repo.definitions import CHURN_SERVICE, RECOMMENDER_CUSTOMER_FEATURES, RECOMMENDER_SERVICE
 from retail.settings import get_settings
 from retail.workspace import Workspace
 from serving.models import ModelHub, ModelMissing
@@ -23,6 +23,7 @@ from serving.schemas import (
     ChurnResponse,
     ChurnScore,
     ModelStatus,
+    Recommended,
     RecommendRequest,
     RecommendResponse,
     RiskBand,
@@ -134,9 +135,16 @@ class RetailService:
         loaded = self._model("recommender")
         recommender = loaded.model.unwrap_python_model().recommender
         version = loaded.status.version
+        features = None
+        customer_id = request.customer_id
+        if customer_id is not None and recommender.customer_index(customer_id) is not None:  # only this row is read
+            row = feature_store.online_features(self.store, RECOMMENDER_SERVICE, "customer_id", [customer_id])
+            features = row[list(RECOMMENDER_CUSTOMER_FEATURES)].to_numpy(dtype="float64")[0]
         try:
             available = self.stock.available(request.store_id, recommender.product_ids, version)
-            found = recommender.recommend(request.customer_id, request.cart, request.mode, request.k, available)
+            found = recommender.recommend(
+                request.customer_id, request.cart, request.mode, request.k, available, features
+            )
         except UnknownStore as exc:
             raise _invalid("store_id", "unknown store", [exc.store_id]) from None
         except UnknownProducts as exc:
@@ -144,14 +152,14 @@ class RetailService:
         table = recommender.products.frame
         index = recommender.reranker.interactions.product_index
         items = [
-            {
-                "product_id": item.product_id,
-                "name": table["name"].iat[index[item.product_id]],
-                "category": table["category"].iat[index[item.product_id]],
-                "price": float(table["price"].iat[index[item.product_id]]),
-                "score": item.score,
-                "reason": item.reason,
-            }
+            Recommended(
+                product_id=item.product_id,
+                name=table["name"].iat[index[item.product_id]],
+                category=table["category"].iat[index[item.product_id]],
+                price=float(table["price"].iat[index[item.product_id]]),
+                score=item.score,
+                reason=item.reason,
+            )
             for item in found.items
         ]
         return RecommendResponse(

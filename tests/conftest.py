@@ -1,4 +1,4 @@
-"""Shared fixtures: one session-scoped end-to-end workspace (simulate -> features -> churn registered)."""
+"""Shared fixtures: one session-scoped end-to-end workspace (simulate -> features -> churn and recommender)."""
 
 from __future__ import annotations
 
@@ -20,15 +20,17 @@ class Built:
     settings: Settings
     version: str
     metrics: dict[str, float]
+    recommender_metrics: dict[str, float]
 
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """A small simulated workspace with features built and a churn champion registered (built once)."""
+    """A small simulated workspace with features built, churn and recommender champions registered (built once)."""
     from features.build import build_features
     from features.rawio import write_tables
     from features.simulate import simulate
     from training.churn.train import train_churn
+    from training.recommend.train import train_recommender
 
     root = tmp_path_factory.mktemp("workspace")
     settings = Settings(workspace=root)
@@ -36,7 +38,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     write_tables(ws.raw_dir, simulate(n_customers=1500, days=540, seed=7))
     build_features(ws, settings)
     result = train_churn(ws, settings, horizon_days=60, n_cutoffs=8)
-    return Built(ws, settings, result.version, result.metrics)
+    recommender = train_recommender(ws, settings, horizon_days=30)
+    return Built(ws, settings, result.version, result.metrics, recommender.metrics)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,19 @@ from feast.value_type import ValueType
 from features.catalog import ENTITY_KEYS, FEATURE_TABLES
 
 CHURN_SERVICE = "churn_v1"
+RECOMMENDER_SERVICE = "recommender_v1"
+# the customer features the recommender's ranker reads (training: point in time; serving: online, per request)
+RECOMMENDER_CUSTOMER_FEATURES = (
+    "orders_90d",
+    "spend_90d",
+    "avg_order_value",
+    "avg_line_price",
+    "lines_per_order",
+    "distinct_categories",
+    "returns_share",
+    "orders_trend",
+    "gap_mean_days",
+)
 # Feature rows are written at every change point, so the newest row is always current: no expiry needed.
 NO_EXPIRY = timedelta(days=3650)
 
@@ -53,4 +66,20 @@ churn_v1 = FeatureService(
     tags={"model": "churn", "version": "1"},
 )
 
-OBJECTS = [customer, product, store, customer_features, product_features, store_features, churn_v1]
+recommender_v1 = FeatureService(
+    name=RECOMMENDER_SERVICE,
+    features=[customer_features[list(RECOMMENDER_CUSTOMER_FEATURES)]],
+    description="Customer spend, basket and rhythm features for the recommender's ranker.",
+    tags={"model": "recommender", "version": "1"},
+)
+
+OBJECTS = [
+    customer,
+    product,
+    store,
+    customer_features,
+    product_features,
+    store_features,
+    churn_v1,
+    recommender_v1,
+]

@@ -94,12 +94,17 @@ class Recommender:
         mode: Mode = "all",
         k: int = 10,
         available: np.ndarray | None = None,
+        customer_features: np.ndarray | None = None,
     ) -> Recommendation:
-        """Up to k products for a customer (or a guest) and cart in one mode, only `available` ones if given."""
+        """Up to k products for a customer (or a guest) and cart in one mode, only `available` ones if given.
+
+        `customer_features` (the recommender_v1 Feast features, in order) replaces the values held since training.
+        """
         _check_mode(mode)
         cart_idx = self.cart_indices(cart)
         customer = self.customer_index(customer_id)
-        pool = self.reranker.recommend_many([customer], [cart_idx], self.n_pool, mode == "cross_sell")[0]
+        rows = None if customer_features is None else np.asarray(customer_features, np.float64).reshape(1, -1)
+        pool = self.reranker.recommend_many([customer], [cart_idx], self.n_pool, mode == "cross_sell", rows)[0]
         items = self._finish(customer, cart_idx, pool, mode, k, available)
         note = _note(customer_id, customer, cart_idx)
         if not items and mode == "up_sell":

@@ -29,8 +29,9 @@ from training.recommend.candidates import (
     Scored,
 )
 from training.recommend.evaluate import truth_sets
-from training.recommend.interactions import Interactions
+from training.recommend.interactions import Interactions, purchases
 from training.recommend.pair_features import Context, build_context, candidate_frame
+from training.recommend.side_features import SideFeatures, SideTables
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class RerankConfig:
     seed: int = 0
     num_threads: int = 2
     batch_size: int = 256
+    cart_sessions: int = 3000  # orders split into (cart, rest) per label window, to learn what a cart says
 
     def sources(self) -> dict[str, CandidateSource]:
         """Fresh, unfitted sources; their names prefix the per-source features."""
@@ -95,24 +97,42 @@ def _batches(n: int, size: int) -> list[range]:
     return [range(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-def training_frame(
-    ctx: Context, label_tx: pd.DataFrame, new_only: bool, batch_size: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, binary labels and group sizes for every customer with a purchase after the context's cutoff.
+def _with_side(
+    features: np.ndarray,
+    side: SideTables | None,
+    rows: np.ndarray,
+    items: np.ndarray,
+    customers: Sequence[int | None],
+    carts: Sequence[Sequence[int]],
+    customer_rows: np.ndarray | None = None,
+) -> np.ndarray:
+    if side is None:
+        return features
+    return np.hstack([features, side.frame(rows, items, customers, carts, customer_rows)])
 
-    Customers whose candidates hold none of their purchases teach a ranker nothing and are left out.
+
+def _group_frame(
+    ctx: Context,
+    customers: Sequence[int | None],
+    carts: Sequence[Sequence[int]],
+    wanted: Sequence[set[int]],
+    new_only: bool,
+    batch_size: int,
+    side: SideTables | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, binary labels and group sizes, one group per (customer, cart) with its wanted products.
+
+    Groups whose candidates hold none of the wanted products teach a ranker nothing and are left out.
     """
-    x = ctx.interactions
-    truth = truth_sets(x, label_tx, new_only)
-    customers = sorted(truth)
     parts: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     groups: list[np.ndarray] = []
     for batch in _batches(len(customers), batch_size):
         chosen = [customers[i] for i in batch]
-        rows, items, features = candidate_frame(ctx, chosen, [[] for _ in chosen], new_only)
-        wanted = [{x.product_index[p] for p in truth[c] if p in x.product_index} for c in chosen]
-        label = np.array([items[j] in wanted[rows[j]] for j in range(len(rows))], dtype=np.int32)
+        chosen_carts = [list(carts[i]) for i in batch]
+        rows, items, features = candidate_frame(ctx, chosen, chosen_carts, new_only)
+        features = _with_side(features, side, rows, items, chosen, chosen_carts)
+        label = np.array([items[j] in wanted[batch.start + rows[j]] for j in range(len(rows))], dtype=np.int32)
         sizes = np.bincount(rows, minlength=len(chosen))
         hits = np.bincount(rows, weights=label, minlength=len(chosen))
         keep = np.repeat(hits > 0, sizes)
@@ -120,8 +140,74 @@ def training_frame(
         labels.append(label[keep])
         groups.append(sizes[hits > 0])
     if not parts:
-        return np.zeros((0, len(ctx.feature_names)), dtype=np.float32), np.zeros(0, np.int32), np.zeros(0, np.int64)
+        width = len(ctx.feature_names) + (0 if side is None else side.width)
+        return np.zeros((0, width), dtype=np.float32), np.zeros(0, np.int32), np.zeros(0, np.int64)
     return np.vstack(parts), np.concatenate(labels), np.concatenate(groups)
+
+
+def training_frame(
+    ctx: Context, label_tx: pd.DataFrame, new_only: bool, batch_size: int, side: SideTables | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One group per customer with a purchase after the context's cutoff, no cart: the next purchases."""
+    x = ctx.interactions
+    truth = truth_sets(x, label_tx, new_only)
+    customers: list[int | None] = list(sorted(truth))
+    wanted = [{x.product_index[p] for p in truth[c] if p in x.product_index} for c in sorted(truth)]
+    return _group_frame(ctx, customers, [[] for _ in customers], wanted, new_only, batch_size, side)
+
+
+def cart_sessions(
+    ctx: Context, label_tx: pd.DataFrame, new_only: bool, limit: int, seed: int
+) -> tuple[list[int | None], list[list[int]], list[set[int]]]:
+    """Orders after the cutoff as carts: part of the order is the cart; the rest of it and what the same buyer
+    bought in later orders of the window is what the ranker should find.
+
+    Every other session drops the customer, so the ranker also learns what a guest's cart says.
+    """
+    x = ctx.interactions
+    lines = purchases(label_tx)
+    lines = lines[lines["product_id"].isin(x.product_index)]
+    lines["p"] = lines["product_id"].map(x.product_index)
+    baskets = lines.groupby("order_id", sort=True).agg(
+        customer=("customer_id", "first"), ts=("ts", "max"), items=("p", "unique")
+    )
+    later = _later_purchases(baskets)
+    rng = np.random.default_rng(seed)
+    chosen = np.arange(len(baskets))
+    if len(baskets) > limit:
+        chosen = np.sort(rng.choice(len(baskets), size=limit, replace=False))
+    customers: list[int | None] = []
+    carts: list[list[int]] = []
+    wanted: list[set[int]] = []
+    for n, position in enumerate(chosen):
+        customer_id, _, items = baskets.iloc[position]
+        shuffled = rng.permutation(np.sort(items)).tolist()
+        size = max(1, min(len(shuffled) // 2, 5))
+        cart = sorted(shuffled[:size])
+        customer = x.customer_index.get(customer_id) if n % 2 == 0 else None
+        rest = (set(shuffled[size:]) | later[position]) - set(cart)
+        if new_only and customer is not None:
+            rest -= set(x.history(customer).tolist())
+        if rest:
+            customers.append(customer)
+            carts.append(cart)
+            wanted.append(rest)
+    return customers, carts, wanted
+
+
+def _later_purchases(baskets: pd.DataFrame) -> list[set[int]]:
+    """For each order, the products its customer bought in their later orders (of the same frame)."""
+    out: list[set[int]] = [set() for _ in range(len(baskets))]
+    order = np.lexsort((np.arange(len(baskets)), baskets["ts"].to_numpy(), baskets["customer"].to_numpy()))
+    customers, items = baskets["customer"].to_numpy(), baskets["items"].to_numpy()
+    seen: set[int] = set()
+    for i in range(len(order) - 1, -1, -1):  # walk each customer's orders newest first
+        position = order[i]
+        if i == len(order) - 1 or customers[order[i + 1]] != customers[position]:
+            seen = set()
+        out[position] = set(seen)
+        seen |= set(items[position].tolist())
+    return out
 
 
 @dataclass
@@ -129,9 +215,10 @@ class Reranker:
     """Sources fitted on all training data plus one ranker per mode; recommends product indices of `interactions`."""
 
     context: Context
-    models: dict[bool, LGBMRanker]
+    models: dict[tuple[bool, bool], LGBMRanker]  # (new_only, with a cart) -> ranker
     config: RerankConfig
     fit_seconds: float = 0.0
+    side: SideTables | None = None
 
     @property
     def interactions(self) -> Interactions:
@@ -147,14 +234,27 @@ class Reranker:
         carts: Sequence[Sequence[int]] | None,
         k: int,
         new_only: bool = False,
+        customer_rows: np.ndarray | None = None,
     ) -> list[Scored]:
-        """`recommend` for many (customer, cart) pairs at once, in batches (much faster than one by one)."""
+        """`recommend` for many (customer, cart) pairs at once, in batches (much faster than one by one).
+
+        `customer_rows` (one per customer) replaces the customer features held since training, e.g. with
+        fresher ones from the online store.
+        """
         carts = carts if carts is not None else [[] for _ in customers]
         out: list[Scored] = []
         for batch in _batches(len(customers), self.config.batch_size):
             chosen = [customers[i] for i in batch]
-            rows, items, features = candidate_frame(self.context, chosen, [list(carts[i]) for i in batch], new_only)
-            scores = self.models[new_only].booster_.predict(features) if len(rows) else np.zeros(0)
+            chosen_carts = [list(carts[i]) for i in batch]
+            rows, items, features = candidate_frame(self.context, chosen, chosen_carts, new_only)
+            override = None if customer_rows is None else customer_rows[batch.start : batch.stop]
+            features = _with_side(features, self.side, rows, items, chosen, chosen_carts, override)
+            with_cart = np.array([bool(c) for c in chosen_carts])[rows]
+            scores = np.zeros(len(rows))
+            for cart_model in (False, True):
+                picked = with_cart == cart_model
+                if picked.any():
+                    scores[picked] = self.models[(new_only, cart_model)].booster_.predict(features[picked])
             for row in range(len(chosen)):
                 mine = np.flatnonzero(rows == row)
                 order = np.lexsort((items[mine], -scores[mine]))[: max(k, 0)]
@@ -195,35 +295,49 @@ def fit_reranker(
     config: RerankConfig | None = None,
     as_of: pd.Timestamp | None = None,
     progress: Callable[[str], None] = log.info,
+    side: SideFeatures | None = None,
 ) -> Reranker:
     """Learn the rankers on (before inner cutoff -> next `horizon_days`), then refit the sources on all of it.
 
     Label windows starting `config.earlier_cutoffs_days` earlier add training groups. `as_of` is the end of the
     training data (default: the day after its last transaction); recency counts from it, nothing from it on is used.
+    `side` adds product facts, category affinity and customer features, each tabulated as of its cutoff.
     """
     config = config or RerankConfig()
     started = time.perf_counter()
     as_of = pd.Timestamp(as_of) if as_of is not None else train_tx["ts"].max().normalize() + pd.Timedelta(days=1)
     train_tx = train_tx[train_tx["ts"] < as_of]
     cutoffs = [pd.Timestamp(inner_cutoff) - pd.Timedelta(days=d) for d in (0, *config.earlier_cutoffs_days)]
-    frames: dict[bool, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {False: [], True: []}
+    keys = [(new_only, cart) for new_only in (False, True) for cart in (False, True)]
+    frames: dict[tuple[bool, bool], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {key: [] for key in keys}
     names: list[str] = []
     for cutoff in cutoffs:
         inner = build_context(train_tx, config.sources(), config.proposals, cutoff, config.recent_days)
-        names = inner.feature_names
+        tables = side.at(inner.interactions, train_tx, cutoff) if side is not None else None
+        names = inner.feature_names + (side.names if side is not None else [])
         window = (train_tx["ts"] >= cutoff) & (train_tx["ts"] < cutoff + pd.Timedelta(days=horizon_days))
+        labels = train_tx[window]
         for new_only in (False, True):
-            frames[new_only].append(training_frame(inner, train_tx[window], new_only, config.batch_size))
-    models = {new_only: _fit_ranker(config, parts, names, new_only, progress) for new_only, parts in frames.items()}
+            frames[(new_only, False)].append(training_frame(inner, labels, new_only, config.batch_size, tables))
+            sessions = cart_sessions(inner, labels, new_only, config.cart_sessions, config.seed)
+            frames[(new_only, True)].append(_group_frame(inner, *sessions, new_only, config.batch_size, tables))
+    models: dict[tuple[bool, bool], LGBMRanker] = {}
+    for key, parts in frames.items():
+        if key[1] and not sum(len(p[2]) for p in parts):  # no order had two products: carts use the plain ranker
+            progress(f"ranker {key}: no cart sessions, using the ranker without a cart")
+            models[key] = models[(key[0], False)]
+        else:
+            models[key] = _fit_ranker(config, parts, names, key, progress)
     final = build_context(train_tx, config.sources(), config.proposals, as_of, config.recent_days)
-    return Reranker(final, models, config, time.perf_counter() - started)
+    final_side = side.at(final.interactions, train_tx, as_of) if side is not None else None
+    return Reranker(final, models, config, time.perf_counter() - started, final_side)
 
 
 def _fit_ranker(
     config: RerankConfig,
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     names: list[str],
-    new_only: bool,
+    key: tuple[bool, bool],
     progress: Callable[[str], None],
 ) -> LGBMRanker:
     features = np.vstack([p[0] for p in parts])
@@ -231,5 +345,5 @@ def _fit_ranker(
     groups = np.concatenate([p[2] for p in parts])
     if not len(groups):
         raise ValueError("no customer bought a candidate in the label windows: move the inner cutoff or widen them")
-    progress(f"ranker new_only={new_only}: {len(groups)} groups, {len(labels)} rows, {labels.mean():.3f} positive")
+    progress(f"ranker {key}: {len(groups)} groups, {len(labels)} rows, {labels.mean():.3f} positive")
     return config.ranker().fit(features, labels, group=groups, feature_name=names)

@@ -28,6 +28,7 @@ from training.recommend.products import build_product_table
 from training.recommend.pyfunc import INPUT_EXAMPLE, SIGNATURE, RecommenderModel
 from training.recommend.recommender import Recommender
 from training.recommend.rerank import RerankConfig, fit_reranker
+from training.recommend.side_features import SideFeatures, feast_customer_lookup
 
 log = logging.getLogger(__name__)
 PIP_REQUIREMENTS = [
@@ -62,11 +63,13 @@ def fit_recommender(
 ) -> Recommender:
     """The whole two-stage model on the transactions before `as_of`, with the workspace's product facts."""
     tx = tx[tx["ts"] < as_of]
-    reranker = fit_reranker(tx, as_of - pd.Timedelta(days=horizon_days), horizon_days, config, as_of, progress)
     products = ws.read_raw("products")
     reviews = ws.read_raw("reviews", ["product_id", "ts", "rating"])
     if reviews is not None:
         reviews = reviews[reviews["ts"] < as_of]
+    side = SideFeatures(products, reviews, feast_customer_lookup(ws))
+    inner_cutoff = as_of - pd.Timedelta(days=horizon_days)
+    reranker = fit_reranker(tx, inner_cutoff, horizon_days, config, as_of, progress, side)
     table = build_product_table(reranker.interactions.product_ids, tx, products, reviews)
     catalogue = products["product_id"].astype(str).tolist() if products is not None else []
     return Recommender.build(reranker, table, catalogue)
@@ -100,6 +103,8 @@ def train_recommender(
     """Evaluate, refit and register a recommender using only transactions from before `as_of`."""
     started = time.perf_counter()
     config = config or RerankConfig(seed=settings.seed)
+    if not (ws.feature_repo / "feature_store.yaml").exists():
+        raise FileNotFoundError(f"{ws.root} has no feature repository: run `retail features build` first")
     tx = ws.read_transactions(TX_COLUMNS)
     data_end = tx["ts"].max().floor("D") + pd.Timedelta(days=1)
     as_of = pd.Timestamp(as_of) if as_of is not None else data_end

@@ -1,0 +1,125 @@
+"""Ranker features beyond who-bought-what: product facts, category affinity and the customer's Feast features.
+
+Tabulated once per cutoff (`SideFeatures.at`), like the purchase features, so training rows and served rows are
+built the same way. At serving time the customer's row can be replaced by the one just read from the online
+store (`customer_row`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from features.repo.definitions import RECOMMENDER_CUSTOMER_FEATURES, RECOMMENDER_SERVICE
+from retail.workspace import Workspace
+from training.recommend.interactions import Interactions
+from training.recommend.products import build_product_table
+
+CustomerLookup = Callable[[pd.Timestamp, Sequence[str]], np.ndarray]  # (cutoff, ids) -> rows x features
+ITEM_SIDE = ("item_tier", "item_rating", "item_reviews")
+PAIR_SIDE = ("category_affinity", "cart_category_share", "tier_vs_customer")
+
+
+def feast_customer_lookup(ws: Workspace) -> CustomerLookup:
+    """Point-in-time customer features from the workspace's Feast repo (the `recommender_v1` service)."""
+    from feast.errors import FeatureServiceNotFoundException
+
+    from features import store
+
+    try:
+        store.feature_store(ws).get_feature_service(RECOMMENDER_SERVICE)
+    except FeatureServiceNotFoundException:
+        raise ValueError(
+            f"the Feast repo in {ws.root} lacks {RECOMMENDER_SERVICE}: run `retail features build` again"
+        ) from None
+
+    def lookup(cutoff: pd.Timestamp, ids: Sequence[str]) -> np.ndarray:
+        entity_df = pd.DataFrame({"customer_id": list(ids), "event_timestamp": pd.Timestamp(cutoff)})
+        joined = store.historical_features(ws, entity_df, RECOMMENDER_SERVICE)
+        joined = joined.drop_duplicates("customer_id").set_index("customer_id").reindex(list(ids))
+        return joined[list(RECOMMENDER_CUSTOMER_FEATURES)].to_numpy(dtype=np.float64)
+
+    return lookup
+
+
+@dataclass
+class SideTables:
+    """Side facts as of one cutoff, indexed like that cutoff's interactions."""
+
+    item: np.ndarray  # products x ITEM_SIDE
+    category: np.ndarray  # category code per product
+    shares: sp.csr_matrix  # customers x categories: share of their bought products in each
+    customer_tier: np.ndarray  # mean tier of what each customer bought
+    customer: np.ndarray  # customers x Feast features (NaN when unknown)
+
+    @property
+    def width(self) -> int:
+        return len(ITEM_SIDE) + len(PAIR_SIDE) + self.customer.shape[1]
+
+    def frame(
+        self,
+        rows: np.ndarray,
+        items: np.ndarray,
+        customers: Sequence[int | None],
+        carts: Sequence[Sequence[int]],
+        customer_rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Side columns for candidate (row, item) pairs of a batch; `customer_rows` overrides the Feast part."""
+        known = np.array([c is not None for c in customers])
+        index = np.array([c if c is not None else 0 for c in customers], dtype=np.int64)
+        n_categories = self.shares.shape[1]
+        shares = self.shares[index].toarray() * known[:, None]
+        cart_shares = np.zeros((len(customers), n_categories))
+        cart_tier = np.full(len(customers), np.nan)
+        for r, cart in enumerate(carts):
+            if len(cart):
+                cart_shares[r] = np.bincount(self.category[list(cart)], minlength=n_categories) / len(cart)
+                cart_tier[r] = self.item[list(cart), 0].mean()
+        own_tier = np.where(known, self.customer_tier[index], cart_tier)
+        customer = self.customer[index].copy() if customer_rows is None else np.asarray(customer_rows, np.float64)
+        customer[~known] = np.nan
+        category = self.category[items]
+        pair = np.column_stack(
+            [shares[rows, category], cart_shares[rows, category], self.item[items, 0] - own_tier[rows]]
+        )
+        return np.column_stack([self.item[items], pair, customer[rows]]).astype(np.float32)
+
+
+@dataclass
+class SideFeatures:
+    """What the side tables are made from: the product and review tables and a customer feature lookup."""
+
+    products: pd.DataFrame | None = None
+    reviews: pd.DataFrame | None = None
+    customer_lookup: CustomerLookup | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [*ITEM_SIDE, *PAIR_SIDE, *(f"customer_{n}" for n in RECOMMENDER_CUSTOMER_FEATURES)]
+
+    def at(self, interactions: Interactions, tx: pd.DataFrame, cutoff: pd.Timestamp) -> SideTables:
+        """Tables as of `cutoff` from data before it (reviews included)."""
+        reviews = None if self.reviews is None else self.reviews[self.reviews["ts"] < cutoff]
+        table = build_product_table(interactions.product_ids, tx[tx["ts"] < cutoff], self.products, reviews)
+        frame = table.frame
+        counts = np.zeros(len(frame))
+        if reviews is not None and len(reviews):
+            counts = frame["product_id"].map(reviews.groupby(reviews["product_id"].astype(str)).size()).fillna(0)
+        item = np.column_stack([table.tier, frame["rating"].to_numpy(np.float64), np.asarray(counts, np.float64)])
+        category = table.category_code
+        bought = sp.csr_matrix((interactions.matrix > 0).astype(np.float64))
+        one_hot = sp.csr_matrix(
+            (np.ones(len(category)), (np.arange(len(category)), category)), shape=(len(category), category.max() + 1)
+        )
+        per_customer = np.maximum(np.asarray(bought.sum(axis=1)).ravel(), 1.0)
+        shares = sp.csr_matrix(sp.diags(1.0 / per_customer) @ (bought @ one_hot))
+        customer_tier = (bought @ item[:, 0]) / per_customer
+        if self.customer_lookup is not None and interactions.n_customers:
+            customer = self.customer_lookup(cutoff, interactions.customer_ids)
+        else:
+            customer = np.full((interactions.n_customers, len(RECOMMENDER_CUSTOMER_FEATURES)), np.nan)
+        return SideTables(item, category, shares, customer_tier, customer)
