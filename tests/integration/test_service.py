@@ -1,96 +1,17 @@
-"""The BentoML service over HTTP: `retail serve` on the shared workspace, started once for the module."""
+"""The BentoML service over HTTP (churn, models, health): `retail serve` on the shared workspace."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
+from http_checks import no_traceback
 
 pytestmark = pytest.mark.integration
-
-READY_TIMEOUT_S = 120.0
-RETAIL = Path(sys.executable).parent / "retail"
 # risk bands as the service documents them: low < 0.3 <= medium < 0.6 <= high
 BANDS = (("high", 0.6), ("medium", 0.3), ("low", 0.0))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 60) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the whole process group (bentoml forks workers), then SIGKILL whatever is left."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], base: str, log_file: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"`retail serve` exited with {proc.returncode} before ready:\n{_tail(log_file)}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.5)
-    pytest.fail(f"service not ready after {READY_TIMEOUT_S:.0f}s:\n{_tail(log_file)}")
-
-
-@pytest.fixture(scope="module")
-def base_url(built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`retail serve` on the shared workspace in its own process group; the base URL once /readyz is 200."""
-    run_dir = tmp_path_factory.mktemp("serve")
-    log_file = run_dir / "server.log"
-    port = _free_port()
-    env = os.environ | {"PYTHONUNBUFFERED": "1", "BENTOML_HOME": str(run_dir / "bentoml")}
-    env.pop("RETAIL_WORKSPACE", None)  # --workspace alone must be enough
-    with log_file.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(RETAIL), "serve", "--workspace", str(built.ws.root), "--port", str(port)],
-            cwd=run_dir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(proc, base, log_file)
-        yield base
-    finally:
-        _stop(proc)
-
-
-@pytest.fixture(scope="module")
-def http(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +29,6 @@ def buyers(built, as_of: pd.Timestamp) -> list[str]:
 
 def _churn(http: httpx.Client, ids: list[str]) -> httpx.Response:
     return http.post("/churn", json={"customer_ids": ids})
-
-
-def _no_traceback(response: httpx.Response) -> None:
-    assert "Traceback" not in response.text and 'File "' not in response.text, response.text
 
 
 def _band(p: float) -> str:
@@ -136,7 +53,8 @@ def test_models_lists_the_champion(http: httpx.Client, built) -> None:
 def test_reload_keeps_serving_the_champion(http: httpx.Client, built, buyers: list[str]) -> None:
     response = http.post("/models/reload")
     assert response.status_code == 200
-    assert [(m["name"], m["version"]) for m in response.json()] == [("churn", built.version)]
+    served = {m["name"]: m["version"] for m in response.json()}
+    assert served["churn"] == built.version and set(served) == {"churn", "recommender"}
     assert _churn(http, buyers).status_code == 200
 
 
@@ -175,7 +93,7 @@ def test_churn_matches_offline_scoring(http: httpx.Client, built, buyers: list[s
 def test_unknown_customer_is_404_naming_it(http: httpx.Client, buyers: list[str]) -> None:
     response = _churn(http, [buyers[0], "NO-SUCH-CUSTOMER"])
     assert response.status_code == 404
-    _no_traceback(response)
+    no_traceback(response)
     detail = response.json()["detail"]
     assert [d["input"] for d in detail] == ["NO-SUCH-CUSTOMER"]
     assert detail[0]["loc"] == ["body", "customer_ids"]
@@ -199,7 +117,7 @@ def test_malformed_bodies_are_422_with_a_field_path(http: httpx.Client, body: An
     else:
         response = http.post("/churn", json=body)
     assert response.status_code == 422, response.text
-    _no_traceback(response)
+    no_traceback(response)
     detail = response.json()["detail"]
     assert detail and all(d["loc"][0] == "body" for d in detail)
     assert detail[0]["loc"][: len(loc)] == loc
