@@ -30,7 +30,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     from features.rawio import write_tables
     from features.simulate import simulate
     from training.churn.train import train_churn
+    from training.recommend.rerank import RerankConfig
     from training.recommend.train import train_recommender
+
+    # a lighter recommender than the default (fewer trees, label windows and cart sessions): same code paths
+    fixture_ranking = RerankConfig(n_estimators=60, learning_rate=0.1, earlier_cutoffs_days=(30,), cart_sessions=300)
 
     root = tmp_path_factory.mktemp("workspace")
     settings = Settings(workspace=root)
@@ -38,7 +42,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     write_tables(ws.raw_dir, simulate(n_customers=1500, days=540, seed=7))
     build_features(ws, settings)
     result = train_churn(ws, settings, horizon_days=60, n_cutoffs=8)
-    recommender = train_recommender(ws, settings, horizon_days=30)
+    recommender = train_recommender(ws, settings, horizon_days=30, config=fixture_ranking)
     return Built(ws, settings, result.version, result.metrics, recommender.metrics)
 
 

@@ -101,7 +101,8 @@ def test_served_equals_offline(http: httpx.Client, built, recommender) -> None:
     """The service's answer is the registered model's, given the same stock and the online features."""
     x = recommender.reranker.interactions
     available = Stock(built.ws).available(None, recommender.product_ids, "offline")
-    for customer, cart in [(x.customer_ids[3], []), (x.customer_ids[7], [x.product_ids[5]]), (None, [x.product_ids[9]])]:
+    requests = [(x.customer_ids[3], []), (x.customer_ids[7], [x.product_ids[5]]), (None, [x.product_ids[9]])]
+    for customer, cart in requests:
         offline = recommender.recommend(customer, cart, "all", 6, available)
         served = _recommend(http, customer_id=customer, cart=cart, k=6)
         assert _ids(served) == [i.product_id for i in offline.items]

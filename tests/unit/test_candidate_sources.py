@@ -187,3 +187,24 @@ def test_evaluate_source_new_only_excludes_bought(interactions: Interactions) ->
     assert everything["recall@1"] == 1.0 and everything["customers"] == 2
     new = evaluate_source(Fallback(Repeat(), Popularity()), tx, test, k=10, new_only=True)
     assert new["customers"] == 1  # c00 had bought the staple already; the regular never bought p07
+
+
+def test_als_cart_fold_in_equals_implicits_recalculate_user() -> None:
+    """Our cached-YtY solve gives implicit's own exact user recalculation."""
+    import scipy.sparse as sp
+    from threadpoolctl import threadpool_limits
+
+    from features.simulate import simulate
+    from training.recommend.candidates import ImplicitALS
+    from training.recommend.interactions import build_interactions
+
+    x = build_interactions(simulate(n_customers=300, days=120, seed=2)["transactions"])
+    als = ImplicitALS(factors=8, iterations=3, alpha=2.0).fit(x)
+    for customer, cart in [(None, [1, 5]), (3, [7]), (10, [2, 3, 4])]:
+        items = np.unique(cart)
+        row = sp.csr_matrix((als.item_weight[items], (np.zeros(len(items)), items)), shape=(1, x.n_products))
+        if customer is not None:
+            row = row + als.weights[customer]
+        with threadpool_limits(limits=1, user_api="blas"):
+            expected = np.asarray(als.model.recalculate_user(0, sp.csr_matrix(row, dtype=np.float32))).ravel()
+        assert np.allclose(als._user_vector(customer, cart), expected, atol=1e-5)

@@ -260,6 +260,7 @@ class ImplicitALS(_FactorSource):
         self.use_bm25 = use_bm25
         self.weights = sp.csr_matrix((0, 0), dtype=np.float32)
         self.item_weight = np.zeros(0, dtype=np.float32)
+        self._yty = np.zeros((0, 0))
 
     def fit(self, interactions: Interactions) -> Self:
         matrix = interactions.matrix
@@ -270,19 +271,30 @@ class ImplicitALS(_FactorSource):
             self.model.fit(self.weights, show_progress=False)
         self.user_factors = np.asarray(self.model.user_factors)
         self.item_factors = np.asarray(self.model.item_factors)
+        factors = self.item_factors.astype(np.float64)
+        self._yty = factors.T @ factors
         return self
 
     def _user_vector(self, customer_index: int | None, cart: list[int]) -> np.ndarray | None:
         if not cart:
             return None if customer_index is None else self.user_factors[customer_index]
-        n = self.item_factors.shape[0]
         cart_idx = np.unique(np.asarray(cart, dtype=np.int64))
-        row = sp.csr_matrix((self.item_weight[cart_idx], (np.zeros(len(cart_idx)), cart_idx)), shape=(1, n))
+        weights = dict(zip(cart_idx.tolist(), self.item_weight[cart_idx].tolist(), strict=True))
         if customer_index is not None:
-            row = row + self.weights[customer_index]
-        with threadpool_limits(limits=1, user_api="blas"):
-            user = self.model.recalculate_user(0, sp.csr_matrix(row, dtype=np.float32))
-        return np.asarray(user).ravel()
+            row = self.weights[customer_index]
+            for item, value in zip(row.indices.tolist(), row.data.tolist(), strict=True):
+                weights[item] = weights.get(item, 0.0) + value
+        return self._solve_user(np.fromiter(weights, dtype=np.int64), np.fromiter(weights.values(), dtype=np.float64))
+
+    def _solve_user(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """ALS's exact user solve, (YtY + reg I + Yt (C - I) Y) x = Yt C p, as implicit's recalculate_user.
+
+        Done here with a YtY cached at fit, since implicit recomputes it (and its thread limits) on every call.
+        """
+        y = self.item_factors[items].astype(np.float64)
+        confidence = self.model.alpha * values
+        a = self._yty + self.model.regularization * np.eye(len(self._yty)) + (y.T * (confidence - 1.0)) @ y
+        return np.linalg.solve(a, y.T @ confidence).astype(np.float32)
 
 
 class ImplicitBPR(_FactorSource):

@@ -56,7 +56,7 @@ class RerankConfig:
     seed: int = 0
     num_threads: int = 2
     batch_size: int = 256
-    cart_sessions: int = 3000  # orders split into (cart, rest) per label window, to learn what a cart says
+    cart_sessions: int = 1000  # orders split into (cart, rest) per label window, to learn what a cart says
 
     def sources(self) -> dict[str, CandidateSource]:
         """Fresh, unfitted sources; their names prefix the per-source features."""
