@@ -98,6 +98,40 @@ def test_train_as_of_after_the_data_is_refused(built) -> None:
     assert late in line and "after the data ends" in line
 
 
+def test_recommend_batch_writes_k_products_per_known_customer(built, tmp_path: Path) -> None:
+    out_file = tmp_path / "recs.parquet"
+    out = ok("recommend", "batch", "--workspace", built.ws.root, "--out", out_file, "--k", 3, "--mode", "cross_sell")
+    recs = pd.read_parquet(out_file)
+    assert list(recs.columns) == ["customer_id", "rank", "product_id", "score", "reason"]
+    tx = pd.read_parquet(built.ws.raw_table("transactions"), columns=["customer_id", "ts", "quantity"])
+    as_of = pd.Timestamp(built.ws.read_meta()["data_end"])
+    known = set(tx.loc[(tx["ts"] < as_of) & (tx["quantity"] > 0), "customer_id"].dropna())
+    assert set(recs["customer_id"]) == known
+    assert recs.groupby("customer_id")["rank"].apply(list).map([1, 2, 3].__eq__).all()
+    assert not recs.duplicated(["customer_id", "product_id"]).any() and recs["reason"].str.len().gt(0).all()
+    lines = pd.read_parquet(built.ws.raw_table("transactions"))
+    lines = lines[(lines["ts"] < as_of) & (lines["quantity"] > 0)]
+    bought = set(zip(lines["customer_id"], lines["product_id"], strict=True))
+    assert not set(zip(recs["customer_id"], recs["product_id"], strict=True)) & bought  # cross_sell: all new
+    assert f"for {len(known):,} customers" in out
+
+
+def test_recommend_batch_refuses_a_date_before_the_models_data(built, tmp_path: Path) -> None:
+    early = f"{pd.Timestamp(built.ws.read_meta()['data_end']) - pd.Timedelta(days=40):%Y-%m-%d}"
+    line = fails("recommend", "batch", "--workspace", built.ws.root, "--out", tmp_path / "r.csv", "--as-of", early)
+    assert early in line and "train one with --as-of" in line
+    line = fails("recommend", "batch", "--workspace", built.ws.root, "--out", tmp_path / "r.csv", "--mode", "odd")
+    assert "--mode odd" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_models_list_shows_the_recommenders_figures(built) -> None:
+    out = ok("models", "list", "recommender", "--workspace", built.ws.root)
+    header, row = out.splitlines()[0].split(), out.splitlines()[1].split()
+    assert header[:3] == ["version", "aliases", "recall@10"] and row[:2] == ["1", "champion"]
+    assert float(row[2]) == pytest.approx(built.recommender_metrics["model_all_recall_at_10"], abs=1e-3)
+
+
 # --- errors on other workspaces ---
 
 
