@@ -25,6 +25,9 @@ pipeline: install
 	$(BIN)/retail train churn --workspace $(WORKSPACE)
 	$(BIN)/retail models promote churn --workspace $(WORKSPACE)
 	$(BIN)/retail models list churn --workspace $(WORKSPACE)
+	$(BIN)/retail train recommender --workspace $(WORKSPACE)
+	$(BIN)/retail models promote recommender --workspace $(WORKSPACE)
+	$(BIN)/retail models list recommender --workspace $(WORKSPACE)
 
 demo: pipeline
 	@echo ""
@@ -32,7 +35,10 @@ demo: pipeline
 	@echo "  curl -s http://127.0.0.1:$(PORT)/readyz"
 	@echo "  curl -s http://127.0.0.1:$(PORT)/models"
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/churn -H 'Content-Type: application/json' -d '{\"customer_ids\": [\"C00001\", \"C00002\"]}'"
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/recommend -H 'Content-Type: application/json' -d '{\"customer_id\": \"C00001\", \"cart\": [\"P0001\"], \"store_id\": \"S01\", \"mode\": \"cross_sell\", \"k\": 5}'"
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/recommend -H 'Content-Type: application/json' -d '{\"cart\": [\"P0001\"], \"mode\": \"up_sell\"}'"
 	@echo "  $(BIN)/retail predict churn --workspace $(WORKSPACE) --out churn_scores.csv"
+	@echo "  $(BIN)/retail recommend batch --workspace $(WORKSPACE) --mode cross_sell --k 10 --out offers.csv"
 	@echo "  API docs: http://127.0.0.1:$(PORT)/docs"
 	@echo ""
 	$(BIN)/retail serve --workspace $(WORKSPACE) --port $(PORT)

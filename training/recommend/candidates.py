@@ -291,6 +291,9 @@ class ImplicitALS(_FactorSource):
 
         Done here with a YtY cached at fit, since implicit recomputes it (and its thread limits) on every call.
         """
+        if getattr(self, "_yty", None) is None or self._yty.shape[0] != self.item_factors.shape[1]:
+            factors = self.item_factors.astype(np.float64)  # a model pickled before the cache existed
+            self._yty = factors.T @ factors
         y = self.item_factors[items].astype(np.float64)
         confidence = self.model.alpha * values
         a = self._yty + self.model.regularization * np.eye(len(self._yty)) + (y.T * (confidence - 1.0)) @ y
