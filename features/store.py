@@ -93,3 +93,12 @@ def online_features(store: Any, service: str, key: str, ids: list[str]) -> pd.Da
         features=store.get_feature_service(service), entity_rows=[{key: i} for i in ids]
     )
     return response.to_df()
+
+
+def online_row(store: Any, service: Any, key: str, entity_id: str, names: list[str]) -> list[float | None]:
+    """One entity's current values of `names` (None where missing): the per-request read, without pandas.
+
+    `service` is the FeatureService object, looked up once by the caller (a registry lookup costs milliseconds).
+    """
+    values = store.get_online_features(features=service, entity_rows=[{key: entity_id}]).to_dict()
+    return [values[name][0] for name in names]

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import bentoml
+import numpy as np
 import pandas as pd
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -60,7 +62,8 @@ class RetailService:
         settings = get_settings()
         self.ws = Workspace.at(settings.workspace)
         self.hub = ModelHub(self.ws, settings, SERVED_MODELS)
-        self.store = None
+        self.store: Any = None  # feast.FeatureStore, loaded in the background
+        self.recommender_features: Any = None
         self.stock = Stock(self.ws)
         self.load_error: str | None = None
         self.ready = threading.Event()
@@ -69,6 +72,7 @@ class RetailService:
     def _load(self) -> None:
         try:
             self.store = feature_store.feature_store(self.ws)
+            self.recommender_features = self.store.get_feature_service(RECOMMENDER_SERVICE)
             meta = self.ws.read_meta()
             self.as_of = pd.Timestamp(meta.get("features_as_of") or pd.Timestamp.now().floor("D"))
             self.hub.load()
@@ -138,8 +142,9 @@ class RetailService:
         features = None
         customer_id = request.customer_id
         if customer_id is not None and recommender.customer_index(customer_id) is not None:  # only this row is read
-            row = feature_store.online_features(self.store, RECOMMENDER_SERVICE, "customer_id", [customer_id])
-            features = row[list(RECOMMENDER_CUSTOMER_FEATURES)].to_numpy(dtype="float64")[0]
+            names = list(RECOMMENDER_CUSTOMER_FEATURES)
+            row = feature_store.online_row(self.store, self.recommender_features, "customer_id", customer_id, names)
+            features = np.array([np.nan if v is None else v for v in row], dtype=np.float64)
         try:
             available = self.stock.available(request.store_id, recommender.product_ids, version)
             found = recommender.recommend(

@@ -56,6 +56,7 @@ class RerankConfig:
     seed: int = 0
     num_threads: int = 2
     batch_size: int = 256
+    predict_threads: int = 1  # a request's few hundred rows: threads cost more than they save (batches use all)
     cart_sessions: int = 1000  # orders split into (cart, rest) per label window, to learn what a cart says
 
     def sources(self) -> dict[str, CandidateSource]:
@@ -254,7 +255,9 @@ class Reranker:
             for cart_model in (False, True):
                 picked = with_cart == cart_model
                 if picked.any():
-                    scores[picked] = self.models[(new_only, cart_model)].booster_.predict(features[picked])
+                    ranker = self.models[(new_only, cart_model)].booster_
+                    threads = self.config.predict_threads if picked.sum() < 20_000 else self.config.num_threads
+                    scores[picked] = ranker.predict(features[picked], num_threads=threads)
             for row in range(len(chosen)):
                 mine = np.flatnonzero(rows == row)
                 order = np.lexsort((items[mine], -scores[mine]))[: max(k, 0)]
