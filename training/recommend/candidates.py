@@ -233,7 +233,10 @@ class _FactorSource(ABC):
 
 
 class ImplicitALS(_FactorSource):
-    """implicit's ALS on BM25-weighted order counts; a cart is folded in by recalculating the user (exact ALS)."""
+    """implicit's ALS on BM25-weighted order counts; a cart is folded in by recalculating the user (exact ALS).
+
+    With `half_life_days` each order counts 0.5 ** (age / half life), so recent tastes weigh more.
+    """
 
     name = "als"
 
@@ -246,6 +249,7 @@ class ImplicitALS(_FactorSource):
         use_bm25: bool = True,
         random_state: int = 0,
         num_threads: int = 2,
+        half_life_days: float | None = None,
     ) -> None:
         super().__init__()
         with threadpool_limits(limits=1, user_api="blas"):  # implicit warns on construction otherwise
@@ -258,12 +262,13 @@ class ImplicitALS(_FactorSource):
                 num_threads=num_threads,
             )
         self.use_bm25 = use_bm25
+        self.half_life_days = half_life_days
         self.weights = sp.csr_matrix((0, 0), dtype=np.float32)
         self.item_weight = np.zeros(0, dtype=np.float32)
         self._yty = np.zeros((0, 0))
 
     def fit(self, interactions: Interactions) -> Self:
-        matrix = interactions.matrix
+        matrix = interactions.customer_items(self.half_life_days)
         self.weights = bm25(matrix) if self.use_bm25 else sp.csr_matrix(matrix, dtype=np.float32)
         nnz = np.maximum(np.diff(self.weights.tocsc().indptr), 1)
         self.item_weight = (np.asarray(self.weights.sum(axis=0)).ravel() / nnz).astype(np.float32)

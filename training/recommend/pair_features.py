@@ -21,8 +21,28 @@ from training.recommend.interactions import Interactions, build_interactions, pu
 MISSING_RANK = 10_000.0  # rank of a product a source does not score at all
 MISSING_DAYS = 10_000.0  # days since the customer last bought a product they never bought
 
-CUSTOMER_FEATURES = ("customer_orders", "customer_products", "customer_recency_days", "customer_tenure_days")
-ITEM_FEATURES = ("item_orders", "item_orders_recent", "item_buyers", "item_age_days", "item_trend", "item_price")
+CUSTOMER_FEATURES = (
+    "customer_orders",
+    "customer_products",
+    "customer_recency_days",
+    "customer_tenure_days",
+    "customer_orders_quarter",
+    "customer_interval_days",
+    "customer_repeat_share",
+    "customer_basket_size",
+)
+ITEM_FEATURES = (
+    "item_orders",
+    "item_orders_recent",
+    "item_buyers",
+    "item_age_days",
+    "item_trend",
+    "item_price",
+    "item_orders_week",
+    "item_orders_quarter",
+    "item_repeat_rate",
+    "item_growth",
+)
 PRICE = ITEM_FEATURES.index("item_price")  # log mean unit price
 PAIR_FEATURES = (
     "times_bought",
@@ -33,7 +53,10 @@ PAIR_FEATURES = (
     "next_history",
     "next_recent",
     "price_ratio",
+    "days_since_first",
+    "due_ratio",
 )
+QUARTER_DAYS = 91.0
 
 
 @dataclass
@@ -47,6 +70,7 @@ class Context:
     customer_table: np.ndarray
     item_table: np.ndarray
     last_days: sp.csr_matrix
+    first_days: sp.csr_matrix
     last_basket: sp.csr_matrix
     customer_price: np.ndarray
     similarity: sp.csr_matrix = field(repr=False)
@@ -86,6 +110,7 @@ def build_context(
         customer_table=_customer_table(lines, interactions.n_customers),
         item_table=_item_table(lines, interactions.n_products, recent_days, item_price),
         last_days=_last_days(lines, interactions),
+        first_days=_last_days(lines, interactions, first=True),
         last_basket=_last_basket(interactions),
         customer_price=customer_price,
         similarity=similarity,
@@ -115,6 +140,16 @@ def _customer_table(lines: pd.DataFrame, n_customers: int) -> np.ndarray:
     table[index, 1] = grouped["p"].nunique().to_numpy()
     table[index, 2] = grouped["days"].min().to_numpy()
     table[index, 3] = grouped["days"].max().to_numpy()
+    quarter = lines[lines["days"] <= QUARTER_DAYS].groupby("c")["order_id"].nunique()
+    table[quarter.index.to_numpy(dtype=np.int64), 4] = quarter.to_numpy()
+    orders = np.maximum(table[:, 0], 1.0)
+    span = table[:, 3] - table[:, 2]  # first to last order
+    table[:, 5] = np.where(table[:, 0] > 1, span / np.maximum(table[:, 0] - 1, 1.0), MISSING_DAYS)
+    pairs = lines.drop_duplicates(["c", "p", "order_id"]).groupby("c").size()
+    product_orders = np.zeros(n_customers)
+    product_orders[pairs.index.to_numpy(dtype=np.int64)] = pairs.to_numpy()
+    table[:, 6] = 1.0 - table[:, 1] / np.maximum(product_orders, 1.0)
+    table[:, 7] = product_orders / orders
     return table
 
 
@@ -134,12 +169,27 @@ def _item_table(lines: pd.DataFrame, n_items: int, recent_days: float, price: np
     total = max(float(lines["order_id"].nunique()), 1.0)  # shares, so a shorter inner period scales alike
     total_recent = max(float(lines.loc[lines["days"] <= recent_days, "order_id"].nunique()), 1.0)
     columns = [orders / total, orders_recent / total_recent, buyers / max(float(lines["c"].nunique()), 1.0)]
-    return np.column_stack([*columns, age, trend, np.log(np.maximum(price, 1e-3))])
+    extra = []
+    for window in (7.0, QUARTER_DAYS):
+        within = lines[lines["days"] <= window]
+        counted = within.groupby("p")["order_id"].nunique()
+        share = np.zeros(n_items)
+        total_within = max(float(within["order_id"].nunique()), 1.0)
+        share[counted.index.to_numpy(dtype=np.int64)] = counted.to_numpy() / total_within
+        extra.append(share)
+    per_buyer = lines.drop_duplicates(["c", "p", "order_id"]).groupby(["p", "c"]).size()
+    repeaters = (per_buyer > 1).groupby(level=0).mean()
+    repeat_rate = np.zeros(n_items)
+    repeat_rate[repeaters.index.to_numpy(dtype=np.int64)] = repeaters.to_numpy()
+    growth = (extra[0] + 1e-4) / (columns[1] + 1e-4)  # last week's share over the last month's: a ramp
+    price_log = np.log(np.maximum(price, 1e-3))
+    return np.column_stack([*columns, age, trend, price_log, *extra, repeat_rate, growth])
 
 
-def _last_days(lines: pd.DataFrame, interactions: Interactions) -> sp.csr_matrix:
-    """Days since each customer last bought each product, plus one (so a same-day purchase stays non-zero)."""
-    last = lines.groupby(["c", "p"])["days"].min().reset_index()
+def _last_days(lines: pd.DataFrame, interactions: Interactions, first: bool = False) -> sp.csr_matrix:
+    """Days since each customer last (or first) bought each product, plus one (a same-day purchase stays non-zero)."""
+    grouped = lines.groupby(["c", "p"])["days"]
+    last = (grouped.max() if first else grouped.min()).reset_index()
     shape = (interactions.n_customers, interactions.n_products)
     return sp.csr_matrix((last["days"].to_numpy() + 1.0, (last["c"].to_numpy(), last["p"].to_numpy())), shape=shape)
 
@@ -182,27 +232,40 @@ def _cart_rows(carts: Sequence[Sequence[int]], n_items: int) -> sp.csr_matrix:
 def _dense_scores(
     source: CandidateSource, customers: np.ndarray, known: np.ndarray, carts: Sequence[Sequence[int]], n: int
 ) -> np.ndarray:
-    """Every product's score from one source for each (customer, cart) row; 0 where it has no opinion."""
+    """Every product's score from one source for each (customer, cart) row; 0 where it has no opinion.
+
+    The same scores as the source's `candidates` (cart products left out), computed a matrix at a time.
+    """
     out = np.zeros((len(customers), n))
-    fast = known & np.array([not cart for cart in carts])
-    rows = np.flatnonzero(fast)
-    picked = customers[rows]
-    if rows.size and isinstance(source, _FactorSource):
-        out[rows] = source.user_factors[picked] @ source.item_factors.T
-    elif rows.size and isinstance(source, Repeat):
-        out[rows] = source.counts[picked].toarray()
-    elif rows.size and isinstance(source, CoPurchase):
-        seed = source.history[picked] * source.history_weight
-        out[rows] = (seed @ source.similarity).toarray()
-    elif isinstance(source, Popularity):
+    has_cart = np.array([bool(cart) for cart in carts])
+    cart_rows = _cart_rows(carts, n)
+    if isinstance(source, Popularity):
         out[:] = source.scores
-        rows = np.arange(len(customers))
+        return out
+    if isinstance(source, _FactorSource):
+        fast = np.flatnonzero(known & ~has_cart)
+        out[fast] = source.user_factors[customers[fast]] @ source.item_factors.T
+        for i in np.flatnonzero(has_cart):
+            user = source._user_vector(int(customers[i]) if known[i] else None, list(carts[int(i)]))
+            if user is not None:
+                out[i] = source.item_factors @ user
+    elif isinstance(source, Repeat):
+        mine = np.flatnonzero(known)
+        out[mine] = source.counts[customers[mine]].toarray()
+    elif isinstance(source, CoPurchase):
+        history = sp.csr_matrix(sp.diags(known.astype(np.float32)) @ source.history[customers]) * source.history_weight
+        seed = sp.csr_matrix(history - history.multiply(cart_rows) + cart_rows)  # a cart product seeds with 1
+        out[:] = (seed @ source.similarity).toarray()
     else:
-        rows = np.array([], dtype=np.int64)
-    for i in np.setdiff1d(np.arange(len(customers)), rows):
-        customer = int(customers[i]) if known[i] else None
-        for item, score in source.candidates(customer, list(carts[i]), n):
-            out[i, item] = score
+        for row in range(len(customers)):
+            customer = int(customers[row]) if known[row] else None
+            for item, score in source.candidates(customer, list(carts[row]), n):
+                out[row, item] = score
+        return out
+    cart_r, cart_c = cart_rows.nonzero()
+    out[cart_r, cart_c] = 0.0
+    if not isinstance(source, _FactorSource):
+        np.maximum(out, 0.0, out=out)  # like `candidates`: only positive scores count
     return out
 
 
@@ -263,6 +326,8 @@ def candidate_frame(
     times = history[rows, items]
     orders = customer_table[rows, 0]
     days = last[rows, items]
+    first = (ctx.first_days[index].toarray() * known[:, None])[rows, items]
+    interval = np.where(times > 1, (first - days) / np.maximum(times - 1.0, 1.0), 0.0)
     columns += [
         proposed[rows, items].astype(np.float64),
         times,
@@ -273,6 +338,8 @@ def candidate_frame(
         next_history[rows, items],
         next_recent[rows, items],
         ctx.item_table[items, PRICE] - customer_price[rows],
+        np.where(first > 0, first - 1.0, MISSING_DAYS),
+        np.where(interval > 0, (days - 1.0) / np.maximum(interval, 1e-3), -1.0),
     ]
     features = np.column_stack([*columns, ctx.item_table[items], customer_table[rows]])
     return rows, items, features.astype(np.float32)
