@@ -49,10 +49,10 @@ class RerankConfig:
         default_factory=lambda: {"als": 80, "bpr": 40, "co_order": 50, "co_customer": 30, "repeat": 40, "popular": 40}
     )
     recent_days: float = 30.0
-    earlier_cutoffs_days: tuple[int, ...] = (30, 60)  # more label windows, each this much before the inner cutoff
+    earlier_cutoffs_days: tuple[int, ...] = (30,)  # more label windows, each this much before the inner cutoff
     later_cutoffs_days: tuple[int, ...] = (30, 60)  # and after it: shorter windows, cut at `as_of`, nearer the future
-    n_estimators: int = 200
-    learning_rate: float = 0.05
+    n_estimators: int = 120
+    learning_rate: float = 0.08
     num_leaves: int = 15
     min_child_samples: int = 200
     seed: int = 0
