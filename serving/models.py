@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ class ModelHub:
             raise ModelMissing(f"no model is @{self.alias}: train one (`retail train churn`) first")
         with self._lock:
             self._models = loaded
+        gc.collect()
+        gc.freeze()  # the models' many long-lived objects leave the collector's scans: no pauses over them
         return [m.status for m in loaded.values()]
 
     def get(self, name: str) -> LoadedModel:

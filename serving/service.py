@@ -134,7 +134,7 @@ class RetailService:
         )
 
     @app.post("/recommend", response_model=RecommendResponse)
-    def recommend(self, request: RecommendRequest) -> RecommendResponse:
+    async def recommend(self, request: RecommendRequest) -> RecommendResponse:
         """Top-k products for a customer and/or cart, in stock at the store (or online), each with a reason."""
         loaded = self._model("recommender")
         recommender = loaded.model.unwrap_python_model().recommender

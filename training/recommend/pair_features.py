@@ -230,7 +230,12 @@ def _cart_rows(carts: Sequence[Sequence[int]], n_items: int) -> sp.csr_matrix:
 
 
 def _dense_scores(
-    source: CandidateSource, customers: np.ndarray, known: np.ndarray, carts: Sequence[Sequence[int]], n: int
+    source: CandidateSource,
+    customers: np.ndarray,
+    known: np.ndarray,
+    carts: Sequence[Sequence[int]],
+    n: int,
+    cart_rows: sp.csr_matrix | None = None,
 ) -> np.ndarray:
     """Every product's score from one source for each (customer, cart) row; 0 where it has no opinion.
 
@@ -238,7 +243,7 @@ def _dense_scores(
     """
     out = np.zeros((len(customers), n))
     has_cart = np.array([bool(cart) for cart in carts])
-    cart_rows = _cart_rows(carts, n)
+    cart_rows = _cart_rows(carts, n) if cart_rows is None else cart_rows
     if isinstance(source, Popularity):
         out[:] = source.scores
         return out
@@ -299,7 +304,7 @@ def candidate_frame(
     blocked = cart_rows.toarray() > 0
     if new_only:
         blocked |= history > 0
-    scores = {name: _dense_scores(s, index, known, carts, n) for name, s in ctx.sources.items()}
+    scores = {name: _dense_scores(s, index, known, carts, n, cart_rows) for name, s in ctx.sources.items()}
     ranks = {name: _ranks(s, blocked) for name, s in scores.items()}
     proposed = np.zeros((len(customers), n), dtype=np.int64)
     for name, limit in ctx.proposals.items():
