@@ -58,3 +58,45 @@ def test_training_run_respects_as_of(built) -> None:
     evaluation = pd.Timestamp(params["eval_cutoff"])
     assert evaluation + horizon <= as_of
     assert all(pd.Timestamp(c) + horizon <= evaluation for c in params["train_cutoffs"].split(","))
+
+
+def test_train_recommender_as_of_uses_nothing_from_that_day_on(built, tmp_path) -> None:
+    """Scramble every transaction from T on and rebuild the features: a recommender trained as of T is the same."""
+    import shutil
+
+    from features.build import build_features
+    from features.rawio import write_tables
+    from retail.settings import Settings
+    from retail.workspace import Workspace
+    from training.recommend.rerank import RerankConfig
+    from training.recommend.train import train_recommender
+
+    light = RerankConfig(n_estimators=20, learning_rate=0.2, earlier_cutoffs_days=(), later_cutoffs_days=())
+    tx = _tx(built)
+    as_of = tx["ts"].max().floor("D") - pd.Timedelta(days=40)
+    models = []
+    for scramble in (False, True):
+        root = tmp_path / f"ws{int(scramble)}"
+        shutil.copytree(built.ws.raw_dir, Workspace.at(root).raw_dir)
+        ws, settings = Workspace.at(root).ensure(), Settings(workspace=root, tracking_uri=None)
+        if scramble:
+            changed = tx.copy()
+            late = changed["ts"] >= as_of
+            changed.loc[late, "product_id"] = changed.loc[late, "product_id"].sample(frac=1, random_state=3).to_numpy()
+            changed.loc[late, "quantity"] = changed.loc[late, "quantity"] * 5
+            tables = {p.stem: pd.read_parquet(p) for p in ws.raw_dir.glob("*.parquet")}  # every table, rewritten
+            write_tables(ws.raw_dir, {**tables, "transactions": changed})
+        build_features(ws, settings)
+        result = train_recommender(ws, settings, as_of=as_of, horizon_days=30, config=light)
+        from training.recommend.batch import load_recommender
+
+        models.append((result.metrics, load_recommender(ws, settings)[0]))
+    (metrics_a, a), (metrics_b, b) = models
+    assert {k: v for k, v in metrics_a.items() if k != "train_seconds"} == {
+        k: v for k, v in metrics_b.items() if k != "train_seconds"
+    }
+    customers = list(a.reranker.interactions.customer_ids[:25])
+    for mode in ("all", "cross_sell", "up_sell"):
+        assert a.recommend_batch(mode, 5, customers).equals(b.recommend_batch(mode, 5, customers))
+    cart = [a.product_ids[0]]
+    assert a.recommend(None, cart, "all", 5) == b.recommend(None, cart, "all", 5)
