@@ -21,7 +21,7 @@ from retail.settings import Settings
 from retail.workspace import Workspace
 from training import tracking
 from training.recommend import MODEL_NAME
-from training.recommend.candidates import CandidateSource, Fallback, ImplicitALS, Popularity, Repeat
+from training.recommend.candidates import CandidateSource, Fallback, ImplicitALS, ImplicitBPR, Popularity, Repeat
 from training.recommend.evaluate import evaluate_fitted
 from training.recommend.holdout import evaluate_recommender, truth_frame
 from training.recommend.products import build_product_table
@@ -81,6 +81,7 @@ def _baselines(recommender: Recommender, test: pd.DataFrame) -> dict[str, float]
         "popularity": Popularity(),
         "repeat_then_popular": Fallback(Repeat(), Popularity()),
         "als": ImplicitALS(),
+        "bpr": ImplicitBPR(),  # ALS and BPR both feed the ranker, which weighs them; alone, each is logged here
     }
     results: dict[str, float] = {}
     for name, source in sources.items():
