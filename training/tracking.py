@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import mlflow
@@ -57,6 +57,24 @@ def assign_new_version(client: MlflowClient, model: str, version: str) -> str:
     client.set_registered_model_alias(model, alias, version)
     log.info("%s version %s is now @%s", model, version, alias)
     return alias
+
+
+@dataclass
+class TrainResult:
+    """What a training command hands back: the run, the registered version and the alias it got."""
+
+    run_id: str
+    version: str
+    alias: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def tag_and_assign(client: MlflowClient, model: str, version: str, tags: dict[str, str]) -> str:
+    """Tag a newly registered version and give it its alias (champion if first, else challenger)."""
+    for key, value in tags.items():
+        client.set_model_version_tag(model, version, key, value)
+    return assign_new_version(client, model, version)
 
 
 @dataclass

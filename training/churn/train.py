@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +30,6 @@ from training.splits import CutoffPlan, plan_cutoffs
 
 log = logging.getLogger(__name__)
 PIP_REQUIREMENTS = ["lightgbm==4.7.0", "pandas==2.3.3", "scikit-learn==1.9.1", "numpy==2.4.6"]
-
-
-@dataclass
-class TrainResult:
-    run_id: str
-    version: str
-    alias: str
-    metrics: dict[str, float] = field(default_factory=dict)
 
 
 def _suggest(trial: optuna.Trial) -> dict[str, Any]:
@@ -109,7 +100,7 @@ def train_churn(
     n_cutoffs: int = 20,
     step_days: int = 7,
     tune_trials: int = 0,
-) -> TrainResult:
+) -> tracking.TrainResult:
     """Train, evaluate and register a churn model using only information from before `as_of`."""
     tx = ws.read_transactions()
     data_end = tx["ts"].max().floor("D") + pd.Timedelta(days=1)
@@ -154,9 +145,8 @@ def train_churn(
             metadata={"feature_service": CHURN_SERVICE, "features": MODEL_INPUT},
         )
         version = str(info.registered_model_version)
-    client.set_model_version_tag(MODEL_NAME, version, "eval_cutoff", f"{plan.evaluation:%Y-%m-%d}")
-    client.set_model_version_tag(MODEL_NAME, version, "auc", f"{results['model_auc']:.4f}")
-    alias = tracking.assign_new_version(client, MODEL_NAME, version)
+    tags = {"eval_cutoff": f"{plan.evaluation:%Y-%m-%d}", "auc": f"{results['model_auc']:.4f}"}
+    alias = tracking.tag_and_assign(client, MODEL_NAME, version, tags)
     log.info(
         "churn v%s: AUC %.3f (recency %.3f, RFM logistic %.3f)",
         version,
@@ -164,4 +154,4 @@ def train_churn(
         results["recency_auc"],
         results["rfm_logistic_auc"],
     )
-    return TrainResult(run.info.run_id, version, alias, results)
+    return tracking.TrainResult(run.info.run_id, version, alias, results)

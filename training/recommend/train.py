@@ -11,7 +11,6 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
@@ -42,15 +41,6 @@ PIP_REQUIREMENTS = [
 TX_COLUMNS = ["order_id", "customer_id", "product_id", "ts", "quantity", "unit_price"]
 EVAL_SET_ARTIFACT = "evaluation/eval_set.parquet"
 K = 10
-
-
-@dataclass
-class TrainResult:
-    run_id: str
-    version: str
-    alias: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 def fit_recommender(
@@ -100,7 +90,7 @@ def train_recommender(
     horizon_days: int = 30,
     config: RerankConfig | None = None,
     progress: Callable[[str], None] = log.info,
-) -> TrainResult:
+) -> tracking.TrainResult:
     """Evaluate, refit and register a recommender using only transactions from before `as_of`."""
     started = time.perf_counter()
     config = config or RerankConfig(seed=settings.seed)
@@ -154,10 +144,12 @@ def train_recommender(
             metadata={"as_of": f"{as_of:%Y-%m-%d}", "k_evaluated": K},
         )
         version = str(info.registered_model_version)
-    client.set_model_version_tag(MODEL_NAME, version, "eval_cutoff", f"{eval_cutoff:%Y-%m-%d}")
-    client.set_model_version_tag(MODEL_NAME, version, "as_of", f"{as_of:%Y-%m-%d}")
-    client.set_model_version_tag(MODEL_NAME, version, "recall_at_10", f"{results['model_all_recall_at_10']:.4f}")
-    alias = tracking.assign_new_version(client, MODEL_NAME, version)
+    tags = {
+        "eval_cutoff": f"{eval_cutoff:%Y-%m-%d}",
+        "as_of": f"{as_of:%Y-%m-%d}",
+        "recall_at_10": f"{results['model_all_recall_at_10']:.4f}",
+    }
+    alias = tracking.tag_and_assign(client, MODEL_NAME, version, tags)
     log.info(
         "recommender v%s: recall@10 %.3f all, %.3f never bought (repeat-then-popular %.3f, ALS %.3f) in %.0fs",
         version,
@@ -167,4 +159,4 @@ def train_recommender(
         results["als_all_recall_at_10"],
         seconds,
     )
-    return TrainResult(run.info.run_id, version, alias, results, seconds)
+    return tracking.TrainResult(run.info.run_id, version, alias, results, seconds)
