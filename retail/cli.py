@@ -186,11 +186,10 @@ def recommend_batch(
     alias: Annotated[str, typer.Option(help="Registry alias to recommend with.")] = "champion",
 ) -> None:
     """Write customer_id, rank, product_id, score, reason for every customer known before --as-of."""
-    from retail.files import OUTPUT_SUFFIXES, write_frame
+    from retail.files import check_suffix, write_frame
     from training.recommend.recommender import MODES
 
-    if out.suffix not in OUTPUT_SUFFIXES:
-        raise ValueError(f"--out {out}: use a .csv or .parquet file name")
+    check_suffix(out)
     if mode not in MODES:
         raise ValueError(f"--mode {mode}: choose one of {', '.join(MODES)}")
     from training.recommend.batch import recommend_customers
@@ -210,11 +209,11 @@ def predict_churn(
     alias: Annotated[str, typer.Option(help="Registry alias to score with.")] = "champion",
 ) -> None:
     """Write customer_id, churn_probability for every customer known before --as-of."""
-    if out.suffix not in (".csv", ".parquet"):  # fail before the slow imports and scoring
-        raise ValueError(f"--out {out}: use a .csv or .parquet file name")
+    from retail.files import check_suffix, write_frame
+
+    check_suffix(out)  # fail before the slow imports and scoring
     import pandas as pd
 
-    from retail.files import write_frame
     from training.churn.score import score_customers
 
     ws, settings = _workspace(workspace)

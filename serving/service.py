@@ -32,6 +32,7 @@ from serving.schemas import (
 )
 from serving.stock import Stock, UnknownStore
 from training.churn.model import MODEL_INPUT
+from training.recommend.pyfunc import recommender_of
 from training.recommend.recommender import UnknownProducts
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class RetailService:
     async def recommend(self, request: RecommendRequest) -> RecommendResponse:
         """Top-k products for a customer and/or cart, in stock at the store (or online), each with a reason."""
         loaded = self._model("recommender")
-        recommender = loaded.model.unwrap_python_model().recommender
+        recommender = recommender_of(loaded.model, "recommender")
         version = loaded.status.version
         features = None
         customer_id = request.customer_id

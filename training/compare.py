@@ -10,6 +10,7 @@ import logging
 import tempfile
 from pathlib import Path
 
+import mlflow
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
@@ -26,16 +27,25 @@ EVAL_SET_ARTIFACT = "evaluation/eval_set.parquet"
 EVALUATIONS = {"churn": ("churned", "churn_probability")}
 
 
-def _run(client: MlflowClient, model: str, version: str) -> Run:
+def run_of(client: MlflowClient, model: str, version: str) -> Run:
+    """The run that registered `version` (every version of ours comes from one)."""
     run_id = client.get_model_version(model, version).run_id
     if not run_id:
         raise ValueError(f"{model} version {version} was not registered from a run: it has no evaluation set")
     return client.get_run(run_id)
 
 
+def log_evaluation_set(frame: pd.DataFrame) -> None:
+    """Log a run's evaluation rows as parquet (exact floats, unlike a JSON table), for later comparisons."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(EVAL_SET_ARTIFACT).name
+        frame.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), str(Path(EVAL_SET_ARTIFACT).parent))
+
+
 def evaluation_set(client: MlflowClient, model: str, version: str) -> pd.DataFrame:
     """The evaluation rows (features and label) logged by the run that registered `version`."""
-    run = _run(client, model, version)
+    run = run_of(client, model, version)
     with tempfile.TemporaryDirectory() as tmp:
         return pd.read_parquet(Path(client.download_artifacts(run.info.run_id, EVAL_SET_ARTIFACT, tmp)))
 
@@ -72,9 +82,9 @@ def compare_with_champion(client: MlflowClient, model: str, version: str) -> pd.
     found = tracking.alias_version(client, model, tracking.CHAMPION)
     champion = "" if found is None else str(found)  # MLflow hands versions back as int or str
     models = {"new": version} if champion in ("", version) else {"champion": champion, "new": version}
-    run = _run(client, model, version)
+    run = run_of(client, model, version)
     if "champion" in models:
-        theirs = _run(client, model, champion).data.params.get("horizon_days")
+        theirs = run_of(client, model, champion).data.params.get("horizon_days")
         ours = run.data.params.get("horizon_days")
         if theirs != ours:
             log.warning("champion v%s has a %s-day horizon, v%s a %s-day one", champion, theirs, version, ours)

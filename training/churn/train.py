@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -16,7 +14,7 @@ from mlflow.models import infer_signature
 from features.repo.definitions import CHURN_SERVICE
 from retail.settings import Settings
 from retail.workspace import Workspace
-from training import metrics, tracking, tuning
+from training import compare, metrics, tracking, tuning
 from training.churn import MODEL_NAME, dataset
 from training.churn.model import (
     MODEL_INPUT,
@@ -73,10 +71,7 @@ def _log_evaluation(y: np.ndarray, scores: dict[str, np.ndarray], model, evaluat
     }
     for artifact, figure in figures.items():
         mlflow.log_figure(figure, artifact)
-    with tempfile.TemporaryDirectory() as tmp:  # exact floats, unlike a JSON table
-        path = Path(tmp) / "eval_set.parquet"
-        evaluation.to_parquet(path, index=False)
-        mlflow.log_artifact(str(path), "evaluation")
+    compare.log_evaluation_set(evaluation)
     return results
 
 

@@ -12,7 +12,7 @@ from retail.settings import Settings
 from retail.workspace import Workspace
 from training import tracking
 from training.recommend import MODEL_NAME
-from training.recommend.pyfunc import RecommenderModel
+from training.recommend.pyfunc import recommender_of
 from training.recommend.recommender import Mode, Recommender
 
 log = logging.getLogger(__name__)
@@ -25,10 +25,7 @@ def load_recommender(ws: Workspace, settings: Settings, alias: str = "champion")
     if version is None:
         raise ValueError(f"no {MODEL_NAME} version is @{alias}: run `retail train recommender` first")
     loaded = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@{alias}")
-    wrapper = loaded.unwrap_python_model()
-    if not isinstance(wrapper, RecommenderModel):
-        raise ValueError(f"{MODEL_NAME}@{alias} is not a recommender pyfunc")
-    return wrapper.recommender, version
+    return recommender_of(loaded, f"{MODEL_NAME}@{alias}"), version
 
 
 def recommend_customers(

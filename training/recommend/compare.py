@@ -10,16 +10,15 @@ scored on the rows directly). Any overlap would flatter the champion, so it is r
 from __future__ import annotations
 
 import logging
-import tempfile
-from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
 from mlflow import MlflowClient
 
+from training.compare import evaluation_set, run_of
 from training.recommend.holdout import evaluate_recommender
-from training.recommend.pyfunc import RecommenderModel
-from training.recommend.train import EVAL_SET_ARTIFACT, K
+from training.recommend.pyfunc import recommender_of
+from training.recommend.train import K
 
 log = logging.getLogger(__name__)
 METRIC = f"model_all_recall_at_{K}"
@@ -29,23 +28,15 @@ class NotComparable(ValueError):
     """The champion has seen the challenger's held-out period."""
 
 
-def _params(client: MlflowClient, model: str, version: str) -> tuple[str, dict[str, str], dict[str, float]]:
-    run_id = client.get_model_version(model, version).run_id
-    if not run_id:
-        raise ValueError(f"{model} version {version} was not registered from a run: it has no evaluation")
-    run = client.get_run(run_id)
-    return run_id, dict(run.data.params), dict(run.data.metrics)
-
-
-def truth_of(client: MlflowClient, run_id: str) -> pd.DataFrame:
-    with tempfile.TemporaryDirectory() as tmp:
-        return pd.read_parquet(Path(client.download_artifacts(run_id, EVAL_SET_ARTIFACT, tmp)))
+def _run_facts(client: MlflowClient, model: str, version: str) -> tuple[dict[str, str], dict[str, float]]:
+    run = run_of(client, model, version)
+    return dict(run.data.params), dict(run.data.metrics)
 
 
 def scores(client: MlflowClient, model: str, champion: str, challenger: str) -> tuple[float, float]:
     """recall@10 on all products of (champion, challenger) over the challenger's held-out truth."""
-    _, theirs, their_metrics = _params(client, model, champion)
-    run_id, ours, our_metrics = _params(client, model, challenger)
+    theirs, their_metrics = _run_facts(client, model, champion)
+    ours, our_metrics = _run_facts(client, model, challenger)
     if theirs["as_of"] == ours["as_of"] and theirs["horizon_days"] == ours["horizon_days"]:
         return their_metrics[METRIC], our_metrics[METRIC]
     if pd.Timestamp(theirs["as_of"]) > pd.Timestamp(ours["eval_cutoff"]):
@@ -55,9 +46,7 @@ def scores(client: MlflowClient, model: str, champion: str, challenger: str) -> 
             f"--as-of {theirs['as_of']} to compare on the same period, or promote with --force"
         )
     loaded = mlflow.pyfunc.load_model(client.get_model_version_download_uri(model, champion))
-    wrapper = loaded.unwrap_python_model()
-    if not isinstance(wrapper, RecommenderModel):
-        raise ValueError(f"{model} version {champion} is not a recommender pyfunc")
-    figures = evaluate_recommender(wrapper.recommender, truth_of(client, run_id), K)
+    recommender = recommender_of(loaded, f"{model} version {champion}")
+    figures = evaluate_recommender(recommender, evaluation_set(client, model, challenger), K)
     log.info("champion v%s on v%s's held-out period: %s", champion, challenger, figures)
     return figures[f"all_recall_at_{K}"], our_metrics[METRIC]

@@ -66,3 +66,11 @@ class RecommenderModel(PythonModel):
                 }
             )
         return pd.DataFrame(rows, columns=["product_ids", "scores", "reasons", "note"])
+
+
+def recommender_of(loaded: Any, name: str) -> Recommender:
+    """The `Recommender` inside a loaded pyfunc; `name` says which model it is in the error."""
+    wrapper = loaded.unwrap_python_model()
+    if not isinstance(wrapper, RecommenderModel):
+        raise ValueError(f"{name} is not a recommender pyfunc")
+    return wrapper.recommender

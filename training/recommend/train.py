@@ -8,17 +8,15 @@ Nothing from `as_of` on is read.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import mlflow
 import pandas as pd
 
 from retail.settings import Settings
 from retail.workspace import Workspace
-from training import tracking
+from training import compare, tracking
 from training.recommend import MODEL_NAME
 from training.recommend.candidates import CandidateSource, Fallback, ImplicitALS, ImplicitBPR, Popularity, Repeat
 from training.recommend.evaluate import evaluate_fitted
@@ -39,7 +37,6 @@ PIP_REQUIREMENTS = [
     "threadpoolctl==3.8.0",
 ]
 TX_COLUMNS = ["order_id", "customer_id", "product_id", "ts", "quantity", "unit_price"]
-EVAL_SET_ARTIFACT = "evaluation/eval_set.parquet"
 K = 10
 
 
@@ -130,10 +127,7 @@ def train_recommender(
             }
         )
         mlflow.log_metrics(results)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "eval_set.parquet"
-            truth.to_parquet(path, index=False)
-            mlflow.log_artifact(str(path), "evaluation")
+        compare.log_evaluation_set(truth)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=RecommenderModel(final),
