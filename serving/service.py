@@ -32,7 +32,7 @@ from serving.schemas import (
 )
 from serving.stock import Stock, UnknownStore
 from training.churn.model import MODEL_INPUT
-from training.recommend.pyfunc import recommender_of
+from training.recommend.pyfunc import StaleModel, recommender_of
 from training.recommend.recommender import UnknownProducts
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,10 @@ class RetailService:
     async def recommend(self, request: RecommendRequest) -> RecommendResponse:
         """Top-k products for a customer and/or cart, in stock at the store (or online), each with a reason."""
         loaded = self._model("recommender")
-        recommender = recommender_of(loaded.model, "recommender")
+        try:
+            recommender = recommender_of(loaded.model, f"recommender v{loaded.status.version}")
+        except StaleModel as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from None
         version = loaded.status.version
         features = None
         customer_id = request.customer_id

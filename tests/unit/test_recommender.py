@@ -8,7 +8,7 @@ import pytest
 from planted import AS_OF, INNER_CUTOFF, NEWCOMERS, STAPLE, START, TINY, A, B, planted_transactions
 
 from training.recommend.products import build_product_table
-from training.recommend.pyfunc import RecommenderModel
+from training.recommend.pyfunc import LAYOUT, RecommenderModel, StaleModel, recommender_of
 from training.recommend.recommender import Recommender, UnknownProducts
 from training.recommend.rerank import fit_reranker
 from training.recommend.side_features import SideFeatures
@@ -169,3 +169,25 @@ def test_nothing_from_as_of_on_is_used(recommender: Recommender) -> None:
             one = recommender.recommend(customer, [A], mode, 5)
             two = again.recommend(customer, [A], mode, 5)
             assert one == two
+
+
+class _Loaded:
+    """What `mlflow.pyfunc.load_model` returns, as far as `recommender_of` looks."""
+
+    def __init__(self, model: RecommenderModel) -> None:
+        self.model = model
+
+    def unwrap_python_model(self) -> RecommenderModel:
+        return self.model
+
+
+def test_a_model_pickled_with_another_layout_is_refused_clearly(recommender: Recommender) -> None:
+    current = RecommenderModel(recommender)
+    assert recommender_of(_Loaded(current), "recommender v1") is recommender
+    unrecorded = RecommenderModel(recommender)
+    del unrecorded.layout  # pickled before layouts were recorded
+    older = RecommenderModel(recommender)
+    older.layout = LAYOUT - 1
+    for stale, layout in ((unrecorded, 1), (older, LAYOUT - 1)):
+        with pytest.raises(StaleModel, match=rf"recommender v3 .*layout {layout}.*retrain it with `retail train"):
+            recommender_of(_Loaded(stale), "recommender v3")

@@ -11,6 +11,7 @@ from planted import AS_OF, INNER_CUTOFF, NEWCOMERS, STAPLE, TINY, A, B, planted_
 from ranking_checks import assert_valid
 
 from training.recommend.evaluate import evaluate_fitted
+from training.recommend.pair_features import MISSING_SHARE, build_context, candidate_frame
 from training.recommend.rerank import Reranker, fit_reranker
 
 
@@ -112,3 +113,22 @@ def test_dense_scores_equal_each_sources_own_candidates() -> None:
             for item, score in source.candidates(int(customer) if known[row] else None, cart, x.n_products):
                 expected[row, item] = score
         assert np.allclose(dense, expected, atol=1e-6), name
+
+
+def test_ages_are_shares_of_the_history_at_every_cutoff() -> None:
+    """Ages are censored by the data's start: as shares of the history they keep one scale at any cutoff."""
+    tx = planted_transactions()
+    for cutoff in (INNER_CUTOFF, AS_OF):
+        ctx = build_context(tx, TINY.sources(), TINY.proposals, cutoff)
+        names = ctx.feature_names
+        customers = list(range(ctx.interactions.n_customers))
+        _, items, features = candidate_frame(ctx, customers, [[] for _ in customers], new_only=False)
+        tenure = features[:, names.index("customer_tenure_share")]
+        age = features[:, names.index("item_age_share")]
+        first = features[:, names.index("first_bought_share")]
+        bought = features[:, names.index("times_bought")] > 0
+        assert 0 < tenure.min() and tenure.max() <= 1 and np.isclose(tenure.max(), 1.0, atol=0.02)
+        assert 0 <= age.min() and age.max() <= 1
+        assert (first[bought] <= 1).all() and (first[~bought] == MISSING_SHARE).all()
+        assert np.isclose(ctx.history_days, (cutoff - tx["ts"].min()) / pd.Timedelta(days=1))
+        assert len(items) == len(features)

@@ -20,12 +20,13 @@ from training.recommend.interactions import Interactions, build_interactions, pu
 
 MISSING_RANK = 10_000.0  # rank of a product a source does not score at all
 MISSING_DAYS = 10_000.0  # days since the customer last bought a product they never bought
+MISSING_SHARE = 2.0  # first bought "before the data began" for a product never bought (shares are at most 1)
 
 CUSTOMER_FEATURES = (
     "customer_orders",
     "customer_products",
     "customer_recency_days",
-    "customer_tenure_days",
+    "customer_tenure_share",
     "customer_orders_quarter",
     "customer_interval_days",
     "customer_repeat_share",
@@ -35,7 +36,7 @@ ITEM_FEATURES = (
     "item_orders",
     "item_orders_recent",
     "item_buyers",
-    "item_age_days",
+    "item_age_share",
     "item_trend",
     "item_price",
     "item_orders_week",
@@ -53,7 +54,7 @@ PAIR_FEATURES = (
     "next_history",
     "next_recent",
     "price_ratio",
-    "days_since_first",
+    "first_bought_share",
     "due_ratio",
 )
 QUARTER_DAYS = 91.0
@@ -73,6 +74,7 @@ class Context:
     first_days: sp.csr_matrix
     last_basket: sp.csr_matrix
     customer_price: np.ndarray
+    history_days: float  # from the first transaction to `as_of`: ages are shares of it (see `build_context`)
     similarity: sp.csr_matrix = field(repr=False)
     transitions: sp.csr_matrix = field(repr=False)
 
@@ -99,6 +101,10 @@ def build_context(
     lines["p"] = lines["product_id"].map(interactions.product_index).to_numpy()
     days = ((as_of - lines["ts"]) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64)
     lines["days"] = days
+    # An age is censored by the start of the data, so in days it grows with every later cutoff and the ranker,
+    # trained at earlier cutoffs, would see larger ages at prediction than it ever learnt from. As a share of the
+    # history it keeps one scale (1 = since the data began): better on both validation folds.
+    history_days = max(float(days.max()), 1.0) if len(days) else 1.0
     item_price, customer_price = _prices(tx, interactions)
     co_order = next((s for s in sources.values() if isinstance(s, CoPurchase) and s.by == "order"), None)
     similarity = co_order.similarity if co_order is not None else CoPurchase().fit(interactions).similarity
@@ -107,12 +113,13 @@ def build_context(
         sources=sources,
         proposals=proposals,
         as_of=as_of,
-        customer_table=_customer_table(lines, interactions.n_customers),
-        item_table=_item_table(lines, interactions.n_products, recent_days, item_price),
+        customer_table=_customer_table(lines, interactions.n_customers, history_days),
+        item_table=_item_table(lines, interactions.n_products, recent_days, item_price, history_days),
         last_days=_last_days(lines, interactions),
         first_days=_last_days(lines, interactions, first=True),
         last_basket=_last_basket(interactions),
         customer_price=customer_price,
+        history_days=history_days,
         similarity=similarity,
         transitions=_transitions(interactions),
     )
@@ -132,7 +139,7 @@ def _prices(tx: pd.DataFrame, interactions: Interactions) -> tuple[np.ndarray, n
     return item, customer
 
 
-def _customer_table(lines: pd.DataFrame, n_customers: int) -> np.ndarray:
+def _customer_table(lines: pd.DataFrame, n_customers: int, history_days: float) -> np.ndarray:
     grouped = lines.groupby("c")
     table = np.zeros((n_customers, len(CUSTOMER_FEATURES)))
     index = grouped.size().index.to_numpy(dtype=np.int64)
@@ -144,6 +151,7 @@ def _customer_table(lines: pd.DataFrame, n_customers: int) -> np.ndarray:
     table[quarter.index.to_numpy(dtype=np.int64), 4] = quarter.to_numpy()
     orders = np.maximum(table[:, 0], 1.0)
     span = table[:, 3] - table[:, 2]  # first to last order
+    table[:, 3] /= history_days
     table[:, 5] = np.where(table[:, 0] > 1, span / np.maximum(table[:, 0] - 1, 1.0), MISSING_DAYS)
     pairs = lines.drop_duplicates(["c", "p", "order_id"]).groupby("c").size()
     product_orders = np.zeros(n_customers)
@@ -153,7 +161,9 @@ def _customer_table(lines: pd.DataFrame, n_customers: int) -> np.ndarray:
     return table
 
 
-def _item_table(lines: pd.DataFrame, n_items: int, recent_days: float, price: np.ndarray) -> np.ndarray:
+def _item_table(
+    lines: pd.DataFrame, n_items: int, recent_days: float, price: np.ndarray, history_days: float
+) -> np.ndarray:
     grouped = lines.groupby("p")
     index = grouped.size().index.to_numpy(dtype=np.int64)
     orders = np.zeros(n_items)
@@ -183,7 +193,7 @@ def _item_table(lines: pd.DataFrame, n_items: int, recent_days: float, price: np
     repeat_rate[repeaters.index.to_numpy(dtype=np.int64)] = repeaters.to_numpy()
     growth = (extra[0] + 1e-4) / (columns[1] + 1e-4)  # last week's share over the last month's: a ramp
     price_log = np.log(np.maximum(price, 1e-3))
-    return np.column_stack([*columns, age, trend, price_log, *extra, repeat_rate, growth])
+    return np.column_stack([*columns, age / history_days, trend, price_log, *extra, repeat_rate, growth])
 
 
 def _last_days(lines: pd.DataFrame, interactions: Interactions, first: bool = False) -> sp.csr_matrix:
@@ -343,7 +353,7 @@ def candidate_frame(
         next_history[rows, items],
         next_recent[rows, items],
         ctx.item_table[items, PRICE] - customer_price[rows],
-        np.where(first > 0, first - 1.0, MISSING_DAYS),
+        np.where(first > 0, (first - 1.0) / ctx.history_days, MISSING_SHARE),
         np.where(interval > 0, (days - 1.0) / np.maximum(interval, 1e-3), -1.0),
     ]
     features = np.column_stack([*columns, ctx.item_table[items], customer_table[rows]])

@@ -33,7 +33,22 @@ SIGNATURE = ModelSignature(
         ]
     ),
 )
-INPUT_EXAMPLE = pd.DataFrame({"customer_id": ["C00001"], "cart": [["P0001"]], "mode": ["all"], "k": [5]})
+# The pickled layout of `Recommender` (its features and tables). Raise it whenever a change would make a model
+# pickled by older code compute wrong features or fail: such a model is then refused with a clear message.
+LAYOUT = 2  # 2: ages as shares of the history
+
+
+def input_example(recommender: Recommender) -> pd.DataFrame:
+    """A request the model can answer: its first customer with its first product in the cart."""
+    customers = recommender.reranker.interactions.customer_ids
+    return pd.DataFrame(
+        {
+            "customer_id": [customers[0] if customers else None],
+            "cart": [list(recommender.product_ids[:1])],
+            "mode": ["all"],
+            "k": [5],
+        }
+    )
 
 
 def _value(row: pd.Series, column: str, default: Any) -> Any:
@@ -46,6 +61,7 @@ class RecommenderModel(PythonModel):
 
     def __init__(self, recommender: Recommender) -> None:
         self.recommender = recommender
+        self.layout = LAYOUT
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         rows = []
@@ -68,9 +84,19 @@ class RecommenderModel(PythonModel):
         return pd.DataFrame(rows, columns=["product_ids", "scores", "reasons", "note"])
 
 
+class StaleModel(ValueError):
+    """A recommender pickled by code with another layout: it must be retrained."""
+
+
 def recommender_of(loaded: Any, name: str) -> Recommender:
     """The `Recommender` inside a loaded pyfunc; `name` says which model it is in the error."""
     wrapper = loaded.unwrap_python_model()
     if not isinstance(wrapper, RecommenderModel):
         raise ValueError(f"{name} is not a recommender pyfunc")
+    layout = wrapper.__dict__.get("layout", 1)  # models from before layouts were recorded are layout 1
+    if layout != LAYOUT:
+        raise StaleModel(
+            f"{name} was trained by another version of this code (model layout {layout}, this code reads "
+            f"{LAYOUT}): retrain it with `retail train recommender`"
+        )
     return wrapper.recommender

@@ -22,7 +22,7 @@ from training.recommend.candidates import CandidateSource, Fallback, ImplicitALS
 from training.recommend.evaluate import evaluate_fitted
 from training.recommend.holdout import evaluate_recommender, truth_frame
 from training.recommend.products import build_product_table
-from training.recommend.pyfunc import INPUT_EXAMPLE, SIGNATURE, RecommenderModel
+from training.recommend.pyfunc import SIGNATURE, RecommenderModel, input_example
 from training.recommend.recommender import Recommender
 from training.recommend.rerank import RerankConfig, fit_reranker
 from training.recommend.side_features import SideFeatures, feast_customer_lookup
@@ -132,7 +132,7 @@ def train_recommender(
             name="model",
             python_model=RecommenderModel(final),
             signature=SIGNATURE,
-            input_example=INPUT_EXAMPLE,
+            input_example=input_example(final),
             pip_requirements=PIP_REQUIREMENTS,
             registered_model_name=MODEL_NAME,
             metadata={"as_of": f"{as_of:%Y-%m-%d}", "k_evaluated": K},
