@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from retail import logs
 from retail.settings import Settings
 from retail.workspace import Workspace
 
@@ -51,6 +52,7 @@ def render_repo(ws: Workspace, settings: Settings) -> Path:
 def feature_store(ws: Workspace):  # -> feast.FeatureStore (imported lazily: feast is slow to import)
     from feast import FeatureStore
 
+    logs.quiet_libraries()  # importing feast.feature_store turns DeprecationWarnings back on
     if not (ws.feature_repo / "feature_store.yaml").exists():
         raise FileNotFoundError(f"no Feast repository in {ws.feature_repo}: run `retail features build` first")
     return FeatureStore(repo_path=str(ws.feature_repo))
