@@ -103,7 +103,8 @@ def build_context(
     lines["days"] = days
     # An age is censored by the start of the data, so in days it grows with every later cutoff and the ranker,
     # trained at earlier cutoffs, would see larger ages at prediction than it ever learnt from. As a share of the
-    # history it keeps one scale (1 = since the data began): better on both validation folds.
+    # history it keeps one scale (1 = since the data began): better on the inner validation split (train before
+    # 2011-07-01) as on the protocol benchmark.
     history_days = max(float(days.max()), 1.0) if len(days) else 1.0
     item_price, customer_price = _prices(tx, interactions)
     co_order = next((s for s in sources.values() if isinstance(s, CoPurchase) and s.by == "order"), None)
