@@ -93,7 +93,7 @@ def _cell(value: float | None) -> str:
 
 def report(rows: list[Row], info: dict[str, float], k: int = 10) -> str:
     """The figures as a small plain-text table, README baselines underneath."""
-    r, n = f"recall@{k}", f"ndcg@{k}"
+    r, n = f"recall_at_{k}", f"ndcg_at_{k}"
     lines = [
         "Recommendation candidates, UCI Online Retail (protocol: ../shared/data/README.md)",
         f"train before {CUTOFF:%Y-%m-%d}: {info['customers']:.0f} customers x {info['products']:.0f} products; "

@@ -184,7 +184,7 @@ def test_evaluate_source_new_only_excludes_bought(interactions: Interactions) ->
         }
     )
     everything = evaluate_source(Repeat(), tx, test, k=1)
-    assert everything["recall@1"] == 1.0 and everything["customers"] == 2
+    assert everything["recall_at_1"] == 1.0 and everything["customers"] == 2
     new = evaluate_source(Fallback(Repeat(), Popularity()), tx, test, k=10, new_only=True)
     assert new["customers"] == 1  # c00 had bought the staple already; the regular never bought p07
 

@@ -84,7 +84,7 @@ def test_usable_as_a_candidate_source_in_evaluation(reranker: Reranker) -> None:
     test = test[test["customer_id"].isin(NEWCOMERS)].assign(product_id=B, ts=AS_OF + pd.Timedelta(days=3))
     source = reranker.as_source(new_only=True).fit(reranker.interactions)
     figures = evaluate_fitted(source, reranker.interactions, test, k=3, new_only=True)
-    assert figures["recall@3"] == 1.0
+    assert figures["recall_at_3"] == 1.0
     assert figures["customers"] == len(NEWCOMERS)
 
 

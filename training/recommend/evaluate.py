@@ -78,8 +78,8 @@ def evaluate_fitted(
         recalls.append(recall_at_k(recommended, relevant, k))
         ndcgs.append(ndcg_at_k(recommended, relevant, k))
     return {
-        f"recall@{k}": float(np.mean(recalls)) if recalls else float("nan"),
-        f"ndcg@{k}": float(np.mean(ndcgs)) if ndcgs else float("nan"),
+        f"recall_at_{k}": float(np.mean(recalls)) if recalls else float("nan"),
+        f"ndcg_at_{k}": float(np.mean(ndcgs)) if ndcgs else float("nan"),
         "customers": float(len(truth)),
     }
 

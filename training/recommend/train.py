@@ -75,8 +75,8 @@ def _baselines(recommender: Recommender, test: pd.DataFrame) -> dict[str, float]
         source.fit(x)
         for part, new_only in (("all", False), ("new", True)):
             scores = evaluate_fitted(source, x, test, K, new_only)
-            results[f"{name}_{part}_recall_at_{K}"] = scores[f"recall@{K}"]
-            results[f"{name}_{part}_ndcg_at_{K}"] = scores[f"ndcg@{K}"]
+            results[f"{name}_{part}_recall_at_{K}"] = scores[f"recall_at_{K}"]
+            results[f"{name}_{part}_ndcg_at_{K}"] = scores[f"ndcg_at_{K}"]
     return results
 
 
