@@ -22,12 +22,11 @@ install: $(VENV)/.installed
 pipeline: install
 	$(BIN)/retail data simulate --workspace $(WORKSPACE) --customers $(CUSTOMERS)
 	$(BIN)/retail features build --workspace $(WORKSPACE)
-	$(BIN)/retail train churn --workspace $(WORKSPACE)
-	$(BIN)/retail models promote churn --workspace $(WORKSPACE)
-	$(BIN)/retail models list churn --workspace $(WORKSPACE)
-	$(BIN)/retail train recommender --workspace $(WORKSPACE)
-	$(BIN)/retail models promote recommender --workspace $(WORKSPACE)
-	$(BIN)/retail models list recommender --workspace $(WORKSPACE)
+	for model in $$($(BIN)/python -c "from training.families import names; print(*names())"); do \
+	  $(BIN)/retail train $$model --workspace $(WORKSPACE) && \
+	  $(BIN)/retail models promote $$model --workspace $(WORKSPACE) || exit 1; \
+	done
+	$(BIN)/retail models list --workspace $(WORKSPACE)
 
 demo: pipeline
 	@echo ""
@@ -38,7 +37,7 @@ demo: pipeline
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/recommend -H 'Content-Type: application/json' -d '{\"customer_id\": \"C00001\", \"cart\": [\"P0001\"], \"store_id\": \"S01\", \"mode\": \"cross_sell\", \"k\": 5}'"
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/recommend -H 'Content-Type: application/json' -d '{\"cart\": [\"P0001\"], \"mode\": \"up_sell\"}'"
 	@echo "  $(BIN)/retail predict churn --workspace $(WORKSPACE) --out churn_scores.csv"
-	@echo "  $(BIN)/retail recommend batch --workspace $(WORKSPACE) --mode cross_sell --k 10 --out offers.csv"
+	@echo "  $(BIN)/retail predict recommender --workspace $(WORKSPACE) --mode cross_sell --k 10 --out offers.csv"
 	@echo "  API docs: http://127.0.0.1:$(PORT)/docs"
 	@echo ""
 	$(BIN)/retail serve --workspace $(WORKSPACE) --port $(PORT)

@@ -26,8 +26,9 @@ from features.rawio import write_tables
 from retail import logs
 from retail.settings import Settings
 from retail.workspace import Workspace
+from training import run as runner
 from training import tracking
-from training.churn.train import train_churn
+from training.churn.family import ChurnOptions
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail" / "online_retail.parquet"
 AS_OF = pd.Timestamp("2011-11-30")  # evaluation cutoff = AS_OF - 90 days = 2011-09-01
@@ -70,7 +71,7 @@ def run(data: Path, tune_trials: int = 0) -> Figures:
         result = _timed(
             seconds,
             "training",
-            lambda: train_churn(ws, settings, as_of=AS_OF, horizon_days=HORIZON_DAYS, tune_trials=tune_trials),
+            lambda: runner.train("churn", ws, settings, AS_OF, HORIZON_DAYS, ChurnOptions(tune=tune_trials)),
         )
         params = dict(tracking.connect(ws, settings).get_run(result.run_id).data.params)
     return Figures(result.metrics, params, seconds, tune_trials)

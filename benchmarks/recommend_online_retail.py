@@ -26,7 +26,7 @@ from features.importers import import_online_retail
 from features.rawio import write_tables
 from retail.settings import Settings
 from retail.workspace import Workspace
-from training.recommend.train import train_recommender
+from training import run as runner
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail" / "online_retail.parquet"
 AS_OF = pd.Timestamp("2011-12-10")  # the day after the last invoice
@@ -56,7 +56,7 @@ def run(data: Path) -> tuple[dict[str, float], dict[str, float]]:
         build_features(ws, settings)
         seconds["features"] = time.perf_counter() - started
         started = time.perf_counter()
-        result = train_recommender(ws, settings, as_of=AS_OF, horizon_days=HELD_OUT_DAYS, progress=log.info)
+        result = runner.train("recommender", ws, settings, AS_OF, HELD_OUT_DAYS, progress=log.info)
         seconds["training"] = time.perf_counter() - started
     return result.metrics, seconds
 

@@ -1,33 +1,10 @@
-"""Request and response models; their examples document the OpenAPI page."""
+"""Schemas every endpoint shares; each family's request and response models live in its endpoint module."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-
-class ChurnRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"customer_ids": ["C00001"]}]})
-
-    customer_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
-        min_length=1, max_length=10_000, description="Customers to score."
-    )
-
-
-RiskBand = Literal["low", "medium", "high"]
-
-
-class ChurnScore(BaseModel):
-    customer_id: str
-    churn_probability: float
-    risk_band: RiskBand
-
-
-class ChurnResponse(BaseModel):
-    model_version: str
-    features_as_of: str
-    scores: list[ChurnScore]
+from pydantic import BaseModel, Field
 
 
 class ModelStatus(BaseModel):
@@ -37,44 +14,32 @@ class ModelStatus(BaseModel):
     run_id: str
 
 
-class RecommendRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"customer_id": "C00001", "cart": ["P0001"], "store_id": "S01", "mode": "cross_sell", "k": 5},
-                {"cart": ["P0001", "P0002"], "mode": "all"},
-            ]
-        },
-    )
-
-    customer_id: str | None = Field(None, min_length=1, max_length=64, description="Omit for a guest.")
-    cart: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
-        default_factory=list, max_length=200, description="Product ids in the cart now."
-    )
-    store_id: str | None = Field(
-        None, min_length=1, max_length=64, description="Only products in stock there; omit for the online shop."
-    )
-    mode: Literal["all", "cross_sell", "up_sell"] = Field(
-        "all", description="all: next purchases; cross_sell: never bought; up_sell: a higher tier."
-    )
-    k: int = Field(10, ge=1, le=100, description="How many products.")
+class ErrorItem(BaseModel):
+    type: str = Field(description="Machine-readable kind, as in FastAPI's validation errors.")
+    loc: list[str | int]
+    msg: str
+    input: Any = None
 
 
-class Recommended(BaseModel):
-    product_id: str
-    name: str
-    category: str
-    price: float
-    score: float
-    reason: str
+class Invalid(BaseModel):
+    """422: the field path, message and offending value of each problem."""
+
+    detail: list[ErrorItem]
 
 
-class RecommendResponse(BaseModel):
-    model_version: str
-    mode: str
-    customer_id: str | None
-    customer_known: bool
-    store_id: str | None
-    note: str = Field("", description="Set when the answer falls back (unknown customer, guest, nothing to upgrade).")
-    items: list[Recommended]
+class Unavailable(BaseModel):
+    """503: the service or this model is not ready (loading, not trained, or must be retrained)."""
+
+    detail: str
+
+
+def invalid(field: str, message: str, values: list[str], kind: str = "value_error") -> dict[str, Any]:
+    """The body of a 422 shaped like FastAPI's own validation errors, one entry per offending value."""
+    return {"detail": [{"type": kind, "loc": ["body", field], "msg": message, "input": v} for v in values]}
+
+
+Responses = dict[int | str, dict[str, Any]]
+UNAVAILABLE: Responses = {503: {"model": Unavailable, "description": "Not ready, or no usable model of this family."}}
+INVALID: Responses = {
+    422: {"model": Invalid, "description": "The body is not valid: each problem with its field path."}
+}

@@ -29,9 +29,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     from features.build import build_features
     from features.rawio import write_tables
     from features.simulate import simulate
-    from training.churn.train import train_churn
+    from training import run
+    from training.churn.family import ChurnOptions
+    from training.recommend.family import RecommenderOptions
     from training.recommend.rerank import RerankConfig
-    from training.recommend.train import train_recommender
 
     # a lighter recommender than the default (fewer trees, label windows and cart sessions): same code paths
     fixture_ranking = RerankConfig(n_estimators=60, learning_rate=0.1, earlier_cutoffs_days=(30,), cart_sessions=300)
@@ -41,8 +42,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     ws = Workspace.at(root).ensure()
     write_tables(ws.raw_dir, simulate(n_customers=1500, days=540, seed=7))
     build_features(ws, settings)
-    result = train_churn(ws, settings, horizon_days=60, n_cutoffs=8)
-    recommender = train_recommender(ws, settings, horizon_days=30, config=fixture_ranking)
+    result = run.train("churn", ws, settings, horizon_days=60, options=ChurnOptions(cutoffs=8))
+    recommender = run.train(
+        "recommender", ws, settings, horizon_days=30, options=RecommenderOptions(config=fixture_ranking)
+    )
+    if recommender.lost:  # the light ranking above can trail a baseline in a mode; the service tests need a champion
+        from training import promotion, tracking
+
+        promotion.promote(tracking.connect(ws, settings), "recommender", force=True)
     return Built(ws, settings, result.version, result.metrics, recommender.metrics)
 
 

@@ -7,6 +7,8 @@ from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+BINARY_SCORES = ("auc", "pr_auc", "brier")  # what comparisons of binary classifiers report
+
 
 def binary_scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """AUC, PR-AUC and Brier score; AUC is undefined (nan) when only one class is present."""

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+BASELINE_TAG = "baseline_check"  # set on a version that lost to one of its baselines: not promoted without --force
 
 
 def tracking_uri(ws: Workspace, settings: Settings) -> str:
@@ -68,12 +69,17 @@ class TrainResult:
     alias: str
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    lost: list[str] = field(default_factory=list)  # baselines the evaluation lost to (then not promoted)
+
+
+def tag_version(client: MlflowClient, model: str, version: str, **tags: Any) -> None:
+    for key, value in tags.items():
+        client.set_model_version_tag(model, version, key, str(value))
 
 
 def tag_and_assign(client: MlflowClient, model: str, version: str, tags: dict[str, str]) -> str:
     """Tag a newly registered version and give it its alias (champion if first, else challenger)."""
-    for key, value in tags.items():
-        client.set_model_version_tag(model, version, key, value)
+    tag_version(client, model, version, **tags)
     return assign_new_version(client, model, version)
 
 
@@ -115,8 +121,6 @@ def move_champion(client: MlflowClient, model: str, version: str, reason: str, *
     client.set_registered_model_alias(model, CHAMPION, version)
     if alias_version(client, model, CHALLENGER) == version:
         client.delete_registered_model_alias(model, CHALLENGER)
-    client.set_model_version_tag(model, version, "promotion", reason)
-    if previous:
-        client.set_model_version_tag(model, version, "replaced_version", previous)
-    for key, value in tags.items():
-        client.set_model_version_tag(model, version, key, str(value))
+    tag_version(client, model, version, promotion=reason, **tags)
+    if previous and previous != version:
+        tag_version(client, model, version, replaced_version=previous)

@@ -61,9 +61,21 @@ def small(tmp_path: Path) -> Workspace:
 
 
 def test_models_list_shows_the_champion(built) -> None:
-    out = ok("models", "list", "--workspace", built.ws.root)
-    rows = [line.split() for line in out.splitlines()[1:]]
+    out = ok("models", "list", "churn", "--workspace", built.ws.root)
+    assert out.splitlines()[0] == "churn"
+    rows = [line.split() for line in out.splitlines()[2:]]
     assert [(r[0], r[1]) for r in rows] == [(built.version, "champion")]
+
+
+def test_models_list_without_a_name_lists_every_family(built) -> None:
+    out = ok("models", "list", "--workspace", built.ws.root)
+    assert {"churn", "recommender"} <= set(out.splitlines())
+
+
+def test_an_unknown_model_name_is_refused_naming_the_families(built) -> None:
+    for args in (("models", "list", "nope"), ("models", "promote", "nope"), ("models", "rollback", "nope")):
+        line = fails(*args, "--workspace", built.ws.root)
+        assert "unknown model 'nope'" in line and "churn, recommender" in line
 
 
 @pytest.mark.parametrize("days_back", [None, 120], ids=["features-date", "as-of"])
@@ -76,7 +88,7 @@ def test_predict_churn_writes_every_known_customer(built, tmp_path: Path, days_b
     out_file = tmp_path / "scores" / "x.csv"
     out = ok(*args, "--out", out_file)
     scores = pd.read_csv(out_file, dtype={"customer_id": str})
-    assert list(scores.columns) == ["customer_id", "churn_probability"]
+    assert list(scores.columns) == ["customer_id", "churn_probability", "risk_band", "driver_1", "driver_2", "driver_3"]
     tx = pd.read_parquet(built.ws.raw_table("transactions"), columns=["customer_id", "ts"])
     known = set(tx.loc[tx["ts"] < as_of, "customer_id"].dropna())
     assert scores["customer_id"].is_unique and set(scores["customer_id"]) == known
@@ -100,7 +112,9 @@ def test_train_as_of_after_the_data_is_refused(built) -> None:
 
 def test_recommend_batch_writes_k_products_per_known_customer(built, tmp_path: Path) -> None:
     out_file = tmp_path / "recs.parquet"
-    out = ok("recommend", "batch", "--workspace", built.ws.root, "--out", out_file, "--k", 3, "--mode", "cross_sell")
+    out = ok(
+        "predict", "recommender", "--workspace", built.ws.root, "--out", out_file, "--k", 3, "--mode", "cross_sell"
+    )
     recs = pd.read_parquet(out_file)
     assert list(recs.columns) == ["customer_id", "rank", "product_id", "score", "reason"]
     tx = pd.read_parquet(built.ws.raw_table("transactions"), columns=["customer_id", "ts", "quantity"])
@@ -118,16 +132,16 @@ def test_recommend_batch_writes_k_products_per_known_customer(built, tmp_path: P
 
 def test_recommend_batch_refuses_a_date_before_the_models_data(built, tmp_path: Path) -> None:
     early = f"{pd.Timestamp(built.ws.read_meta()['data_end']) - pd.Timedelta(days=40):%Y-%m-%d}"
-    line = fails("recommend", "batch", "--workspace", built.ws.root, "--out", tmp_path / "r.csv", "--as-of", early)
+    line = fails("predict", "recommender", "--workspace", built.ws.root, "--out", tmp_path / "r.csv", "--as-of", early)
     assert early in line and "train one with --as-of" in line
-    line = fails("recommend", "batch", "--workspace", built.ws.root, "--out", tmp_path / "r.csv", "--mode", "odd")
+    line = fails("predict", "recommender", "--workspace", built.ws.root, "--out", tmp_path / "r.csv", "--mode", "odd")
     assert "--mode odd" in line
     assert list(tmp_path.iterdir()) == []
 
 
 def test_models_list_shows_the_recommenders_figures(built) -> None:
     out = ok("models", "list", "recommender", "--workspace", built.ws.root)
-    header, row = out.splitlines()[0].split(), out.splitlines()[1].split()
+    header, row = out.splitlines()[1].split(), out.splitlines()[2].split()
     assert header[:3] == ["version", "aliases", "recall@10"] and row[:2] == ["1", "champion"]
     assert float(row[2]) == pytest.approx(built.recommender_metrics["model_all_recall_at_10"], abs=1e-3)
 
@@ -190,7 +204,7 @@ def trained_copy(built, tmp_path_factory: pytest.TempPathFactory) -> tuple[Works
     """A copy of the shared workspace with a second churn version trained by the CLI."""
     root = tmp_path_factory.mktemp("copy") / "ws"
     shutil.copytree(built.ws.root, root)
-    out = ok("train", "churn", "--workspace", root, "--cutoffs", 2)
+    out = ok("train", "churn", "--workspace", root, "--cutoffs", 2, "--horizon-days", 60)
     return Workspace.at(root), out
 
 
@@ -202,12 +216,12 @@ def _client(ws: Workspace) -> MlflowClient:
 
 def test_train_registers_a_challenger(trained_copy: tuple[Workspace, str], built) -> None:
     ws, out = trained_copy
-    assert out.startswith("churn version 2 (@challenger): AUC ")
+    assert out.startswith("churn version 2 (@challenger) in ") and ": AUC " in out
     client = _client(ws)
     assert str(client.get_model_version_by_alias("churn", "challenger").version) == "2"
     assert str(client.get_model_version_by_alias("churn", "champion").version) == built.version
     listed = ok("models", "list", "churn", "--workspace", ws.root)
-    assert [line.split()[:2] for line in listed.splitlines()[1:]] == [["2", "challenger"], ["1", "champion"]]
+    assert [line.split()[:2] for line in listed.splitlines()[2:]] == [["2", "challenger"], ["1", "champion"]]
 
 
 def test_promote_then_force(trained_copy: tuple[Workspace, str]) -> None:
@@ -220,7 +234,7 @@ def test_promote_then_force(trained_copy: tuple[Workspace, str]) -> None:
         client.set_registered_model_alias("churn", "challenger", "1")  # something left to force
         forced = "1"
     else:
-        assert out.startswith("churn: kept version 1 - challenger did not beat champion (champion AUC ")
+        assert out.startswith("churn: kept version 1 - challenger did not beat champion (champion auc ")
         assert str(client.get_model_version_by_alias("churn", "champion").version) == "1"
         forced = "2"
 
@@ -229,6 +243,23 @@ def test_promote_then_force(trained_copy: tuple[Workspace, str]) -> None:
     assert str(client.get_model_version_by_alias("churn", "champion").version) == forced
     assert client.get_model_version("churn", forced).tags["promotion"] == "forced"
     assert "challenger" not in client.get_registered_model("churn").aliases
-    listed = ok("models", "list", "--workspace", ws.root)
-    row = next(line.split() for line in listed.splitlines()[1:] if line.split()[0] == forced)
+    listed = ok("models", "list", "churn", "--workspace", ws.root)
+    row = next(line.split() for line in listed.splitlines()[2:] if line.split()[0] == forced)
     assert row[1] == "champion" and row[-1] == "forced"
+
+    # rollback: back to the champion the forced one replaced, recorded on both versions
+    previous = "2" if forced == "1" else "1"
+    out = ok("models", "rollback", "churn", "--workspace", ws.root)
+    assert out.startswith(f"churn: version {previous} is @champion again - rolled back from v{forced}")
+    assert str(client.get_model_version_by_alias("churn", "champion").version) == previous
+    assert client.get_model_version("churn", forced).tags["rolled_back"].startswith(f"replaced by v{previous}")
+    assert client.get_model_version("churn", previous).tags["promotion"].startswith(f"rollback from v{forced}")
+
+
+def test_compare_prints_champion_challenger_and_baselines(trained_copy: tuple[Workspace, str]) -> None:
+    ws, _ = trained_copy
+    out = ok("models", "compare", "churn", "--workspace", ws.root, "--champion", "1", "--challenger", "2")
+    lines = out.splitlines()
+    assert lines[0].split() == ["version", "auc", "pr_auc", "brier"]
+    assert [line.split()[0] for line in lines[2:]] == ["champion", "challenger", "recency", "rfm_logistic"]
+    assert lines[2].split()[1] == "1" and lines[3].split()[1] == "2"

@@ -22,13 +22,14 @@ def test_the_champion_compared_with_itself_is_one_model_row_and_the_baselines(cl
     champion = str(tracking.alias_version(client, "churn", tracking.CHAMPION))
     table = compare_with_champion(client, "churn", champion)
 
-    assert list(table.index) == ["new", "recency", "rfm_logistic"]
+    assert list(table.index) == ["champion", "challenger", "recency", "rfm_logistic"]
     assert list(table.columns) == ["version", "auc", "pr_auc", "brier"]
-    assert table.loc["new", "version"] == champion and table.loc["recency", "version"] is None
+    assert table.loc["challenger", "version"] == champion and table.loc["recency", "version"] is None
+    assert table.loc["champion", "auc"] == table.loc["challenger", "auc"]
     logged = client.get_run(client.get_model_version("churn", champion).run_id).data.metrics
-    # rescored from the registry on the logged rows (kept to 10 significant digits): what training measured
-    assert table.loc["new", "auc"] == pytest.approx(logged["model_auc"], abs=1e-3)
-    assert table.loc["new", "brier"] == pytest.approx(logged["model_brier"], abs=1e-4)
+    # the registered model is a refit that saw these rows' labels: the figures are the evaluation fit's, as logged
+    assert table.loc["challenger", "auc"] == logged["model_auc"]
+    assert table.loc["challenger", "brier"] == logged["model_brier"]
     for name in ("recency", "rfm_logistic"):
         assert table.loc[name, "auc"] == logged[f"{name}_auc"]
 
@@ -46,8 +47,19 @@ def test_unknown_model_is_refused(client) -> None:
 
 def test_versions_frame_lists_versions_newest_first_with_aliases(client) -> None:
     table = versions_frame(client, "churn")
-    assert list(table.columns) == ["version", "aliases", "auc", "pr_auc", "brier", "eval_cutoff", "promotion"]
+    assert list(table.columns) == [
+        "version",
+        "aliases",
+        "AUC",
+        "PR-AUC",
+        "recency",
+        "RFM",
+        "eval_cutoff",
+        "promotion",
+        "baseline_check",
+    ]
     assert [int(v) for v in table["version"]] == sorted((int(v) for v in table["version"]), reverse=True)
     champion = str(tracking.alias_version(client, "churn", tracking.CHAMPION))
     assert "champion" in table.set_index("version").loc[champion, "aliases"].split(",")
-    assert versions_frame(client, "no-such-model").empty
+    with pytest.raises(ValueError, match="unknown model 'no-such-model'"):
+        versions_frame(client, "no-such-model")

@@ -58,6 +58,9 @@ def test_training_run_respects_as_of(built) -> None:
     evaluation = pd.Timestamp(params["eval_cutoff"])
     assert evaluation + horizon <= as_of
     assert all(pd.Timestamp(c) + horizon <= evaluation for c in params["train_cutoffs"].split(","))
+    # the registered refit learns from every cutoff whose labels end by as_of, the evaluation cutoff included
+    refit = [pd.Timestamp(c) for c in params["refit_train_cutoffs"].split(",")]
+    assert max(refit) == evaluation and all(c + horizon <= as_of for c in refit)
 
 
 def test_train_recommender_as_of_uses_nothing_from_that_day_on(built, tmp_path) -> None:
@@ -68,8 +71,9 @@ def test_train_recommender_as_of_uses_nothing_from_that_day_on(built, tmp_path) 
     from features.rawio import write_tables
     from retail.settings import Settings
     from retail.workspace import Workspace
+    from training import run
+    from training.recommend.family import RecommenderOptions
     from training.recommend.rerank import RerankConfig
-    from training.recommend.train import train_recommender
 
     light = RerankConfig(n_estimators=20, learning_rate=0.2, earlier_cutoffs_days=(), later_cutoffs_days=())
     tx = _tx(built)
@@ -87,7 +91,7 @@ def test_train_recommender_as_of_uses_nothing_from_that_day_on(built, tmp_path) 
             tables = {p.stem: pd.read_parquet(p) for p in ws.raw_dir.glob("*.parquet")}  # every table, rewritten
             write_tables(ws.raw_dir, {**tables, "transactions": changed})
         build_features(ws, settings)
-        result = train_recommender(ws, settings, as_of=as_of, horizon_days=30, config=light)
+        result = run.train("recommender", ws, settings, as_of, 30, RecommenderOptions(config=light))
         from training.recommend.batch import load_recommender
 
         models.append((result.metrics, load_recommender(ws, settings)[0]))

@@ -1,0 +1,89 @@
+"""POST /recommend: top-k products for a customer and/or cart, in stock at the store (or online), with reasons."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from features import store as feature_store
+from serving.runtime import Runtime, runtime
+from serving.schemas import INVALID, UNAVAILABLE, invalid
+from serving.stock import UnknownStore
+from training.recommend.adapter import UnknownProducts
+from training.recommend.recommender import Mode
+
+router = APIRouter(tags=["recommender"])
+
+
+class RecommendRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"customer_id": "C00001", "cart": ["P0001"], "store_id": "S01", "mode": "cross_sell", "k": 5},
+                {"cart": ["P0001", "P0002"], "mode": "all"},
+            ]
+        },
+    )
+
+    customer_id: str | None = Field(None, min_length=1, max_length=64, description="Omit for a guest.")
+    cart: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=200, description="Product ids in the cart now."
+    )
+    store_id: str | None = Field(
+        None, min_length=1, max_length=64, description="Only products in stock there; omit for the online shop."
+    )
+    mode: Mode = Field("all", description="all: next purchases; cross_sell: never bought; up_sell: a higher tier.")
+    k: int = Field(10, ge=1, le=100, description="How many products.")
+
+
+class Recommended(BaseModel):
+    product_id: str
+    name: str
+    category: str
+    price: float
+    score: float
+    reason: str
+
+
+class RecommendResponse(BaseModel):
+    model_version: str
+    mode: Mode
+    customer_id: str | None
+    customer_known: bool
+    store_id: str | None
+    note: str = Field("", description="Set when the answer falls back (unknown customer, guest, nothing to upgrade).")
+    items: list[Recommended]
+
+
+@router.post("/recommend", response_model=RecommendResponse, responses={**INVALID, **UNAVAILABLE})
+async def recommend(
+    request: RecommendRequest, rt: Annotated[Runtime, Depends(runtime)]
+) -> RecommendResponse | JSONResponse:
+    """Top-k products, in stock at the store (or online), each with a reason; unknown stores or products are 422."""
+    adapter = rt.adapter("recommender")
+    features = None
+    if request.customer_id is not None and adapter.knows(request.customer_id):  # only this customer's row is read
+        service = rt.feature_service(adapter.feature_service)
+        names = list(adapter.feature_names)
+        row = feature_store.online_row(rt.store, service, "customer_id", request.customer_id, names)
+        features = dict(zip(names, row, strict=True))
+    try:
+        available = rt.stock.available(request.store_id, adapter.product_ids, adapter.version)
+        answer = adapter.recommend(request.customer_id, request.cart, request.mode, request.k, available, features)
+    except UnknownStore as exc:
+        return JSONResponse(status_code=422, content=invalid("store_id", "unknown store", [exc.store_id]))
+    except UnknownProducts as exc:
+        return JSONResponse(status_code=422, content=invalid("cart", "unknown product", exc.product_ids))
+    return RecommendResponse(
+        model_version=adapter.version,
+        mode=request.mode,
+        customer_id=request.customer_id,
+        customer_known=answer.customer_known,
+        store_id=request.store_id,
+        note=answer.note,
+        items=[Recommended(**item) for item in answer.items],  # type: ignore[arg-type]
+    )

@@ -1,0 +1,110 @@
+"""What every endpoint shares: the workspace, the feature store, stock, and each family's loaded champion.
+
+Models load from the MLflow registry by alias through the family registry, each wrapped in its family's
+adapter; they are swapped atomically on reload. A model that is missing or cannot be adapted (a stale layout)
+is reported by its own endpoint as a 503 while the others keep serving.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+from fastapi import HTTPException, Request
+
+from features import store as feature_store
+from retail.settings import Settings
+from retail.workspace import Workspace
+from serving.schemas import ModelStatus
+from serving.stock import Stock
+from training import families, tracking
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Loaded in the background; `ready` is set once features and models are in."""
+
+    def __init__(self, ws: Workspace, settings: Settings, alias: str = tracking.CHAMPION) -> None:
+        self.ws, self.settings, self.alias = ws, settings, alias
+        self.store: Any = None  # feast.FeatureStore
+        self.stock = Stock(ws)
+        self.ready = threading.Event()
+        self.load_error: str | None = None
+        self.features_as_of = pd.Timestamp.now().floor("D")
+        self._services: dict[str, Any] = {}
+        self._adapters: dict[str, Any] = {}
+        self._statuses: dict[str, ModelStatus] = {}
+        self._problems: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Feature store, stock and models; errors are kept for /readyz and 503s instead of crashing."""
+        try:
+            self.store = feature_store.feature_store(self.ws)
+            meta = self.ws.read_meta()
+            self.features_as_of = pd.Timestamp(meta.get("features_as_of") or self.features_as_of)
+            self.stock.refresh(force=True)
+            self.load_models()
+            self.ready.set()
+            log.info("service ready: features as of %s", self.features_as_of.date())
+        except Exception as exc:
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            log.exception("loading models or features failed")
+
+    def load_models(self) -> list[ModelStatus]:
+        client = tracking.connect(self.ws, self.settings)
+        adapters, statuses, problems = {}, {}, {}
+        for name in families.names():
+            version = tracking.alias_version(client, name, self.alias)
+            if version is None:
+                problems[name] = f"no {name} version is @{self.alias}: run `retail train {name}` and reload"
+                log.warning(problems[name])
+                continue
+            mv = client.get_model_version(name, version)
+            model = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, version))
+            try:
+                adapters[name] = families.family(name).adapter(model, version, self.ws)
+            except ValueError as exc:  # e.g. a model pickled by code with another feature layout
+                problems[name] = str(exc)
+                log.error("%s v%s cannot serve: %s", name, version, exc)
+                continue
+            statuses[name] = ModelStatus(name=name, alias=self.alias, version=str(version), run_id=mv.run_id or "")
+            log.info("loaded %s version %s (@%s)", name, version, self.alias)
+        with self._lock:
+            self._adapters, self._statuses, self._problems = adapters, statuses, problems
+        gc.collect()
+        gc.freeze()  # the models' many long-lived objects leave the collector's scans: no pauses over them
+        return list(statuses.values())
+
+    def require_ready(self) -> None:
+        if not self.ready.is_set():
+            raise HTTPException(status_code=503, detail=self.load_error or "models and features are loading")
+
+    def adapter(self, name: str) -> Any:
+        """The family's adapter around the loaded champion, or a 503 saying why there is none."""
+        self.require_ready()
+        with self._lock:
+            if name in self._adapters:
+                return self._adapters[name]
+            problem = self._problems.get(name, f"no {name} model is loaded")
+        raise HTTPException(status_code=503, detail=problem)
+
+    def statuses(self) -> list[ModelStatus]:
+        with self._lock:
+            return list(self._statuses.values())
+
+    def feature_service(self, name: str) -> Any:
+        """A Feast FeatureService object, looked up once (a registry lookup costs milliseconds)."""
+        if name not in self._services:
+            self._services[name] = self.store.get_feature_service(name)
+        return self._services[name]
+
+
+def runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the service's runtime."""
+    return request.app.state.runtime

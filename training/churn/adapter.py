@@ -1,0 +1,82 @@
+"""What the churn endpoint and batch scoring call: probabilities, risk bands and drivers from feature rows.
+
+Recency and tenure are measured from a reference day: the newest purchase the feature store has seen (the day
+after it, as at training cutoffs). Rows pushed to the online store later move that day forward, so a fresher
+row is never scored as if it were in the future.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import CUSTOMER_FEATURES
+from features.repo.definitions import CHURN_SERVICE
+from retail.workspace import Workspace
+
+EPOCH = pd.Timestamp("1970-01-01")
+RiskBand = Literal["low", "medium", "high"]
+BANDS: tuple[tuple[RiskBand, float], ...] = (("high", 0.6), ("medium", 0.3), ("low", 0.0))
+N_DRIVERS = 3
+
+
+def risk_band(p: float) -> RiskBand:
+    """low < 0.3 <= medium < 0.6 <= high."""
+    return next(name for name, low in BANDS if p >= low)
+
+
+def newest_event_day(ws: Workspace) -> float:
+    """Days since 1970 of the day after the newest purchase in the customer feature table (0 if none)."""
+    path = ws.features_dir / "customer_features.parquet"
+    if not path.exists():
+        return 0.0
+    newest = pd.read_parquet(path, columns=["last_purchase_day"])["last_purchase_day"].max()
+    return 0.0 if pd.isna(newest) else float(newest) + 1.0
+
+
+class ChurnAdapter:
+    """A loaded churn pyfunc plus the reference day its online rows are scored at."""
+
+    feature_service = CHURN_SERVICE
+
+    def __init__(self, model: Any, version: str, reference_day: float) -> None:
+        self.model, self.version = model, version
+        self._reference = reference_day
+        self._lock = threading.Lock()
+
+    @property
+    def reference_date(self) -> pd.Timestamp:
+        return EPOCH + pd.Timedelta(days=self._reference)
+
+    def known(self, frame: pd.DataFrame) -> pd.Series:
+        """Rows the online store has features for (unknown customers come back all null)."""
+        return frame[list(CUSTOMER_FEATURES)].notna().any(axis=1)
+
+    def score_online(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Score current online rows: the reference day moves forward to the newest purchase they show."""
+        newest = frame["last_purchase_day"].max()
+        with self._lock:
+            if pd.notna(newest):
+                self._reference = max(self._reference, float(newest) + 1.0)
+            reference = self._reference
+        return self.score_frame(frame.assign(as_of_day=reference))
+
+    def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """customer_id, churn_probability, risk_band, driver_1..3 for rows holding as_of_day and the features."""
+        columns = list(self.model.metadata.get_input_schema().input_names())
+        out = self.model.predict(frame[columns].astype("float64"))
+        probs = np.asarray(out["churn_probability"], dtype="float64")
+        result = pd.DataFrame(
+            {
+                "customer_id": frame["customer_id"].to_numpy(),
+                "churn_probability": probs,
+                "risk_band": [risk_band(float(p)) for p in probs],
+            }
+        )
+        drivers = list(out["drivers"]) if "drivers" in out else [[] for _ in probs]
+        for k in range(N_DRIVERS):
+            result[f"driver_{k + 1}"] = [d[k] if len(d) > k else "" for d in drivers]
+        return result

@@ -1,0 +1,73 @@
+"""What the /recommend endpoint calls: answers with product facts, from a loaded recommender.
+
+The endpoint knows products only by id and features only by name; indices, tables and feature order stay here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from features.repo.definitions import RECOMMENDER_CUSTOMER_FEATURES, RECOMMENDER_SERVICE
+from training.recommend.recommender import Mode, Recommender, UnknownProducts
+
+__all__ = ["Answer", "RecommenderAdapter", "UnknownProducts"]
+
+
+@dataclass
+class Answer:
+    items: list[dict[str, object]] = field(default_factory=list)  # product_id, name, category, price, score, reason
+    customer_known: bool = False
+    note: str = ""
+
+
+class RecommenderAdapter:
+    """A loaded recommender's public face: which products it ranks and a recommendation per request."""
+
+    feature_service = RECOMMENDER_SERVICE
+    feature_names: tuple[str, ...] = RECOMMENDER_CUSTOMER_FEATURES
+
+    def __init__(self, recommender: Recommender, version: str) -> None:
+        self.recommender, self.version = recommender, version
+        table = recommender.products.frame  # row i is product index i
+        facts = zip(table["name"].astype(str), table["category"].astype(str), table["price"].astype(float), strict=True)
+        self._facts = dict(zip(recommender.product_ids, facts, strict=True))
+
+    @property
+    def product_ids(self) -> tuple[str, ...]:
+        """The products this version ranks, in the order availability masks follow."""
+        return self.recommender.product_ids
+
+    def knows(self, customer_id: str | None) -> bool:
+        return self.recommender.customer_index(customer_id) is not None
+
+    def recommend(
+        self,
+        customer_id: str | None,
+        cart: Sequence[str],
+        mode: Mode,
+        k: int,
+        available: np.ndarray | None,
+        features: Mapping[str, float | None] | None = None,
+    ) -> Answer:
+        """Top-k allowed products with their facts and reasons; raises `UnknownProducts` for a bad cart."""
+        row = None
+        if features is not None:
+            row = np.array([np.nan if features.get(n) is None else features[n] for n in self.feature_names], np.float64)
+        found = self.recommender.recommend(customer_id, cart, mode, k, available, row)
+        items = []
+        for item in found.items:
+            name, category, price = self._facts[item.product_id]
+            items.append(
+                {
+                    "product_id": item.product_id,
+                    "name": name,
+                    "category": category,
+                    "price": price,
+                    "score": item.score,
+                    "reason": item.reason,
+                }
+            )
+        return Answer(items, found.customer_known, found.note)

@@ -1,0 +1,144 @@
+"""The recommender family: implicit and co-purchase candidates reordered by LightGBM LambdaRank rankers.
+
+The evaluation fit learns from the transactions before `T - H` and is judged on the H days up to T, against
+popularity, repeat-then-popular, ALS alone and BPR alone; the registered model is refitted on everything before
+T, so it knows the latest baskets and products.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+from mlflow import MlflowClient
+from pydantic import Field
+
+from features.repo.definitions import RECOMMENDER_SERVICE
+from retail.workspace import Workspace
+from training.family import Context, Dataset, Evaluation, Family, Options, Packaged, Split
+from training.recommend import compare
+from training.recommend.adapter import RecommenderAdapter
+from training.recommend.batch import recommend_customers
+from training.recommend.candidates import CandidateSource, Fallback, ImplicitALS, ImplicitBPR, Popularity, Repeat
+from training.recommend.evaluate import evaluate_fitted
+from training.recommend.holdout import evaluate_recommender, truth_frame
+from training.recommend.products import build_product_table
+from training.recommend.pyfunc import SIGNATURE, RecommenderModel, input_example, recommender_of
+from training.recommend.recommender import MODES, Recommender
+from training.recommend.rerank import RerankConfig, fit_reranker
+from training.recommend.side_features import SideFeatures, feast_customer_lookup
+
+log = logging.getLogger(__name__)
+K = 10
+BASELINES = ("popularity", "repeat_then_popular", "als", "bpr")
+PARTS = {"all": "all products", "new": "never-bought products (cross_sell)"}
+
+
+class RecommenderOptions(Options):
+    config: RerankConfig = Field(default_factory=RerankConfig, description="Sources and ranker settings.")
+
+    def params(self) -> dict[str, Any]:
+        flat = asdict(self.config)
+        proposals = flat.pop("proposals")
+        return {f"rerank_{k}": v for k, v in flat.items()} | {f"proposals_{k}": v for k, v in proposals.items()}
+
+
+def fit_recommender(ctx: Context, tx: pd.DataFrame, split: Split, config: RerankConfig) -> Recommender:
+    """The whole two-stage model on the transactions before `split.train_end`, with the workspace's products."""
+    as_of = split.train_end
+    tx = tx[tx["ts"] < as_of]
+    products = ctx.ws.read_raw("products")
+    reviews = ctx.ws.read_raw("reviews", ["product_id", "ts", "rating"])
+    if reviews is not None:
+        reviews = reviews[reviews["ts"] < as_of]
+    side = SideFeatures(products, reviews, feast_customer_lookup(ctx.ws))
+    inner_cutoff = as_of - split.horizon
+    reranker = fit_reranker(tx, inner_cutoff, split.horizon.days, config, as_of, ctx.progress, side)
+    table = build_product_table(reranker.interactions.product_ids, tx, products, reviews)
+    catalogue = products["product_id"].astype(str).tolist() if products is not None else []
+    return Recommender.build(reranker, table, catalogue)
+
+
+class RecommenderFamily(Family):
+    name = "recommender"
+    feature_service = RECOMMENDER_SERVICE
+    primary_metric = f"all_recall_at_{K}"
+    default_horizon_days = 30
+    requirements = ("implicit", "lightgbm", "numpy", "pandas", "scipy", "threadpoolctl")
+    list_columns = {
+        "recall@10": "model_all_recall_at_10",
+        "NDCG@10": "model_all_ndcg_at_10",
+        "new rec.": "model_new_recall_at_10",
+        "repeat": "repeat_then_popular_all_recall_at_10",
+        "ALS": "als_all_recall_at_10",
+    }
+    guards = tuple(
+        (f"model_{part}_recall_at_{K}", f"{b}_{part}_recall_at_{K}", f"recall@{K} on {what} below {b}")
+        for part, what in PARTS.items()
+        for b in BASELINES
+    )
+    options_type = RecommenderOptions
+
+    def dataset(self, ctx: Context, split: Split, options: Options) -> Dataset:
+        train = ctx.tx[ctx.tx["ts"] < split.train_end]
+        test = None
+        if split.test_end is not None:
+            test = ctx.tx[(ctx.tx["ts"] >= split.train_end) & (ctx.tx["ts"] < split.test_end)]
+        return Dataset(split, train, test, {"train_lines": len(train)})
+
+    def fit(self, ctx: Context, data: Dataset, options: Options) -> Recommender:
+        assert isinstance(options, RecommenderOptions)
+        return fit_recommender(ctx, data.train, data.split, options.config)
+
+    def baselines(self, ctx: Context, data: Dataset) -> dict[str, CandidateSource]:
+        """Unfitted: they are fitted on the model's own interactions when evaluated."""
+        return {
+            "popularity": Popularity(),
+            "repeat_then_popular": Fallback(Repeat(), Popularity()),
+            "als": ImplicitALS(),
+            "bpr": ImplicitBPR(),  # ALS and BPR both feed the ranker, which weighs them; alone, each is logged here
+        }
+
+    def evaluate(self, ctx: Context, model: Recommender, baselines: Any, data: Dataset) -> Evaluation:
+        x = model.reranker.interactions
+        truth = truth_frame(x, data.test)
+        results = {f"model_{k}": v for k, v in evaluate_recommender(model, truth, K).items()}
+        for name, source in baselines.items():
+            source.fit(x)
+            for part in PARTS:
+                scores = evaluate_fitted(source, x, data.test, K, new_only=part == "new")
+                results[f"{name}_{part}_recall_at_{K}"] = scores[f"recall_at_{K}"]
+                results[f"{name}_{part}_ndcg_at_{K}"] = scores[f"ndcg_at_{K}"]
+        return Evaluation(results, truth)
+
+    def package(self, ctx: Context, model: Recommender, data: Dataset) -> Packaged:
+        x = model.reranker.interactions
+        return Packaged(
+            RecommenderModel(model),
+            SIGNATURE,
+            input_example(model),
+            metrics={"customers": float(x.n_customers), "products": float(x.n_products)},
+            metadata={"k_evaluated": K},
+        )
+
+    def compare(self, client: MlflowClient, champion: str, challenger: str) -> pd.DataFrame:
+        return compare.table(client, self.name, champion, challenger, K, BASELINES)
+
+    def predict(self, ctx: Context, model: Any, version: str, options: dict[str, Any]) -> pd.DataFrame:
+        """customer_id, rank, product_id, score, reason for every customer who bought before as_of."""
+        unknown = set(options) - {"mode", "k"}
+        if unknown:
+            raise ValueError(f"recommender predictions take mode and k (got {', '.join(sorted(unknown))})")
+        mode, k = str(options.get("mode", "all")), int(options.get("k", 10))
+        if mode not in MODES:
+            raise ValueError(f"--mode {mode}: choose one of {', '.join(MODES)}")
+        recommender = recommender_of(model, f"{self.name} v{version}")
+        return recommend_customers(recommender, version, ctx.tx, ctx.as_of, mode, k, ctx.progress)  # type: ignore[arg-type]
+
+    def adapter(self, model: Any, version: str, ws: Workspace) -> RecommenderAdapter:
+        return RecommenderAdapter(recommender_of(model, f"{self.name} v{version}"), version)
+
+
+FAMILY = RecommenderFamily()
