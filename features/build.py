@@ -5,37 +5,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 
 from features import store, transforms
+from retail.files import write_parquet
 from retail.settings import Settings
 from retail.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
-
-
-def _read_raw(ws: Workspace, name: str) -> pd.DataFrame | None:
-    path = ws.raw_table(name)
-    return pd.read_parquet(path) if path.exists() else None
-
-
 def build_features(ws: Workspace, settings: Settings, step: Callable[[str], None] = log.info) -> dict[str, int]:
     """Compute every feature table, register the repo and fill the online store; returns row counts."""
-    tx = _read_raw(ws, "transactions")
+    tx = ws.read_raw("transactions")
     if tx is None:
         raise FileNotFoundError(
             f"no transactions in {ws.raw_dir}: run `retail data simulate` or `retail data import` first"
         )
     ws.ensure()
-    products = _read_raw(ws, "products")
+    products = ws.read_raw("products")
     tables = {
         "customer": lambda: transforms.customer_features(tx, products),
         "product": lambda: transforms.product_features(tx),
@@ -46,7 +35,7 @@ def build_features(ws: Workspace, settings: Settings, step: Callable[[str], None
         started = time.perf_counter()
         step(f"computing {name} features")
         frame = make()
-        _write_parquet(frame, ws.features_dir / f"{name}_features.parquet")
+        write_parquet(frame, ws.features_dir / f"{name}_features.parquet")
         counts[name] = len(frame)
         step(f"{name} features: {len(frame):,} rows in {time.perf_counter() - started:.1f}s")
     step("feast apply")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.schema import TABLES, DataError, validate
+from retail.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -79,24 +80,21 @@ def _swap(raw_dir: Path, staging: Path, backup: Path) -> None:
         raise
 
 
-def read_table(raw_dir: Path, name: str, *, check: bool = True) -> pd.DataFrame | None:
-    """Table `name` from `raw_dir`, or None when the data set has no such table.
+def read_table(ws: Workspace, name: str, *, check: bool = True) -> pd.DataFrame | None:
+    """Table `name` of the workspace (through its one reader, `Workspace.read_raw`), or None when it has none.
 
     With `check` (the default) the table is validated on the way in, so files dropped in by hand or by another
     tool are held to the same contract as what `write_tables` wrote.
     """
     if name not in TABLES:
         raise ValueError(f"unknown raw table {name!r}; the contract has {', '.join(TABLES)}")
-    path = table_path(raw_dir, name)
-    if not path.exists():
-        return None
-    df = pd.read_parquet(path)
-    return validate(name, df, path.name) if check else df
+    df = ws.read_raw(name)
+    return validate(name, df, ws.raw_table(name).name) if check and df is not None else df
 
 
-def read_tables(raw_dir: Path, *, check: bool = True) -> dict[str, pd.DataFrame]:
-    """Every table present in `raw_dir`; the transactions table must be there."""
-    tables = {name: read_table(raw_dir, name, check=check) for name in TABLES}
+def read_tables(ws: Workspace, *, check: bool = True) -> dict[str, pd.DataFrame]:
+    """Every table present in the workspace; the transactions table must be there."""
+    tables = {name: read_table(ws, name, check=check) for name in TABLES}
     if tables[REQUIRED_TABLE] is None:
-        raise FileNotFoundError(f"no {REQUIRED_TABLE}.parquet in {raw_dir}: simulate or import a data set first")
+        raise FileNotFoundError(f"no {REQUIRED_TABLE}.parquet in {ws.raw_dir}: simulate or import a data set first")
     return {name: df for name, df in tables.items() if df is not None}

@@ -70,8 +70,7 @@ class Workspace:
         return json.loads(self.meta_file.read_text())
 
     def write_meta(self, **values: Any) -> None:
-        meta = self.read_meta() | values
-        self.meta_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.meta_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(meta, indent=2, default=str))
-        tmp.replace(self.meta_file)
+        from retail.files import atomic_write
+
+        text = json.dumps(self.read_meta() | values, indent=2, default=str)
+        atomic_write(self.meta_file, lambda tmp: tmp.write_text(text))

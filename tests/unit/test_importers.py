@@ -12,6 +12,7 @@ from features.importers import import_canonical, import_online_retail
 from features.rawio import read_table, read_tables, write_tables
 from features.schema import DataError
 from features.simulate import simulate
+from retail.workspace import Workspace
 
 SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
 ONLINE_RETAIL = SHARED_DATA / "online_retail" / "online_retail.parquet"
@@ -105,15 +106,16 @@ def test_canonical_refuses_ambiguous_or_missing_transactions(tmp_path: Path) -> 
 
 
 def test_write_read_round_trip_replaces_the_data_set(tmp_path: Path) -> None:
-    raw = tmp_path / "raw"
+    ws = Workspace.at(tmp_path)
     simulated = simulate(n_customers=50, days=60)
-    write_tables(raw, simulated)
-    back = read_tables(raw)
+    write_tables(ws.raw_dir, simulated)
+    back = read_tables(ws)
     for name, df in simulated.items():
         pd.testing.assert_frame_equal(back[name], df)
-    write_tables(raw, {"transactions": simulated["transactions"]})
-    assert read_table(raw, "reviews") is None  # no simulated reviews mixed into the new data set
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]  # no staging folders left behind
+    write_tables(ws.raw_dir, {"transactions": simulated["transactions"]})
+    assert read_table(ws, "reviews") is None  # no simulated reviews mixed into the new data set
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no staging folders left behind
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["raw"]
 
 
 def test_failed_write_leaves_the_raw_dir_unchanged(tmp_path: Path) -> None:
@@ -153,7 +155,7 @@ def test_crash_while_moving_files_restores_the_previous_tables(tmp_path: Path, m
 
 def test_read_tables_needs_transactions(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no transactions.parquet"):
-        read_tables(tmp_path)
+        read_tables(Workspace.at(tmp_path))
 
 
 def test_online_retail_layout(tmp_path: Path) -> None:
