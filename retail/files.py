@@ -11,7 +11,7 @@ import pandas as pd
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """`write` into a temporary sibling, then rename it over `path`: readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -11,7 +11,9 @@ from typing import Annotated
 
 import bentoml
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from retail.settings import get_settings
 from retail.workspace import Workspace
@@ -28,6 +30,15 @@ app = FastAPI(
 )
 for _name in families.names():
     app.include_router(families.endpoint_module(_name).router)
+
+
+@app.exception_handler(HTTPException)
+async def _body_not_json(request: Request, exc: HTTPException) -> Response:
+    """FastAPI answers a body it cannot even decode with a bare 400; it is a 422 like every other bad body."""
+    if exc.status_code == 400:
+        problem = {"type": "json_invalid", "loc": ["body"], "msg": str(exc.detail), "input": None}
+        return JSONResponse(status_code=422, content={"detail": [problem]})
+    return await http_exception_handler(request, exc)
 
 
 @app.exception_handler(Exception)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,34 +24,38 @@ class Built:
     recommender_metrics: dict[str, float]
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """A small simulated workspace with features built, churn and recommender champions registered (built once)."""
-    from features.build import build_features
-    from features.rawio import write_tables
-    from features.simulate import simulate
-    from training import run
+def _light(name: str) -> dict[str, Any]:
+    """Lighter training than the defaults where it would be slow (same code paths); other families: defaults."""
     from training.churn.family import ChurnOptions
     from training.recommend.family import RecommenderOptions
     from training.recommend.rerank import RerankConfig
 
-    # a lighter recommender than the default (fewer trees, label windows and cart sessions): same code paths
-    fixture_ranking = RerankConfig(n_estimators=60, learning_rate=0.1, earlier_cutoffs_days=(30,), cart_sessions=300)
+    ranking = RerankConfig(n_estimators=60, learning_rate=0.1, earlier_cutoffs_days=(30,), cart_sessions=300)
+    light = {
+        "churn": {"horizon_days": 60, "options": ChurnOptions(cutoffs=8)},
+        "recommender": {"horizon_days": 30, "options": RecommenderOptions(config=ranking)},
+    }
+    return light.get(name, {})
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """A small simulated workspace with features built and every family's champion registered (built once)."""
+    from features.build import build_features
+    from features.rawio import write_tables
+    from features.simulate import simulate
+    from training import families, promotion, run, tracking
 
     root = tmp_path_factory.mktemp("workspace")
     settings = Settings(workspace=root)
     ws = Workspace.at(root).ensure()
     write_tables(ws.raw_dir, simulate(n_customers=1500, days=540, seed=7))
     build_features(ws, settings)
-    result = run.train("churn", ws, settings, horizon_days=60, options=ChurnOptions(cutoffs=8))
-    recommender = run.train(
-        "recommender", ws, settings, horizon_days=30, options=RecommenderOptions(config=fixture_ranking)
-    )
-    if recommender.lost:  # the light ranking above can trail a baseline in a mode; the service tests need a champion
-        from training import promotion, tracking
-
-        promotion.promote(tracking.connect(ws, settings), "recommender", force=True)
-    return Built(ws, settings, result.version, result.metrics, recommender.metrics)
+    results = {name: run.train(name, ws, settings, **_light(name)) for name in families.names()}
+    for name, result in results.items():
+        if result.lost:  # light settings can trail a baseline in a mode; the service tests need a champion
+            promotion.promote(tracking.connect(ws, settings), name, force=True)
+    return Built(ws, settings, results["churn"].version, results["churn"].metrics, results["recommender"].metrics)
 
 
 @pytest.fixture(scope="session")
