@@ -21,12 +21,19 @@ MODEL_FEATURES = [
     "recency_days",
     "tenure_days",
     "recency_over_gap",
+    "days_overdue",
+    "overdue_z",
+    "recency_over_last_gap",
     "orders_per_month",
     *(n for n in CUSTOMER_FEATURES if n not in ABSOLUTE_DAYS),
 ]
 # Shallow, strongly regularised trees: churn patterns shift between seasons, so simple rules transfer best.
+# Extremely randomised split thresholds and 200 trees smooth them further: on Online Retail they lifted AUC on
+# validations inside the protocol's training window by 0.006-0.013, where leaves or child sizes moved it by noise;
+# the protocol's own 2011-09-01 test stayed where it was (0.747 against 0.749, inside its +-0.017 interval).
 DEFAULT_PARAMS: dict[str, Any] = {
-    "n_estimators": 300,
+    "extra_trees": True,
+    "n_estimators": 200,
     "learning_rate": 0.03,
     "num_leaves": 4,
     "min_child_samples": 100,
@@ -46,8 +53,12 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     as_of = frame["as_of_day"].astype("float64")
     x["recency_days"] = as_of - x.pop("last_purchase_day")
     x["tenure_days"] = as_of - x.pop("first_purchase_day")
-    # how overdue the next purchase is, given the customer's own rhythm
+    # how overdue the next purchase is, given the customer's own rhythm (NaN for one-order customers)
     x["recency_over_gap"] = x["recency_days"] / x["gap_mean_days"].clip(lower=1)
+    x["days_overdue"] = x["recency_days"] - x["gap_mean_days"]
+    # in units of the customer's own gap spread; a week of slack keeps perfectly regular customers finite
+    x["overdue_z"] = x["days_overdue"] / (x["gap_std_days"] + 7)
+    x["recency_over_last_gap"] = x["recency_days"] / x["last_gap_days"].clip(lower=1)
     x["orders_per_month"] = x["orders_total"] / (x["tenure_days"].clip(lower=0) / 30 + 1)
     return x[MODEL_FEATURES]
 
@@ -121,6 +132,14 @@ def _each(fmt: Callable[..., str], *columns: str) -> Phrase:
     return phrase
 
 
+def _pace(per_month: float) -> str:
+    if _na(per_month) or per_month <= 0:
+        return "no orders yet"
+    if per_month < 0.5:  # "one every 2+ months" reads better than "0.2 orders a month"
+        return f"about one order every {_n(1 / per_month)} months"
+    return f"{per_month:.1f} orders a month on average"
+
+
 def _na(value: float) -> bool:
     return bool(np.isnan(value))
 
@@ -130,8 +149,13 @@ def _windowed_phrases(window: int) -> dict[str, Phrase]:
     return {
         f"orders_{window}d": _each(lambda v: f"{_count(v, 'order')} {w}", f"orders_{window}d"),
         f"spend_{window}d": _each(lambda v: f"spent {_money(v)} {w}", f"spend_{window}d"),
-        f"units_{window}d": _each(lambda v: f"bought {_count(v, 'item')} {w}", f"units_{window}d"),
-        f"active_days_{window}d": _each(lambda v: f"shopped on {_count(v, 'day')} {w}", f"active_days_{window}d"),
+        f"units_{window}d": _each(
+            lambda v: f"bought {_count(v, 'item')} {w}" if v >= 0.5 else f"bought nothing {w}", f"units_{window}d"
+        ),
+        f"active_days_{window}d": _each(
+            lambda v: f"shopped on {_count(v, 'day')} {w}" if v >= 0.5 else f"has not shopped {w}",
+            f"active_days_{window}d",
+        ),
     }
 
 
@@ -151,7 +175,37 @@ PHRASES: dict[str, Phrase] = {
         "gap_mean_days",
         "recency_days",
     ),
-    "orders_per_month": _each(lambda v: f"{v:.1f} orders a month on average", "orders_per_month"),
+    "days_overdue": _each(
+        lambda g, r: (
+            "only one order so far"
+            if _na(g)
+            else f"{_n(r - g)} days past their usual {_n(g)}-day gap between orders"
+            if r >= g
+            else f"usually orders every {_n(g)} days; {_n(r)} days since the last order"
+        ),
+        "gap_mean_days",
+        "recency_days",
+    ),
+    "overdue_z": _each(
+        lambda g, sd, r: (
+            "only one order so far"
+            if _na(g)
+            else f"{_n(r)} days since the last order, against a usual gap of {_n(g)} ± {_n(sd)} days"
+        ),
+        "gap_mean_days",
+        "gap_std_days",
+        "recency_days",
+    ),
+    "recency_over_last_gap": _each(
+        lambda lg, r: (
+            "only one order so far"
+            if _na(lg)
+            else f"{_n(r)} days since the last order; the gap before it was {_n(lg)} days"
+        ),
+        "last_gap_days",
+        "recency_days",
+    ),
+    "orders_per_month": _each(lambda v: _pace(v), "orders_per_month"),
     **{k: v for window in CUSTOMER_WINDOWS for k, v in _windowed_phrases(window).items()},
     "orders_trend": _each(
         lambda a, b: f"{_count(a, 'order')} in the last 90 days, {_change(a, b - a, _n)}", "orders_90d", "orders_180d"
@@ -201,7 +255,7 @@ PHRASES: dict[str, Phrase] = {
 def contributions(classifier: lgb.LGBMClassifier, x: pd.DataFrame) -> np.ndarray:
     """Per-row SHAP contributions (log-odds) of each column of `x`; the last column is the bias."""
     # a real-time request holds a few rows: waking a thread pool for them costs more than the trees
-    threads = {"num_threads": 1} if len(x) < SMALL_BATCH else {}
+    threads: dict[str, Any] = {"num_threads": 1} if len(x) < SMALL_BATCH else {}
     return np.asarray(classifier.predict(x, pred_contrib=True, **threads))
 
 
@@ -235,7 +289,8 @@ class ChurnModel(PythonModel):
         self.input_columns = MODEL_INPUT
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        x = prepare(model_input)
+        # the classifier's own columns: versions registered before a feature was added keep scoring
+        x = prepare(model_input)[list(self.classifier.feature_name_)]
         contrib = contributions(self.classifier, x)
         # SHAP values sum to the raw score: one pass over the trees gives both the probability and the drivers
         p = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1)))
