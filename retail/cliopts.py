@@ -43,11 +43,30 @@ def workspace(path: Path) -> tuple[Workspace, Settings]:
     return Workspace.at(settings.workspace), settings
 
 
-def trained(name: str, result: Any, columns: dict[str, str]) -> str:
-    """One line about a training run: version, alias, its headline figures, and a baseline loss if any."""
+def train_and_report(name: str, workspace_dir: Path, as_of: datetime | None, horizon_days: int, options: Any) -> None:
+    """`retail train NAME`: the shared runner, then one line with the version, alias and headline figures."""
+    from training import families, run
+
+    ws, settings = workspace(workspace_dir)
+    result = run.train(name, ws, settings, as_of, horizon_days, options)
     m = result.metrics
+    columns = families.family(name).list_columns
     figures = ", ".join(f"{title} {m.get(metric, float('nan')):.3f}" for title, metric in columns.items())
-    line = f"{name} version {result.version} (@{result.alias}) in {result.seconds:.0f}s: {figures}"
+    typer.echo(f"{name} version {result.version} (@{result.alias}) in {result.seconds:.0f}s: {figures}")
     if result.lost:
-        line += f"\nnot promoted without --force, it lost to a baseline: {'; '.join(result.lost)}"
-    return line
+        typer.echo(f"not promoted without --force, it lost to a baseline: {'; '.join(result.lost)}")
+
+
+def predict_to_file(
+    name: str, out: Path, workspace_dir: Path, as_of: datetime | None, alias: str, options: dict[str, Any]
+) -> Any:
+    """`retail predict NAME`: batch scores written whole to a .csv or .parquet file; returns the frame."""
+    from retail.files import check_suffix, write_frame
+
+    check_suffix(out)  # fail before the slow imports and scoring
+    from training import run
+
+    ws, settings = workspace(workspace_dir)
+    frame = run.predict(name, ws, settings, as_of, alias, options)
+    write_frame(frame, out)
+    return frame

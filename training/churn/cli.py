@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from retail.cliopts import AliasOpt, DateOpt, OutOpt, WorkspaceOpt, command, trained, workspace
+from retail.cliopts import AliasOpt, DateOpt, OutOpt, WorkspaceOpt, command, predict_to_file, train_and_report
 
 NAME = "churn"
 
@@ -21,13 +21,9 @@ def train(
     tune: Annotated[int, typer.Option(min=0, help="Optuna trials (nested MLflow runs); 0 = defaults.")] = 0,
 ) -> None:
     """Evaluate on the H days before --as-of (default: end of data), refit on everything, register `churn`."""
-    from training import families, run
     from training.churn.family import ChurnOptions
 
-    ws, settings = workspace(workspace_dir)
-    options = ChurnOptions(cutoffs=cutoffs, tune=tune)
-    result = run.train(NAME, ws, settings, as_of, horizon_days, options)
-    typer.echo(trained(NAME, result, families.family(NAME).list_columns))
+    train_and_report(NAME, workspace_dir, as_of, horizon_days, ChurnOptions(cutoffs=cutoffs, tune=tune))
 
 
 @command
@@ -38,12 +34,5 @@ def predict(
     alias: AliasOpt = "champion",
 ) -> None:
     """customer_id, churn_probability, risk_band, driver_1..3 for every customer known before --as-of."""
-    from retail.files import check_suffix, write_frame
-
-    check_suffix(out)  # fail before the slow imports and scoring
-    from training import run
-
-    ws, settings = workspace(workspace_dir)
-    frame = run.predict(NAME, ws, settings, as_of, alias)
-    write_frame(frame, out)
+    frame = predict_to_file(NAME, out, workspace_dir, as_of, alias, {})
     typer.echo(f"wrote {len(frame):,} scores to {out}")

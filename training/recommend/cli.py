@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from retail.cliopts import AliasOpt, DateOpt, OutOpt, WorkspaceOpt, command, trained, workspace
+from retail.cliopts import AliasOpt, DateOpt, OutOpt, WorkspaceOpt, command, predict_to_file, train_and_report
 
 NAME = "recommender"
 
@@ -19,14 +19,12 @@ def train(
     horizon_days: Annotated[int, typer.Option(min=7, help="Held-out days before --as-of, and the label window.")] = 30,
 ) -> None:
     """Evaluate on the H days before --as-of (default: end of data) against the baselines, refit, register."""
-    from training import families, run
+    from retail.settings import get_settings
     from training.recommend.family import RecommenderOptions
     from training.recommend.rerank import RerankConfig
 
-    ws, settings = workspace(workspace_dir)
-    options = RecommenderOptions(config=RerankConfig(seed=settings.seed))
-    result = run.train(NAME, ws, settings, as_of, horizon_days, options)
-    typer.echo(trained(NAME, result, families.family(NAME).list_columns))
+    options = RecommenderOptions(config=RerankConfig(seed=get_settings().seed))
+    train_and_report(NAME, workspace_dir, as_of, horizon_days, options)
 
 
 @command
@@ -39,12 +37,5 @@ def predict(
     alias: AliasOpt = "champion",
 ) -> None:
     """customer_id, rank, product_id, score, reason for every customer known before --as-of (campaign files)."""
-    from retail.files import check_suffix, write_frame
-
-    check_suffix(out)
-    from training import run
-
-    ws, settings = workspace(workspace_dir)
-    frame = run.predict(NAME, ws, settings, as_of, alias, {"mode": mode, "k": k})
-    write_frame(frame, out)
+    frame = predict_to_file(NAME, out, workspace_dir, as_of, alias, {"mode": mode, "k": k})
     typer.echo(f"wrote {len(frame):,} rows for {frame['customer_id'].nunique():,} customers to {out}")
