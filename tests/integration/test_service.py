@@ -108,7 +108,7 @@ def test_unknown_customer_is_404_naming_it(http: httpx.Client, buyers: list[str]
         pytest.param({"customer_ids": [1]}, ["body", "customer_ids", 0], id="not-a-string"),
         pytest.param({"customer_ids": ["C00001"], "extra": 1}, ["body", "extra"], id="extra-field"),
         pytest.param(b'{"customer_ids": [', ["body"], id="invalid-json"),
-        pytest.param(b'W\xff}\xfe\x1f', ["body"], id="not-utf8"),
+        pytest.param(b"W\xff}\xfe\x1f", ["body"], id="not-utf8"),
         pytest.param([], ["body"], id="not-an-object"),
     ],
 )
