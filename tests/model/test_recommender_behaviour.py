@@ -73,3 +73,16 @@ def test_model_beats_its_baselines_on_the_held_out_period(built) -> None:
     assert m["model_all_recall_at_10"] > m["popularity_all_recall_at_10"]
     assert m["model_all_recall_at_10"] > m["repeat_then_popular_all_recall_at_10"]
     assert m["model_new_recall_at_10"] > m["als_new_recall_at_10"]
+
+
+def test_the_registered_model_reads_todays_features_and_records_a_policy_per_mode(recommender) -> None:
+    """A model the service loads is checked by feature name; its guard decided each judged mode on held-out data."""
+    from training.recommend.schema import check_features
+
+    check_features(recommender, "the registered recommender")
+    assert set(recommender.policy) == {"all", "cross_sell"}
+    for mode, policy in recommender.policy.items():
+        if policy.kind == "model":
+            assert policy.inner_model >= policy.inner_baseline, mode
+        else:
+            assert policy.inner_chosen >= policy.inner_baseline > policy.inner_model, mode

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from features.repo.definitions import RECOMMENDER_CUSTOMER_FEATURES, RECOMMENDER_SERVICE
+from features.repo.definitions import RECOMMENDER_SERVICE
 from training.recommend.recommender import Mode, Recommender, UnknownProducts
 
 __all__ = ["Answer", "RecommenderAdapter", "UnknownProducts"]
@@ -27,10 +27,10 @@ class RecommenderAdapter:
     """A loaded recommender's public face: which products it ranks and a recommendation per request."""
 
     feature_service = RECOMMENDER_SERVICE
-    feature_names: tuple[str, ...] = RECOMMENDER_CUSTOMER_FEATURES
 
     def __init__(self, recommender: Recommender, version: str) -> None:
         self.recommender, self.version = recommender, version
+        self.feature_names = recommender.customer_feature_names  # the online features a request reads, by name
         table = recommender.products.frame  # row i is product index i
         facts = zip(table["name"].astype(str), table["category"].astype(str), table["price"].astype(float), strict=True)
         self._facts = dict(zip(recommender.product_ids, facts, strict=True))
@@ -53,10 +53,7 @@ class RecommenderAdapter:
         features: Mapping[str, float | None] | None = None,
     ) -> Answer:
         """Top-k allowed products with their facts and reasons; raises `UnknownProducts` for a bad cart."""
-        row = None
-        if features is not None:
-            row = np.array([np.nan if features.get(n) is None else features[n] for n in self.feature_names], np.float64)
-        found = self.recommender.recommend(customer_id, cart, mode, k, available, row)
+        found = self.recommender.recommend(customer_id, cart, mode, k, available, features)
         items = []
         for item in found.items:
             name, category, price = self._facts[item.product_id]

@@ -120,6 +120,7 @@ class RecommenderFamily(Family):
             SIGNATURE,
             input_example(model),
             metrics={"customers": float(x.n_customers), "products": float(x.n_products)},
+            params=model.policy_params(),  # per mode: the model, a blend or the baseline, from inner validation
             metadata={"k_evaluated": K},
         )
 

@@ -14,6 +14,9 @@ from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import Array, ColSpec, DataType, Schema
 
 from training.recommend.recommender import Recommender
+from training.recommend.schema import StaleModel, check_features
+
+__all__ = ["LAYOUT", "SIGNATURE", "RecommenderModel", "StaleModel", "input_example", "recommender_of"]
 
 SIGNATURE = ModelSignature(
     inputs=Schema(
@@ -35,7 +38,7 @@ SIGNATURE = ModelSignature(
 )
 # The pickled layout of `Recommender` (its features and tables). Raise it whenever a change would make a model
 # pickled by older code compute wrong features or fail: such a model is then refused with a clear message.
-LAYOUT = 2  # 2: ages as shares of the history
+LAYOUT = 2  # 2: ages as shares of the history (features are checked by name too: `schema.check_features`)
 
 
 def input_example(recommender: Recommender) -> pd.DataFrame:
@@ -84,10 +87,6 @@ class RecommenderModel(PythonModel):
         return pd.DataFrame(rows, columns=["product_ids", "scores", "reasons", "note"])
 
 
-class StaleModel(ValueError):
-    """A recommender pickled by code with another layout: it must be retrained."""
-
-
 def recommender_of(loaded: Any, name: str) -> Recommender:
     """The `Recommender` inside a loaded pyfunc; `name` says which model it is in the error."""
     wrapper = loaded.unwrap_python_model()
@@ -99,4 +98,5 @@ def recommender_of(loaded: Any, name: str) -> Recommender:
             f"{name} was trained by another version of this code (model layout {layout}, this code reads "
             f"{LAYOUT}): retrain it with `retail train recommender`"
         )
+    check_features(wrapper.recommender, name)  # and it reads, by name, the features this code computes
     return wrapper.recommender

@@ -1,19 +1,22 @@
 """The product answer: modes, stock filtering, guest carts and a reason for every recommendation.
 
-The reranker orders candidates; this layer decides which products are allowed (mode, cart, stock), fills short
-lists with popular allowed products, and says why each product is there.
+The reranker orders candidates; this layer applies the model's per-mode policy (model, blend with a baseline, or
+the baseline first: see `guard`), decides which products are allowed (mode, cart, stock), fills short lists with
+popular allowed products, and says why each product is there.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 
+from training.recommend.candidates import Scored
+from training.recommend.guard import ModePolicy, guarded, policy_params
 from training.recommend.products import NO_CATEGORY, ProductTable
 from training.recommend.rerank import Reranker
 
@@ -71,6 +74,30 @@ class Recommender:
     def product_ids(self) -> tuple[str, ...]:
         return self.reranker.interactions.product_ids
 
+    @property
+    def policy(self) -> dict[str, ModePolicy]:
+        """Per judged mode (`all`, `cross_sell`): model, blend or fallback, and the inner figures behind it.
+
+        Empty for a model fitted without an inner validation (or pickled before there was one): the model answers.
+        """
+        return dict(getattr(self.reranker, "policy", None) or {})
+
+    def policy_params(self) -> dict[str, str | float | int]:
+        """The policy as flat `policy_<mode>_<field>` params for MLflow."""
+        return policy_params(self.policy)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The columns the rankers were trained with, in order (see `schema.check_features`)."""
+        recorded = getattr(self.reranker, "feature_names", ())
+        return tuple(recorded) or tuple(self.reranker.models[(False, False)].booster_.feature_name())
+
+    @property
+    def customer_feature_names(self) -> tuple[str, ...]:
+        """The Feast customer features a request may pass (`customer_features`); none without side features."""
+        side = self.reranker.side
+        return () if side is None else tuple(side.customer_names)
+
     def customer_index(self, customer_id: str | None) -> int | None:
         if customer_id is None:
             return None
@@ -94,17 +121,19 @@ class Recommender:
         mode: Mode = "all",
         k: int = 10,
         available: np.ndarray | None = None,
-        customer_features: np.ndarray | None = None,
+        customer_features: Mapping[str, float | None] | None = None,
     ) -> Recommendation:
         """Up to k products for a customer (or a guest) and cart in one mode, only `available` ones if given.
 
-        `customer_features` (the recommender_v1 Feast features, in order) replaces the values held since training.
+        `customer_features` ({Feast feature name: value}, names from `customer_feature_names`; a missing or None
+        one is NaN) replaces the values held since training. A name the model does not read is a ValueError.
         """
         _check_mode(mode)
         cart_idx = self.cart_indices(cart)
         customer = self.customer_index(customer_id)
-        rows = None if customer_features is None else np.asarray(customer_features, np.float64).reshape(1, -1)
+        rows = self._customer_rows(customer_features)
         pool = self.reranker.recommend_many([customer], [cart_idx], self.n_pool, mode == "cross_sell", rows)[0]
+        pool = self._guarded(mode, customer, cart_idx, pool)
         items = self._finish(customer, cart_idx, pool, mode, k, available)
         note = _note(customer_id, customer, cart_idx)
         if not items and mode == "up_sell":
@@ -129,10 +158,31 @@ class Recommender:
             part = indices[start : start + step]
             pools = self.reranker.recommend_many(part, None, self.n_pool, mode == "cross_sell")
             for offset, (customer, pool) in enumerate(zip(part, pools, strict=True)):
-                items = self._finish(customer, [], pool, mode, k, None)
+                items = self._finish(customer, [], self._guarded(mode, customer, [], pool), mode, k, None)
                 rows += [(chosen[start + offset], r, i.product_id, i.score, i.reason) for r, i in enumerate(items, 1)]
             progress(f"recommended for {min(start + step, len(chosen))}/{len(chosen)} customers")
         return pd.DataFrame(rows, columns=["customer_id", "rank", "product_id", "score", "reason"])
+
+    def _customer_rows(self, features: Mapping[str, float | None] | None) -> np.ndarray | None:
+        if features is None:
+            return None
+        if not isinstance(features, Mapping):
+            raise TypeError("customer_features is a mapping {Feast feature name: value}, not a positional array")
+        side = self.reranker.side
+        if side is None:  # a model without side features reads none
+            if features:
+                raise ValueError(f"unknown customer features: {', '.join(sorted(map(str, features)))} (none read)")
+            return None
+        return side.customer_row(features).reshape(1, -1)
+
+    def _guarded(self, mode: Mode, customer: int | None, cart: list[int], pool: Scored) -> Scored:
+        """The pool under the mode's policy; a cart keeps the rankers' order (the validation judged no carts)."""
+        policy = self.policy.get(mode)
+        if cart or policy is None or policy.kind == "model":
+            return pool
+        baseline = getattr(self.reranker, "baselines", {}).get(policy.baseline)
+        exclude = set(self._history(customer).tolist()) if mode == "cross_sell" else set()
+        return guarded(policy, baseline, customer, exclude, pool)
 
     def _allowed(self, customer: int | None, cart: list[int], mode: Mode, available: np.ndarray | None) -> np.ndarray:
         n = self.n_pool

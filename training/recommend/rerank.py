@@ -5,6 +5,8 @@ on the transactions before an inner cutoff and the labels are each customer's pu
 `horizon_days`. Then the sources are refitted on all the training data and the ranker scores their candidates.
 Two rankers are learnt, one for `all` (repeats allowed) and one for `new_only` (never-bought products, the
 cross-sell case), since what predicts a repeat (how often, how lately) differs from what predicts a first buy.
+A second fit without a held-out share of the customers judges the model against its baselines on them, per mode,
+and records whether it answers, blends with a baseline or falls back to one (`guard`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 from lightgbm import LGBMRanker
 
+from training.recommend import guard
 from training.recommend.candidates import (
     CandidateSource,
     CoPurchase,
@@ -29,6 +32,7 @@ from training.recommend.candidates import (
     Scored,
 )
 from training.recommend.evaluate import truth_sets
+from training.recommend.frames import Frame, batches, cart_sessions, group_frame, stack, training_frame, with_side
 from training.recommend.interactions import Interactions, purchases
 from training.recommend.pair_features import Context, build_context, candidate_frame
 from training.recommend.side_features import SideFeatures, SideTables
@@ -60,6 +64,7 @@ class RerankConfig:
     batch_size: int = 256
     predict_threads: int = 1  # a request's few hundred rows: threads cost more than they save (batches use all)
     cart_sessions: int = 1000  # orders split into (cart, rest) per label window, to learn what a cart says
+    validation_share: float = 0.3  # of the customers labelled at the inner cutoff, held out to judge the model
 
     def sources(self) -> dict[str, CandidateSource]:
         """Fresh, unfitted sources; their names prefix the per-source features."""
@@ -97,123 +102,6 @@ class RerankConfig:
         )
 
 
-def _batches(n: int, size: int) -> list[range]:
-    return [range(start, min(start + size, n)) for start in range(0, n, size)]
-
-
-def _with_side(
-    features: np.ndarray,
-    side: SideTables | None,
-    rows: np.ndarray,
-    items: np.ndarray,
-    customers: Sequence[int | None],
-    carts: Sequence[Sequence[int]],
-    customer_rows: np.ndarray | None = None,
-) -> np.ndarray:
-    if side is None:
-        return features
-    return np.hstack([features, side.frame(rows, items, customers, carts, customer_rows)])
-
-
-def _group_frame(
-    ctx: Context,
-    customers: Sequence[int | None],
-    carts: Sequence[Sequence[int]],
-    wanted: Sequence[set[int]],
-    new_only: bool,
-    batch_size: int,
-    side: SideTables | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features, binary labels and group sizes, one group per (customer, cart) with its wanted products.
-
-    Groups whose candidates hold none of the wanted products teach a ranker nothing and are left out.
-    """
-    parts: list[np.ndarray] = []
-    labels: list[np.ndarray] = []
-    groups: list[np.ndarray] = []
-    for batch in _batches(len(customers), batch_size):
-        chosen = [customers[i] for i in batch]
-        chosen_carts = [list(carts[i]) for i in batch]
-        rows, items, features = candidate_frame(ctx, chosen, chosen_carts, new_only)
-        features = _with_side(features, side, rows, items, chosen, chosen_carts)
-        label = np.array([items[j] in wanted[batch.start + rows[j]] for j in range(len(rows))], dtype=np.int32)
-        sizes = np.bincount(rows, minlength=len(chosen))
-        hits = np.bincount(rows, weights=label, minlength=len(chosen))
-        keep = np.repeat(hits > 0, sizes)
-        parts.append(features[keep])
-        labels.append(label[keep])
-        groups.append(sizes[hits > 0])
-    if not parts:
-        width = len(ctx.feature_names) + (0 if side is None else side.width)
-        return np.zeros((0, width), dtype=np.float32), np.zeros(0, np.int32), np.zeros(0, np.int64)
-    return np.vstack(parts), np.concatenate(labels), np.concatenate(groups)
-
-
-def training_frame(
-    ctx: Context, label_tx: pd.DataFrame, new_only: bool, batch_size: int, side: SideTables | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One group per customer with a purchase after the context's cutoff, no cart: the next purchases."""
-    x = ctx.interactions
-    truth = truth_sets(x, label_tx, new_only)
-    customers: list[int | None] = list(sorted(truth))
-    wanted = [{x.product_index[p] for p in truth[c] if p in x.product_index} for c in sorted(truth)]
-    return _group_frame(ctx, customers, [[] for _ in customers], wanted, new_only, batch_size, side)
-
-
-def cart_sessions(
-    ctx: Context, label_tx: pd.DataFrame, new_only: bool, limit: int, seed: int
-) -> tuple[list[int | None], list[list[int]], list[set[int]]]:
-    """Orders after the cutoff as carts: part of the order is the cart; the rest of it and what the same buyer
-    bought in later orders of the window is what the ranker should find.
-
-    Every other session drops the customer, so the ranker also learns what a guest's cart says.
-    """
-    x = ctx.interactions
-    lines = purchases(label_tx)
-    lines = lines[lines["product_id"].isin(x.product_index)]
-    lines["p"] = lines["product_id"].map(x.product_index)
-    baskets = lines.groupby("order_id", sort=True).agg(
-        customer=("customer_id", "first"), ts=("ts", "max"), items=("p", "unique")
-    )
-    later = _later_purchases(baskets)
-    rng = np.random.default_rng(seed)
-    chosen = np.arange(len(baskets))
-    if len(baskets) > limit:
-        chosen = np.sort(rng.choice(len(baskets), size=limit, replace=False))
-    customers: list[int | None] = []
-    carts: list[list[int]] = []
-    wanted: list[set[int]] = []
-    for n, position in enumerate(chosen):
-        customer_id, _, items = baskets.iloc[position]
-        shuffled = rng.permutation(np.sort(items)).tolist()
-        size = max(1, min(len(shuffled) // 2, 5))
-        cart = sorted(shuffled[:size])
-        customer = x.customer_index.get(customer_id) if n % 2 == 0 else None
-        rest = (set(shuffled[size:]) | later[position]) - set(cart)
-        if new_only and customer is not None:
-            rest -= set(x.history(customer).tolist())
-        if rest:
-            customers.append(customer)
-            carts.append(cart)
-            wanted.append(rest)
-    return customers, carts, wanted
-
-
-def _later_purchases(baskets: pd.DataFrame) -> list[set[int]]:
-    """For each order, the products its customer bought in their later orders (of the same frame)."""
-    out: list[set[int]] = [set() for _ in range(len(baskets))]
-    order = np.lexsort((np.arange(len(baskets)), baskets["ts"].to_numpy(), baskets["customer"].to_numpy()))
-    customers, items = baskets["customer"].to_numpy(), baskets["items"].to_numpy()
-    seen: set[int] = set()
-    for i in range(len(order) - 1, -1, -1):  # walk each customer's orders newest first
-        position = order[i]
-        if i == len(order) - 1 or customers[order[i + 1]] != customers[position]:
-            seen = set()
-        out[position] = set(seen)
-        seen |= set(items[position].tolist())
-    return out
-
-
 @dataclass
 class Reranker:
     """Sources fitted on all training data plus one ranker per mode; recommends product indices of `interactions`."""
@@ -223,6 +111,9 @@ class Reranker:
     config: RerankConfig
     fit_seconds: float = 0.0
     side: SideTables | None = None
+    feature_names: tuple[str, ...] = ()  # the rankers' columns, as trained (see `schema`)
+    policy: dict[str, guard.ModePolicy] = field(default_factory=dict)  # mode -> model, blend or fallback
+    baselines: dict[str, CandidateSource] = field(default_factory=dict)  # fitted, those the policy uses
 
     @property
     def interactions(self) -> Interactions:
@@ -242,17 +133,17 @@ class Reranker:
     ) -> list[Scored]:
         """`recommend` for many (customer, cart) pairs at once, in batches (much faster than one by one).
 
-        `customer_rows` (one per customer) replaces the customer features held since training, e.g. with
-        fresher ones from the online store.
+        The rankers' own order: the `policy` is applied by `Recommender`. `customer_rows` (one per customer,
+        columns in `side.customer_names` order) replaces the customer features held since training.
         """
         carts = carts if carts is not None else [[] for _ in customers]
         out: list[Scored] = []
-        for batch in _batches(len(customers), self.config.batch_size):
+        for batch in batches(len(customers), self.config.batch_size):
             chosen = [customers[i] for i in batch]
             chosen_carts = [list(carts[i]) for i in batch]
             rows, items, features = candidate_frame(self.context, chosen, chosen_carts, new_only)
             override = None if customer_rows is None else customer_rows[batch.start : batch.stop]
-            features = _with_side(features, self.side, rows, items, chosen, chosen_carts, override)
+            features = with_side(features, self.side, rows, items, chosen, chosen_carts, override)
             with_cart = np.array([bool(c) for c in chosen_carts])[rows]
             scores = np.zeros(len(rows))
             for cart_model in (False, True):
@@ -309,6 +200,7 @@ def fit_reranker(
     `as_of`; a later one is dropped when less than a week is left) add training groups. `as_of` is the end of the
     training data (default: the day after its last transaction); recency counts from it, nothing from it on is used.
     `side` adds product facts, category affinity and customer features, each tabulated as of its cutoff.
+    With `config.validation_share` > 0 the returned reranker carries a `policy` per mode (see `guard`).
     """
     config = config or RerankConfig()
     started = time.perf_counter()
@@ -319,42 +211,96 @@ def fit_reranker(
     later = [inner_cutoff + pd.Timedelta(days=d) for d in config.later_cutoffs_days]
     cutoffs += [c for c in later if c < as_of - pd.Timedelta(days=7)]
     keys = [(new_only, cart) for new_only in (False, True) for cart in (False, True)]
-    frames: dict[tuple[bool, bool], list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {key: [] for key in keys}
+    frames: dict[tuple[bool, bool], list[Frame]] = {key: [] for key in keys}
+    held = guard.held_out(set(purchases(train_tx)["customer_id"]), config.validation_share, config.seed)
+    judged: dict[bool, list[_Judged]] = {False: [], True: []}  # per no-cart frame: its held-out customers
     names: list[str] = []
     for cutoff in cutoffs:
         inner = build_context(train_tx, config.sources(), config.proposals, cutoff, config.recent_days)
-        tables = side.at(inner.interactions, train_tx, cutoff) if side is not None else None
+        x = inner.interactions
+        tables = side.at(x, train_tx, cutoff) if side is not None else None
         names = inner.feature_names + (side.names if side is not None else [])
         end = min(cutoff + pd.Timedelta(days=horizon_days), as_of)
-        window = (train_tx["ts"] >= cutoff) & (train_tx["ts"] < end)
-        labels = train_tx[window]
+        labels = train_tx[(train_tx["ts"] >= cutoff) & (train_tx["ts"] < end)]
+        here = frozenset(i for i, c in enumerate(x.customer_ids) if c in held)
+        fitted = guard.fitted_baselines(x, inner.sources) if here else {}
         for new_only in (False, True):
-            frames[(new_only, False)].append(training_frame(inner, labels, new_only, config.batch_size, tables))
+            plain = training_frame(inner, labels, new_only, config.batch_size, tables, here)
+            frames[(new_only, False)].append(plain)
+            truth = {c: t for c, t in truth_sets(x, labels, new_only).items() if c in here} if here else {}
+            lists = guard.baseline_lists(fitted, x, sorted(truth), new_only)
+            mine = np.isin(plain.owners, list(here))
+            judged[new_only].append(_Judged(mine, truth, lists, x.customer_ids, x.product_ids))
             sessions = cart_sessions(inner, labels, new_only, config.cart_sessions, config.seed)
-            frames[(new_only, True)].append(_group_frame(inner, *sessions, new_only, config.batch_size, tables))
+            frames[(new_only, True)].append(group_frame(inner, *sessions, new_only, config.batch_size, tables))
     models: dict[tuple[bool, bool], LGBMRanker] = {}
     for key, parts in frames.items():
-        if key[1] and not sum(len(p[2]) for p in parts):  # no order had two products: carts use the plain ranker
+        if key[1] and not sum(len(p.groups) for p in parts):  # no order had two products: carts use the plain one
             progress(f"ranker {key}: no cart sessions, using the ranker without a cart")
             models[key] = models[(key[0], False)]
         else:
-            models[key] = _fit_ranker(config, parts, names, key, progress)
+            models[key] = _fit_ranker(config, [(p, p.hits) for p in parts], names, key, progress)
+    policy: dict[str, guard.ModePolicy] = {}
+    if held:
+        policy = _inner_validation(config, frames, judged, names, progress)
     final = build_context(train_tx, config.sources(), config.proposals, as_of, config.recent_days)
     final_side = side.at(final.interactions, train_tx, as_of) if side is not None else None
-    return Reranker(final, models, config, time.perf_counter() - started, final_side)
+    baselines = guard.fit_baselines(policy, final.interactions)
+    seconds = time.perf_counter() - started
+    return Reranker(final, models, config, seconds, final_side, tuple(names), policy, baselines)
+
+
+@dataclass
+class _Judged:
+    """A label window's held-out customers: their groups in its no-cart frame, truth and baselines' lists."""
+
+    groups: np.ndarray  # per group of the frame: a held-out customer's
+    truth: dict[int, set[str]]
+    baselines: dict[int, dict[str, np.ndarray]]
+    customer_ids: tuple[str, ...]
+    product_ids: tuple[str, ...]
+
+
+def _inner_validation(
+    config: RerankConfig,
+    frames: dict[tuple[bool, bool], list[Frame]],
+    judged: dict[bool, list[_Judged]],
+    names: list[str],
+    progress: Callable[[str], None],
+) -> dict[str, guard.ModePolicy]:
+    """No-cart rankers refitted without the held-out customers, judged on them at every label window (`guard`)."""
+    cases: dict[str, list[guard.Case]] = {}
+    for mode, new_only in guard.MODE_NEW_ONLY.items():
+        plain = frames[(new_only, False)]
+        parts = [(f, f.hits & ~j.groups) for f, j in zip(plain, judged[new_only], strict=True)]
+        if not sum(int(g.sum()) for _, g in parts):
+            progress(f"inner validation, {mode}: no customer left to learn from once some are held out")
+            return {}
+        model = _fit_ranker(config, parts, names, (new_only, False), progress, "validation ")
+        cases[mode] = []
+        for frame, window in zip(plain, judged[new_only], strict=True):
+            if not window.groups.any():
+                continue
+            rows = frame.features[frame.rows(window.groups)]
+            scores = np.asarray(model.booster_.predict(rows, num_threads=config.num_threads))
+            for owner, found in frame.ranked(scores, window.groups):
+                customer = window.customer_ids[owner]
+                truth, lists = window.truth[owner], window.baselines[owner]
+                cases[mode].append(guard.Case(customer, found, lists, truth, window.product_ids))
+    return guard.choose_policy(cases, progress)
 
 
 def _fit_ranker(
     config: RerankConfig,
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    parts: list[tuple[Frame, np.ndarray]],
     names: list[str],
     key: tuple[bool, bool],
     progress: Callable[[str], None],
+    what: str = "",
 ) -> LGBMRanker:
-    features = np.vstack([p[0] for p in parts])
-    labels = np.concatenate([p[1] for p in parts])
-    groups = np.concatenate([p[2] for p in parts])
+    """A ranker on the flagged groups of the frames."""
+    features, labels, groups = stack(parts)
     if not len(groups):
         raise ValueError("no customer bought a candidate in the label windows: move the inner cutoff or widen them")
-    progress(f"ranker {key}: {len(groups)} groups, {len(labels)} rows, {labels.mean():.3f} positive")
+    progress(f"{what}ranker {key}: {len(groups)} groups, {len(labels)} rows, {labels.mean():.3f} positive")
     return config.ranker().fit(features, labels, group=groups, feature_name=names)

@@ -7,7 +7,7 @@ store (`customer_row`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,10 +18,10 @@ from features.repo.definitions import RECOMMENDER_CUSTOMER_FEATURES, RECOMMENDER
 from retail.workspace import Workspace
 from training.recommend.interactions import Interactions
 from training.recommend.products import build_product_table
+from training.recommend.schema import FEAST_PREFIX, ITEM_SIDE, Matrix, side_names
 
-CustomerLookup = Callable[[pd.Timestamp, Sequence[str]], np.ndarray]  # (cutoff, ids) -> rows x features
-ITEM_SIDE = ("item_tier", "item_rating", "item_reviews")
-PAIR_SIDE = ("category_affinity", "cart_category_share", "tier_vs_customer")
+CustomerLookup = Callable[[pd.Timestamp, Sequence[str]], np.ndarray]  # (cutoff, ids) -> rows x features, in order
+TIER = ITEM_SIDE.index("item_tier")
 
 
 def feast_customer_lookup(ws: Workspace) -> CustomerLookup:
@@ -54,11 +54,32 @@ class SideTables:
     category: np.ndarray  # category code per product
     shares: sp.csr_matrix  # customers x categories: share of their bought products in each
     customer_tier: np.ndarray  # mean tier of what each customer bought
-    customer: np.ndarray  # customers x Feast features (NaN when unknown)
+    customer: np.ndarray  # customers x Feast features, in `customer_names` order (NaN when unknown)
+    # the Feast features `customer` holds; a model pickled before they were recorded held these
+    customer_names: tuple[str, ...] = RECOMMENDER_CUSTOMER_FEATURES
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The columns of `frame` (see `schema.side_names`)."""
+        return side_names(self.customer_names)
 
     @property
     def width(self) -> int:
-        return len(ITEM_SIDE) + len(PAIR_SIDE) + self.customer.shape[1]
+        return len(self.names)
+
+    def customer_row(self, features: Mapping[str, float | None]) -> np.ndarray:
+        """One customer's Feast features by name as a row of `customer`: a missing or None value is NaN.
+
+        A name the model does not read is refused (a typo would otherwise silently become NaN).
+        """
+        unknown = set(features) - set(self.customer_names)
+        if unknown:
+            raise ValueError(
+                f"unknown customer features: {', '.join(sorted(map(str, unknown)))} "
+                f"(this model reads {', '.join(self.customer_names)})"
+            )
+        values = [features.get(n) for n in self.customer_names]
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
     def frame(
         self,
@@ -78,15 +99,18 @@ class SideTables:
         for r, cart in enumerate(carts):
             if len(cart):
                 cart_shares[r] = np.bincount(self.category[list(cart)], minlength=n_categories) / len(cart)
-                cart_tier[r] = self.item[list(cart), 0].mean()
+                cart_tier[r] = self.item[list(cart), TIER].mean()
         own_tier = np.where(known, self.customer_tier[index], cart_tier)
         customer = self.customer[index].copy() if customer_rows is None else np.asarray(customer_rows, np.float64)
         customer[~known] = np.nan
         category = self.category[items]
-        pair = np.column_stack(
-            [shares[rows, category], cart_shares[rows, category], self.item[items, 0] - own_tier[rows]]
-        )
-        return np.column_stack([self.item[items], pair, customer[rows]]).astype(np.float32)
+        out = Matrix(self.names, len(rows))
+        out.put(ITEM_SIDE, self.item[items])
+        out["category_affinity"] = shares[rows, category]
+        out["cart_category_share"] = cart_shares[rows, category]
+        out["tier_vs_customer"] = self.item[items, TIER] - own_tier[rows]
+        out.put([FEAST_PREFIX + n for n in self.customer_names], customer[rows])
+        return out.done()
 
 
 @dataclass
@@ -97,9 +121,11 @@ class SideFeatures:
     reviews: pd.DataFrame | None = None
     customer_lookup: CustomerLookup | None = None
 
+    customer_names: tuple[str, ...] = RECOMMENDER_CUSTOMER_FEATURES  # what `customer_lookup` returns, in order
+
     @property
     def names(self) -> list[str]:
-        return [*ITEM_SIDE, *PAIR_SIDE, *(f"customer_{n}" for n in RECOMMENDER_CUSTOMER_FEATURES)]
+        return list(side_names(self.customer_names))
 
     def at(self, interactions: Interactions, tx: pd.DataFrame, cutoff: pd.Timestamp) -> SideTables:
         """Tables as of `cutoff` from data before it (reviews included)."""
@@ -109,7 +135,11 @@ class SideFeatures:
         counts = np.zeros(len(frame))
         if reviews is not None and len(reviews):
             counts = frame["product_id"].map(reviews.groupby(reviews["product_id"].astype(str)).size()).fillna(0)
-        item = np.column_stack([table.tier, frame["rating"].to_numpy(np.float64), np.asarray(counts, np.float64)])
+        columns = Matrix(ITEM_SIDE, len(frame), np.float64)
+        columns["item_tier"] = table.tier
+        columns["item_rating"] = frame["rating"].to_numpy(np.float64)
+        columns["item_reviews"] = np.asarray(counts, np.float64)
+        item = columns.done()
         category = table.category_code
         bought = sp.csr_matrix((interactions.matrix > 0).astype(np.float64))
         one_hot = sp.csr_matrix(
@@ -117,9 +147,9 @@ class SideFeatures:
         )
         per_customer = np.maximum(np.asarray(bought.sum(axis=1)).ravel(), 1.0)
         shares = sp.csr_matrix(sp.diags(1.0 / per_customer) @ (bought @ one_hot))
-        customer_tier = (bought @ item[:, 0]) / per_customer
+        customer_tier = (bought @ item[:, TIER]) / per_customer
         if self.customer_lookup is not None and interactions.n_customers:
             customer = self.customer_lookup(cutoff, interactions.customer_ids)
         else:
-            customer = np.full((interactions.n_customers, len(RECOMMENDER_CUSTOMER_FEATURES)), np.nan)
-        return SideTables(item, category, shares, customer_tier, customer)
+            customer = np.full((interactions.n_customers, len(self.customer_names)), np.nan)
+        return SideTables(item, category, shares, customer_tier, customer, tuple(self.customer_names))
