@@ -21,8 +21,9 @@ from training.family import Context, Dataset, Evaluation, Family, Options, Packa
 from training.recommend import compare
 from training.recommend.adapter import RecommenderAdapter
 from training.recommend.batch import recommend_customers
-from training.recommend.candidates import CandidateSource, Fallback, ImplicitALS, ImplicitBPR, Popularity, Repeat
+from training.recommend.candidates import CandidateSource
 from training.recommend.evaluate import evaluate_fitted
+from training.recommend.guard import baseline_sources
 from training.recommend.holdout import evaluate_recommender, truth_frame
 from training.recommend.products import build_product_table
 from training.recommend.pyfunc import SIGNATURE, RecommenderModel, input_example, recommender_of
@@ -32,7 +33,7 @@ from training.recommend.side_features import SideFeatures, feast_customer_lookup
 
 log = logging.getLogger(__name__)
 K = 10
-BASELINES = ("popularity", "repeat_then_popular", "als", "bpr")
+BASELINES = tuple(baseline_sources())  # popularity, repeat_then_popular, als, bpr: the guard's list
 PARTS = {"all": "all products", "new": "never-bought products (cross_sell)"}
 
 
@@ -93,13 +94,8 @@ class RecommenderFamily(Family):
         return fit_recommender(ctx, data.train, data.split, options.config)
 
     def baselines(self, ctx: Context, data: Dataset) -> dict[str, CandidateSource]:
-        """Unfitted: they are fitted on the model's own interactions when evaluated."""
-        return {
-            "popularity": Popularity(),
-            "repeat_then_popular": Fallback(Repeat(), Popularity()),
-            "als": ImplicitALS(),
-            "bpr": ImplicitBPR(),  # ALS and BPR both feed the ranker, which weighs them; alone, each is logged here
-        }
+        """The guard's own baselines (one list), unfitted: fitted on the model's interactions when evaluated."""
+        return baseline_sources()
 
     def evaluate(self, ctx: Context, model: Recommender, baselines: Any, data: Dataset) -> Evaluation:
         x = model.reranker.interactions
