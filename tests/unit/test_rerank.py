@@ -153,3 +153,46 @@ def test_ranks_are_those_of_a_stable_sort_ties_to_the_lower_index() -> None:
             scores = scores + rng.normal(size=shape) * (rng.random(shape) < 0.3)
         blocked = rng.random(shape) < 0.2
         assert np.array_equal(_ranks(scores, blocked), stable(scores, blocked)), trial
+
+
+@pytest.mark.parametrize("new_only", [False, True])
+def test_a_request_gets_the_batch_features(reranker: Reranker, new_only: bool) -> None:
+    """`request_frame` (one request) builds the candidates and features `candidate_frame` builds for that row:
+    exactly, but for the factor models' scores, summed on one BLAS thread (last-bit differences)."""
+    from training.recommend.pair_features import request_frame
+
+    ctx = reranker.context
+    x = ctx.interactions
+    names = ctx.feature_names
+    factor = [names.index(f"{s}_score") for s in ("als", "bpr")]
+    exact = [i for i in range(len(names)) if i not in factor]
+    rng = np.random.default_rng(1)
+    cases: list[tuple[int | None, list[int]]] = [(None, []), (None, [0, 3]), (0, [int(x.history(0)[0])])]
+    for customer in range(x.n_customers):
+        cart = sorted(rng.choice(x.n_products, size=int(rng.integers(0, 4)), replace=False).tolist())
+        cases.append((customer, cart))
+    for customer, cart in cases:
+        rows, items, features = candidate_frame(ctx, [customer], [cart], new_only)
+        got_rows, got_items, got = request_frame(ctx, customer, cart, new_only)
+        assert np.array_equal(got_rows, rows) and np.array_equal(got_items, items), (customer, cart)
+        assert np.array_equal(got[:, exact], features[:, exact], equal_nan=True), (customer, cart)
+        assert np.allclose(got[:, factor], features[:, factor], rtol=1e-5, atol=1e-6), (customer, cart)
+
+
+def test_a_requests_proposals_and_ranks_are_the_batch_ones() -> None:
+    """Partition-and-count ranks of one row equal `_ranks`' stable sort, ties and blocked products included."""
+    from training.recommend.pair_features import _best, _keyed, _ranks, _ranks_at
+
+    rng = np.random.default_rng(2)
+    for trial in range(200):
+        n = int(rng.integers(1, 300))
+        scores = rng.integers(-3, 4, size=n) * rng.choice([1.0, 0.5], size=n)  # many ties and zeros
+        if trial % 2:
+            scores = scores + rng.normal(size=n) * (rng.random(n) < 0.3)
+        blocked = rng.random(n) < 0.2
+        ranks = _ranks(scores[None, :], blocked[None, :])[0]
+        keyed = _keyed(scores, blocked)
+        items = np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False))
+        assert np.array_equal(_ranks_at(keyed, items), ranks[items]), trial
+        for limit in (1, 3, 10, 50):
+            assert np.array_equal(_best(keyed, limit), ranks < limit), (trial, limit)

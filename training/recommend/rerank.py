@@ -34,7 +34,7 @@ from training.recommend.candidates import (
 from training.recommend.evaluate import truth_sets
 from training.recommend.frames import Frame, batches, cart_sessions, group_frame, stack, training_frame, with_side
 from training.recommend.interactions import Interactions, purchases
-from training.recommend.pair_features import Context, build_context, candidate_frame
+from training.recommend.pair_features import Context, build_context, candidate_frame, request_frame
 from training.recommend.side_features import SideFeatures, SideTables
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,10 @@ class Reranker:
         for batch in batches(len(customers), self.config.batch_size):
             chosen = [customers[i] for i in batch]
             chosen_carts = [list(carts[i]) for i in batch]
-            rows, items, features = candidate_frame(self.context, chosen, chosen_carts, new_only)
+            if len(batch) == 1:  # a request: the same features, built for one row (see `request_frame`)
+                rows, items, features = request_frame(self.context, chosen[0], chosen_carts[0], new_only)
+            else:
+                rows, items, features = candidate_frame(self.context, chosen, chosen_carts, new_only)
             override = None if customer_rows is None else customer_rows[batch.start : batch.stop]
             features = with_side(features, self.side, rows, items, chosen, chosen_carts, override)
             with_cart = np.array([bool(c) for c in chosen_carts])[rows]
