@@ -191,3 +191,36 @@ def test_a_model_pickled_with_another_layout_is_refused_clearly(recommender: Rec
     for stale, layout in ((unrecorded, 1), (older, LAYOUT - 1)):
         with pytest.raises(StaleModel, match=rf"recommender v3 .*layout {layout}.*retrain it with `retail train"):
             recommender_of(_Loaded(stale), "recommender v3")
+
+
+def test_entries_are_those_of_the_sparse_sub_matrix() -> None:
+    """The reasons' lookup of (anchor, product) values equals scipy's slicing, missing entries and repeats included."""
+    import scipy.sparse as sp
+
+    from training.recommend.recommender import entries
+
+    rng = np.random.default_rng(0)
+    for trial in range(50):
+        shape = (int(rng.integers(1, 40)), int(rng.integers(1, 60)))
+        matrix = sp.random(*shape, density=float(rng.random()), format="csr", dtype=np.float32, random_state=trial)
+        rows = rng.integers(0, shape[0], size=int(rng.integers(0, 12))).tolist()
+        columns = rng.integers(0, shape[1], size=int(rng.integers(0, 12))).tolist()
+        expected = matrix[rows][:, columns].toarray() if rows and columns else np.zeros((len(rows), len(columns)))
+        assert np.array_equal(entries(matrix, rows, columns), expected), trial
+
+
+def test_upgrades_are_a_higher_tier_than_an_anchor_in_its_category(recommender: Recommender) -> None:
+    codes, tiers = recommender.products.category_code, recommender.products.tier
+    for anchors in ([], [0], [1, 2], list(range(recommender.n_pool)), [recommender.product_ids.index(A)]):
+        expected = np.zeros(recommender.n_pool, dtype=bool)
+        for anchor in anchors:
+            expected |= (codes == codes[anchor]) & (tiers > tiers[anchor])
+        assert np.array_equal(recommender._upgrades(anchors), expected), anchors
+
+
+def test_cached_lookups_are_not_pickled(recommender: Recommender) -> None:
+    import pickle
+
+    recommender.recommend(None, [A], "up_sell", 5)  # fills the per-request lookups
+    assert "_lookups" in recommender.__dict__
+    assert "_lookups" not in pickle.loads(pickle.dumps(recommender)).__dict__

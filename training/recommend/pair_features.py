@@ -385,7 +385,7 @@ def request_frame(
     known = customer is not None
     index = np.array([customer if customer is not None else 0], dtype=np.int64)
     cart_idx = np.asarray(cart, dtype=np.int64)
-    history = _dense_row(x.matrix, customer, n)
+    history = dense_row(x.matrix, customer, n)
     blocked = np.zeros(n, dtype=bool)
     blocked[cart_idx] = True
     if new_only:
@@ -430,8 +430,8 @@ def request_frame(
         out[f"{name}_rank"] = _ranks_at(keyed[name], items)
     out["n_sources"] = proposed[items]
     customer_table = ctx.customer_table[index] * known
-    last = _dense_row(ctx.last_days, customer, n)[items]
-    first = _dense_row(ctx.first_days, customer, n)[items]
+    last = dense_row(ctx.last_days, customer, n)[items]
+    first = dense_row(ctx.first_days, customer, n)[items]
     orders = customer_table[rows, CUSTOMER_FEATURES.index("customer_orders")]
     _pair_columns(out, ctx.history_days, history[items], last, first, orders, *(p[items] for p in products[:4]))
     cart_price = np.array([ctx.item_table[list(cart), PRICE].mean() if len(cart) else np.nan])
@@ -451,7 +451,7 @@ def _row(matrix: sp.csr_matrix, row: int | None) -> tuple[np.ndarray, np.ndarray
     return matrix.indices[start:end].astype(np.int64), matrix.data[start:end]
 
 
-def _dense_row(matrix: sp.csr_matrix, row: int | None, n: int) -> np.ndarray:
+def dense_row(matrix: sp.csr_matrix, row: int | None, n: int) -> np.ndarray:
     """`matrix[row].toarray()[0]` (zeros for None) without building a sparse matrix; duplicates are summed."""
     out = np.zeros(n, dtype=matrix.dtype)
     columns, values = _row(matrix, row)
@@ -511,7 +511,7 @@ def _row_scores(source: CandidateSource, customer: int | None, cart: np.ndarray,
         if user is not None:
             out[:] = source.item_factors @ user
     elif isinstance(source, Repeat):
-        out[:] = _dense_row(source.counts, customer, n)
+        out[:] = dense_row(source.counts, customer, n)
     else:
         for item, score in source.candidates(customer, cart.tolist(), n):
             out[item] = score

@@ -14,6 +14,7 @@ from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from training.recommend.candidates import Scored
 from training.recommend.guard import ModePolicy, guarded, policy_params
@@ -144,6 +145,18 @@ class Recommender:
     def n_pool(self) -> int:
         return self.reranker.interactions.n_products
 
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state.pop("_lookups", None)  # rebuilt on first use: derived, never worth pickling
+        return state
+
+    @property
+    def _lookup(self) -> _Lookups:
+        found = self.__dict__.get("_lookups")
+        if found is None:
+            found = self.__dict__["_lookups"] = _Lookups.of(self)
+        return found
+
     def recommend_batch(
         self, mode: Mode, k: int, customer_ids: Sequence[str] | None = None, progress: Callable[[str], None] = log.info
     ) -> pd.DataFrame:
@@ -201,12 +214,12 @@ class Recommender:
         return self.reranker.interactions.history(customer).astype(np.int64)
 
     def _upgrades(self, anchors: Sequence[int]) -> np.ndarray:
-        """Products in the category of an anchor and a higher tier than it."""
-        codes, tiers = self.products.category_code, self.products.tier
-        mask = np.zeros(self.n_pool, dtype=bool)
-        for anchor in anchors:
-            mask |= (codes == codes[anchor]) & (tiers > tiers[anchor])
-        return mask
+        """Products in the category of an anchor and a higher tier than it (than its category's lowest anchor)."""
+        codes, tiers = self._lookup.category_code, self._lookup.tier
+        lowest = np.full(int(codes.max(initial=0)) + 1, np.iinfo(np.int64).max)
+        chosen = np.asarray(anchors, dtype=np.int64)
+        np.minimum.at(lowest, codes[chosen], tiers[chosen])
+        return tiers > lowest[codes]
 
     def _finish(
         self,
@@ -220,10 +233,11 @@ class Recommender:
         allowed = self._allowed(customer, cart, mode, available)
         chosen = [(i, s) for i, s in pool if allowed[i]][:k]
         if len(chosen) < k:  # fill with popular allowed products, scored below everything the ranker chose
-            taken = {i for i, _ in chosen}
+            taken = np.array([i for i, _ in chosen], dtype=np.int64)
             floor = min([s for _, s in chosen] + [0.0]) - 1.0
-            order = np.lexsort((np.arange(self.n_pool), -self.popularity))
-            extra = [int(i) for i in order if allowed[i] and int(i) not in taken][: k - len(chosen)]
+            order = self._lookup.popular_order
+            order = order[allowed[order]]
+            extra = order[~np.isin(order, taken)][: k - len(chosen)].tolist()
             chosen += [(i, floor - rank / 1000) for rank, i in enumerate(extra)]
         reasons = self._reasons([i for i, _ in chosen], customer, cart, mode)
         return [Item(self.product_ids[i], round(s, 6), r) for (i, s), r in zip(chosen, reasons, strict=True)]
@@ -232,34 +246,84 @@ class Recommender:
         """A short why per product: an upgrade, a complement of the cart or history, a repeat, or popularity."""
         if not items:
             return []
-        ctx, names = self.reranker.context, self.products
+        ctx, names, categories = self.reranker.context, self._lookup.name, self._lookup.category
         history = self._history(customer)
         anchors = list(cart) + [h for h in history.tolist() if h not in set(cart)]
-        together = ctx.similarity[anchors][:, items].toarray() if anchors else np.zeros((0, len(items)))
-        after = ctx.transitions[anchors][:, items].toarray() if anchors else np.zeros((0, len(items)))
-        bought = self.reranker.interactions.matrix[customer].toarray().ravel() if customer is not None else None
+        together = entries(ctx.similarity, anchors, items)
+        after = entries(ctx.transitions, anchors, items)
+        bought = entries(self.reranker.interactions.matrix, [customer], items)[0] if customer is not None else None
         out = []
         for j, item in enumerate(items):
             if mode == "up_sell":
                 anchor = self._upgraded_from(item, cart or history.tolist())
                 if anchor is not None:
-                    out.append(f"upgrade from {names.name(anchor)}")
+                    out.append(f"upgrade from {names[anchor]}")
                     continue
             if len(anchors) and together[:, j].max() > 0:
-                out.append(f"often bought with {names.name(anchors[int(together[:, j].argmax())])}")
+                out.append(f"often bought with {names[anchors[int(together[:, j].argmax())]]}")
             elif len(anchors) and after[:, j].max() > 0:
-                out.append(f"often bought after {names.name(anchors[int(after[:, j].argmax())])}")
-            elif bought is not None and bought[item] > 0:
-                out.append(f"you bought this {int(bought[item])} time{'s' if bought[item] > 1 else ''}")
+                out.append(f"often bought after {names[anchors[int(after[:, j].argmax())]]}")
+            elif bought is not None and bought[j] > 0:
+                out.append(f"you bought this {int(bought[j])} time{'s' if bought[j] > 1 else ''}")
             else:
-                category = names.category(item)
+                category = categories[item]
                 out.append("popular now" if category == NO_CATEGORY else f"popular in {category}")
         return out
 
     def _upgraded_from(self, item: int, anchors: Sequence[int]) -> int | None:
-        codes, tiers = self.products.category_code, self.products.tier
-        below = [a for a in anchors if codes[a] == codes[item] and tiers[a] < tiers[item]]
-        return below[0] if below else None
+        codes, tiers = self._lookup.category_code, self._lookup.tier
+        chosen = np.asarray(anchors, dtype=np.int64)
+        below = np.flatnonzero((codes[chosen] == codes[item]) & (tiers[chosen] < tiers[item]))
+        return int(chosen[below[0]]) if len(below) else None
+
+
+@dataclass(frozen=True)
+class _Lookups:
+    """What every request reads of the product table and popularity, as arrays (a pandas lookup costs more than
+    the request's arithmetic)."""
+
+    name: list[str]
+    category: list[str]
+    category_code: np.ndarray
+    tier: np.ndarray
+    popular_order: np.ndarray  # product indices, most popular first, ties to the lower index
+
+    @classmethod
+    def of(cls, recommender: Recommender) -> _Lookups:
+        products = recommender.products
+        order = np.lexsort((np.arange(len(recommender.popularity)), -recommender.popularity))
+        frame = products.frame
+        names = [str(v) for v in frame["name"]]
+        return cls(names, [str(v) for v in frame["category"]], products.category_code, products.tier, order)
+
+
+def entries(matrix: sp.csr_matrix, rows: Sequence[int], columns: Sequence[int]) -> np.ndarray:
+    """`matrix[rows][:, columns].toarray()` without building the sub-matrices: a binary search of each row's
+    sorted columns, all (row, column) pairs at once (a few rows of a large matrix cost microseconds, not its size).
+    """
+    r = np.asarray(rows, dtype=np.int64)
+    c = np.asarray(columns, dtype=np.int64)
+    if not len(r) or not len(c):
+        return np.zeros((len(r), len(c)), dtype=matrix.dtype)
+    if not matrix.has_canonical_format:
+        return np.asarray(matrix[r][:, c].toarray())
+    lo = np.repeat(matrix.indptr[r].astype(np.int64), len(c))
+    hi = np.repeat(matrix.indptr[r + 1].astype(np.int64), len(c))
+    end = hi.copy()
+    wanted = np.tile(c, len(r))
+    while True:  # the first stored position whose column is >= the wanted one
+        open_ = lo < hi
+        if not open_.any():
+            break
+        mid = (lo + hi) // 2
+        go_right = open_ & (matrix.indices[np.minimum(mid, len(matrix.indices) - 1)] < wanted)
+        lo = np.where(go_right, mid + 1, lo)
+        hi = np.where(open_ & ~go_right, mid, hi)
+    found = lo < end
+    found[found] = matrix.indices[lo[found]] == wanted[found]
+    out = np.zeros(len(wanted), dtype=matrix.dtype)
+    out[found] = matrix.data[lo[found]]
+    return out.reshape(len(r), len(c))
 
 
 def _check_mode(mode: str) -> None:

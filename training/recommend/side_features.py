@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from features.repo.definitions import RECOMMENDER_CUSTOMER_FEATURES, RECOMMENDER_SERVICE
 from retail.workspace import Workspace
 from training.recommend.interactions import Interactions
+from training.recommend.pair_features import dense_row
 from training.recommend.products import build_product_table
 from training.recommend.schema import FEAST_PREFIX, ITEM_SIDE, Matrix, side_names
 
@@ -93,7 +94,10 @@ class SideTables:
         known = np.array([c is not None for c in customers])
         index = np.array([c if c is not None else 0 for c in customers], dtype=np.int64)
         n_categories = self.shares.shape[1]
-        shares = self.shares[index].toarray() * known[:, None]
+        if len(customers) == 1:  # a request: its row read directly (the same values, no sparse slicing)
+            shares = dense_row(self.shares, customers[0], n_categories)[None, :] * known[:, None]
+        else:
+            shares = self.shares[index].toarray() * known[:, None]
         cart_shares = np.zeros((len(customers), n_categories))
         cart_tier = np.full(len(customers), np.nan)
         for r, cart in enumerate(carts):
