@@ -18,6 +18,10 @@ CUSTOMER_FEATURES: tuple[str, ...] = (
     "avg_line_price",  # mean unit price of the lines bought: separates bulk buyers from gift shoppers
     "lines_per_order",
     "returns_share",
+    "bulk_share",  # share of the lines bought by the dozen or more: resellers restock, gift shoppers do not
+    "product_popularity",  # mean log1p(earlier buyers) of the products bought, taken when each was bought
+    "order_hour_mean",  # mean time of day of the orders (hours): trade buyers order in office hours
+    "active_months",  # calendar months with a purchase
     "distinct_products",
     "distinct_categories",
     "gap_mean_days",

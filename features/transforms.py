@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 DAY = pd.Timedelta(days=1)
 EPOCH = pd.Timestamp("1970-01-01")
 SUMS = ("orders", "active_days", "units", "returned", "spend")
+BULK_QUANTITY = 12  # a line of a dozen or more: a reseller's restock rather than a gift
 
 
 def _daily(tx: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -127,23 +128,71 @@ def _distinct_cumulative(tx: pd.DataFrame, column: str) -> pd.DataFrame:
     return first.reset_index().groupby(["customer_id", "day"]).size().rename(f"new_{column}").reset_index()
 
 
+def _customer_day_sums(tx: pd.DataFrame) -> pd.DataFrame:
+    """Per customer and purchase day: summed popularity and bulk flags of the lines bought, summed order hours."""
+    bought = tx[(tx["quantity"] > 0) & tx["customer_id"].notna()]
+    lines = pd.DataFrame(
+        {
+            "customer_id": bought["customer_id"].astype(str),
+            "day": bought["ts"].dt.floor("D"),
+            "popularity": _line_popularity(tx)[bought.index],
+            "bulk": (bought["quantity"] >= BULK_QUANTITY).astype("float64"),
+            "line_price": bought["unit_price"],
+        }
+    )
+    # the same lines `_daily` counts as `lines` (a known unit price), so the mean divides like with like
+    lines = lines[lines["line_price"].notna()]
+    orders = bought.drop_duplicates("order_id")
+    hours = pd.DataFrame(
+        {
+            "customer_id": orders["customer_id"].astype(str),
+            "day": orders["ts"].dt.floor("D"),
+            "hour": orders["ts"].dt.hour + orders["ts"].dt.minute / 60,
+        }
+    )
+    per_day = lines.groupby(["customer_id", "day"])[["popularity", "bulk"]].sum().add_suffix("_sum")
+    hour = hours.groupby(["customer_id", "day"])["hour"].sum().rename("hour_sum")
+    return pd.concat([per_day, hour], axis=1).reset_index()
+
+
+def _line_popularity(tx: pd.DataFrame) -> pd.Series:
+    """Per bought line of a known customer: log1p of how many customers had bought its product on earlier days.
+
+    Popularity is taken when the line was bought, so a customer's mean over their lines changes only on their own
+    purchase days (a change point) and never uses anything from after them.
+    """
+    bought = tx[(tx["quantity"] > 0) & tx["customer_id"].notna()]
+    lines = pd.DataFrame({"product_id": bought["product_id"], "day": bought["ts"].dt.floor("D")})
+    first = pd.concat([lines, bought["customer_id"]], axis=1).groupby(["product_id", "customer_id"])["day"].min()
+    buyers = first.reset_index().groupby(["product_id", "day"]).size().groupby(level=0).cumsum()
+    left = lines.reset_index().sort_values("day", kind="stable")
+    right = buyers.rename("buyers").reset_index().sort_values("day", kind="stable")
+    merged = pd.merge_asof(left, right, on="day", by="product_id", allow_exact_matches=False)
+    return np.log1p(merged.set_index("index")["buyers"].fillna(0.0)).reindex(tx.index)
+
+
 def customer_features(tx: pd.DataFrame, products: pd.DataFrame | None = None) -> pd.DataFrame:
     """Customer feature table for churn and recommendations (see features.catalog.CUSTOMER_FEATURES)."""
     if products is not None and "category" in products:
         tx = tx.merge(products[["product_id", "category"]], on="product_id", how="left")
     else:
         tx = tx.assign(category=np.nan)
+    tx = tx.assign(month=tx["ts"].dt.year * 12 + tx["ts"].dt.month)
     daily = _daily(tx, "customer_id").sort_values(["customer_id", "day"]).reset_index(drop=True)
-    for column in ("product_id", "category"):
+    daily = daily.merge(_customer_day_sums(tx), on=["customer_id", "day"], how="left")
+    for column in ("product_id", "category", "month"):
         new = _distinct_cumulative(tx, column)
         daily = daily.merge(new, on=["customer_id", "day"], how="left")
         daily[f"new_{column}"] = daily[f"new_{column}"].fillna(0).groupby(daily["customer_id"]).cumsum()
     history = _purchase_history(daily)
     daily = pd.concat([daily, history], axis=1)
-    daily[["lines_cum", "price_sum_cum"]] = daily.groupby("customer_id")[["lines", "price_sum"]].cumsum()
-    extra = ["new_product_id", "new_category", "lines_cum", "price_sum_cum", *history.columns]
+    sums = ["lines", "price_sum", "popularity_sum", "bulk_sum", "hour_sum"]
+    cums = [f"{c}_cum" for c in sums]
+    daily[cums] = daily[sums].fillna(0.0).groupby(daily["customer_id"]).cumsum()
+    extra = ["new_product_id", "new_category", "new_month", *cums, *history.columns]
     out = _windowed(daily, "customer_id", CUSTOMER_WINDOWS, extra)
-    out = out.rename(columns={"new_product_id": "distinct_products", "new_category": "distinct_categories"})
+    names = {"new_product_id": "distinct_products", "new_category": "distinct_categories", "new_month": "active_months"}
+    out = out.rename(columns=names)
     if products is None or "category" not in products:
         out["distinct_categories"] = np.nan
     out["orders_trend"] = _trend(out["orders_90d"], out["orders_180d"] - out["orders_90d"])
@@ -151,6 +200,9 @@ def customer_features(tx: pd.DataFrame, products: pd.DataFrame | None = None) ->
     out["avg_order_value"] = out["spend_total"] / out["orders_total"].where(out["orders_total"] > 0)
     out["avg_line_price"] = out["price_sum_cum"] / out["lines_cum"].where(out["lines_cum"] > 0)
     out["lines_per_order"] = out["lines_cum"] / out["orders_total"].where(out["orders_total"] > 0)
+    out["product_popularity"] = out["popularity_sum_cum"] / out["lines_cum"].where(out["lines_cum"] > 0)
+    out["bulk_share"] = out["bulk_sum_cum"] / out["lines_cum"].where(out["lines_cum"] > 0)
+    out["order_hour_mean"] = out["hour_sum_cum"] / out["orders_total"].where(out["orders_total"] > 0)
     out["returns_share"] = out["returned_total"] / out["units_total"].where(out["units_total"] > 0)
     return _finish(out, "customer_id", CUSTOMER_FEATURES)
 

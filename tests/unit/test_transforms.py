@@ -25,7 +25,7 @@ def _tx(n: int = 600, seed: int = 1) -> pd.DataFrame:
             "customer_id": [f"C{c}" for c in customers[order]],
             "product_id": [f"P{p}" for p in rng.integers(0, 20, n)],
             "ts": ts[order],
-            "quantity": rng.choice([1, 2, 3, -1], n, p=[0.5, 0.3, 0.1, 0.1]),
+            "quantity": rng.choice([1, 2, 3, 12, -1], n, p=[0.45, 0.3, 0.1, 0.05, 0.1]),
             "unit_price": rng.uniform(1, 20, n).round(2),
             "store_id": rng.choice(["S00", "S01"], n),
         }
@@ -58,6 +58,20 @@ def brute_force(tx: pd.DataFrame, customer: str, cutoff: pd.Timestamp) -> dict[s
     gaps = np.diff(days).astype("timedelta64[D]").astype(float)
     out["gap_mean_days"] = gaps.mean() if len(gaps) else np.nan
     out["last_gap_days"] = gaps[-1] if len(gaps) else np.nan
+    out["active_months"] = (bought["ts"].dt.year * 12 + bought["ts"].dt.month).nunique()
+    out["bulk_share"] = float((bought["quantity"] >= 12).mean())
+    orders = bought.drop_duplicates("order_id")["ts"]
+    out["order_hour_mean"] = float((orders.dt.hour + orders.dt.minute / 60).mean())
+    # each line's product: how many customers had bought it on an earlier day (anyone's purchases before the cutoff)
+    everyone = tx[(tx["quantity"] > 0) & tx["customer_id"].notna() & (tx["ts"] < cutoff)]
+    earlier = [
+        everyone.loc[
+            (everyone["product_id"] == line.product_id) & (everyone["ts"].dt.floor("D") < line.ts.floor("D")),
+            "customer_id",
+        ].nunique()
+        for line in bought.itertuples()
+    ]
+    out["product_popularity"] = float(np.log1p(earlier).mean())
     return out
 
 

@@ -25,6 +25,7 @@ MODEL_FEATURES = [
     "overdue_z",
     "recency_over_last_gap",
     "orders_per_month",
+    "reorder_share",
     *(n for n in CUSTOMER_FEATURES if n not in ABSOLUTE_DAYS),
 ]
 # Shallow, strongly regularised trees: churn patterns shift between seasons, so simple rules transfer best.
@@ -60,6 +61,9 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     x["overdue_z"] = x["days_overdue"] / (x["gap_std_days"] + 7)
     x["recency_over_last_gap"] = x["recency_days"] / x["last_gap_days"].clip(lower=1)
     x["orders_per_month"] = x["orders_total"] / (x["tenure_days"].clip(lower=0) / 30 + 1)
+    # lines on products bought before: restocking the same range (a reseller) rather than trying new things
+    lines = x["lines_per_order"] * x["orders_total"]
+    x["reorder_share"] = (1 - x["distinct_products"] / lines.where(lines > 0)).clip(lower=0)
     return x[MODEL_FEATURES]
 
 
@@ -234,6 +238,27 @@ PHRASES: dict[str, Phrase] = {
     "returns_share": _each(
         lambda v: "nothing bought to return" if _na(v) else f"returned {v:.0%} of the items bought", "returns_share"
     ),
+    "reorder_share": _each(
+        lambda v: "nothing bought yet" if _na(v) else f"{v:.0%} of the items bought were bought before",
+        "reorder_share",
+    ),
+    "bulk_share": _each(
+        lambda v: "nothing bought yet" if _na(v) else f"{v:.0%} of the items bought by the dozen or more",
+        "bulk_share",
+    ),
+    "product_popularity": _each(
+        lambda v: (
+            "nothing bought yet"
+            if _na(v)
+            else f"buys products that about {_n(np.expm1(v))} other customers had bought before"
+        ),
+        "product_popularity",
+    ),
+    "order_hour_mean": _each(
+        lambda v: "no orders yet" if _na(v) else f"usually orders around {int(v) % 24:02d}:{int(v % 1 * 60):02d}",
+        "order_hour_mean",
+    ),
+    "active_months": _each(lambda v: f"bought in {_count(v, 'calendar month')}", "active_months"),
     "distinct_products": _each(lambda v: f"has bought {_count(v, 'different product')}", "distinct_products"),
     "distinct_categories": _each(
         lambda v: "product categories unknown" if _na(v) else f"has bought from {_count(v, 'category', 'categories')}",
