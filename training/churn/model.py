@@ -250,7 +250,7 @@ PHRASES: dict[str, Phrase] = {
         lambda v: (
             "nothing bought yet"
             if _na(v)
-            else f"buys products that about {_n(np.expm1(v))} other customers had bought before"
+            else f"buys products that {_count(np.expm1(v), 'other customer')} had bought before (on average)"
         ),
         "product_popularity",
     ),
