@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from features import store, transforms
+from features import sales, store, transforms
 from retail.files import write_parquet
 from retail.settings import Settings
 from retail.workspace import Workspace
@@ -25,19 +25,25 @@ def build_features(ws: Workspace, settings: Settings, step: Callable[[str], None
         )
     ws.ensure()
     products = ws.read_raw("products")
+    has_stores = "store_id" in tx and bool(tx["store_id"].notna().any())
     tables = {
-        "customer": lambda: transforms.customer_features(tx, products),
-        "product": lambda: transforms.product_features(tx),
-        "store": lambda: transforms.store_features(tx),
+        "customer_features": lambda: transforms.customer_features(tx, products),
+        "product_features": lambda: transforms.product_features(tx),
+        "store_features": lambda: transforms.store_features(tx),
+        "product_daily_sales": lambda: sales.daily_sales(tx, products, by_store=False),
+        "product_store_daily_sales": lambda: sales.daily_sales(
+            tx if has_stores else tx.iloc[:0], products, by_store=True
+        ),
+        "product_attributes": lambda: sales.product_attributes(products, tx),
     }
     counts: dict[str, int] = {}
     for name, make in tables.items():
         started = time.perf_counter()
-        step(f"computing {name} features")
+        step(f"computing {name.replace('_', ' ')}")
         frame = make()
-        write_parquet(frame, ws.features_dir / f"{name}_features.parquet")
+        write_parquet(frame, ws.features_dir / f"{name}.parquet")
         counts[name] = len(frame)
-        step(f"{name} features: {len(frame):,} rows in {time.perf_counter() - started:.1f}s")
+        step(f"{name.replace('_', ' ')}: {len(frame):,} rows in {time.perf_counter() - started:.1f}s")
     step("feast apply")
     store.render_repo(ws, settings)
     store.apply(ws)

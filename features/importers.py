@@ -37,6 +37,13 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         raise DataError(f"cannot read as parquet ({exc})", file=path.name) from exc
 
 
+def read_file(path: Path) -> pd.DataFrame:
+    """A user's CSV (all text) or parquet file, by suffix; unreadable files raise `DataError` naming them."""
+    if not path.exists():
+        raise DataError("no such file", file=str(path))
+    return _read_parquet(path) if path.suffix == ".parquet" else _read_csv(path)
+
+
 def _canonical_file(folder: Path, name: str) -> Path | None:
     found = [folder / f"{name}{suffix}" for suffix in CANONICAL_SUFFIXES if (folder / f"{name}{suffix}").exists()]
     if len(found) > 1:

@@ -8,13 +8,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource
-from feast.types import Float32
+from feast.types import Float32, String
 from feast.value_type import ValueType
 
 from features.catalog import ENTITY_KEYS, FEATURE_TABLES
+from features.sales import ATTRIBUTE_FIELDS, SALES_FIELDS
 
 CHURN_SERVICE = "churn_v1"
 RECOMMENDER_SERVICE = "recommender_v1"
+DEMAND_SERVICE = "demand_v1"
 # the customer features the recommender's ranker reads (training: point in time; serving: online, per request)
 RECOMMENDER_CUSTOMER_FEATURES = (
     "orders_90d",
@@ -59,6 +61,25 @@ customer_features = _view(customer)
 product_features = _view(product)
 store_features = _view(store)
 
+
+def _table_view(name: str, entities: list[Entity], fields: list[Field], online: bool) -> FeatureView:
+    """A view over a table the build writes under data/features/, rows stamped when their values became known."""
+    source = FileSource(
+        name=f"{name}_source", path=f"../data/features/{name}.parquet", timestamp_field="event_timestamp"
+    )
+    return FeatureView(name=name, entities=entities, ttl=NO_EXPIRY, schema=fields, source=source, online=online)
+
+
+SALES_SCHEMA = [Field(name=n, dtype=Float32) for n in SALES_FIELDS]
+product_daily_sales = _table_view("product_daily_sales", [product], SALES_SCHEMA, online=False)
+product_store_daily_sales = _table_view("product_store_daily_sales", [product, store], SALES_SCHEMA, online=False)
+product_attributes = _table_view(
+    "product_attributes",
+    [product],
+    [Field(name=n, dtype=Float32 if n == "list_price" else String) for n in ATTRIBUTE_FIELDS],
+    online=True,
+)
+
 churn_v1 = FeatureService(
     name=CHURN_SERVICE,
     features=[customer_features],
@@ -73,6 +94,13 @@ recommender_v1 = FeatureService(
     tags={"model": "recommender", "version": "1"},
 )
 
+demand_v1 = FeatureService(
+    name=DEMAND_SERVICE,
+    features=[product_daily_sales, product_store_daily_sales, product_attributes],
+    description="Daily units, revenue and price against the usual price per product (and store); category, tier.",
+    tags={"model": "demand", "version": "1"},
+)
+
 OBJECTS = [
     customer,
     product,
@@ -82,4 +110,8 @@ OBJECTS = [
     store_features,
     churn_v1,
     recommender_v1,
+    product_daily_sales,
+    product_store_daily_sales,
+    product_attributes,
+    demand_v1,
 ]
