@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     redis_url: str = "localhost:6379"
     tracking_uri: str | None = None  # an MLflow tracking server; default is the workspace's SQLite store
     seed: int = 0
+    holiday_country: str = "GB"  # public holidays for demand forecasts (ISO code, as the `holidays` package knows it)
+    database_url: str | None = None  # the application database; default: SQLite at <workspace>/data/app.db
 
 
 def get_settings(**overrides: object) -> Settings:
