@@ -94,6 +94,8 @@ for _name in families.names():  # each family brings its own train and predict c
     _module = families.cli_module(_name)
     train_app.command(_name)(_module.train)
     predict_app.command(_name)(_module.predict)
+    for _group, _typer in getattr(_module, "groups", {}).items():  # a family's own command groups
+        app.add_typer(_typer, name=_group)
 
 NameArg = Annotated[str, typer.Argument(help=f"Registered model: {', '.join(families.names())}.")]
 

@@ -69,7 +69,7 @@ class Runtime:
             model = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, version))
             try:
                 adapters[name] = families.family(name).adapter(model, version, self.ws)
-            except ValueError as exc:  # e.g. a model pickled by code with another feature layout
+            except Exception as exc:  # e.g. a model pickled by code with another layout: this family alone is down
                 problems[name] = str(exc)
                 log.error("%s v%s cannot serve: %s", name, version, exc)
                 continue

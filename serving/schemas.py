@@ -33,9 +33,14 @@ class Unavailable(BaseModel):
     detail: str
 
 
-def invalid(field: str, message: str, values: list[str], kind: str = "value_error") -> dict[str, Any]:
-    """The body of a 422 shaped like FastAPI's own validation errors, one entry per offending value."""
-    return {"detail": [{"type": kind, "loc": ["body", field], "msg": message, "input": v} for v in values]}
+def invalid(
+    field: str, message: str, values: list[Any], kind: str = "value_error", where: str = "body"
+) -> dict[str, Any]:
+    """An error body shaped like FastAPI's own validation errors, one entry per offending value.
+
+    `where` is the request part holding the field: "body", "query" or "path".
+    """
+    return {"detail": [{"type": kind, "loc": [where, field], "msg": message, "input": v} for v in values]}
 
 
 Responses = dict[int | str, dict[str, Any]]

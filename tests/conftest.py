@@ -1,4 +1,4 @@
-"""Shared fixtures: one session-scoped end-to-end workspace (simulate -> features -> churn and recommender)."""
+"""Shared fixtures: one session-scoped end-to-end workspace (simulate -> features -> every family's champion)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class Built:
 def _light(name: str) -> dict[str, Any]:
     """Lighter training than the defaults where it would be slow (same code paths); other families: defaults."""
     from training.churn.family import ChurnOptions
+    from training.demand.family import DemandOptions
     from training.recommend.family import RecommenderOptions
     from training.recommend.rerank import RerankConfig
 
@@ -34,6 +35,7 @@ def _light(name: str) -> dict[str, Any]:
     light = {
         "churn": {"horizon_days": 60, "options": ChurnOptions(cutoffs=8)},
         "recommender": {"horizon_days": 30, "options": RecommenderOptions(config=ranking)},
+        "demand": {"horizon_days": 28, "options": DemandOptions(series=40, origins=2)},
     }
     return light.get(name, {})
 

@@ -26,6 +26,7 @@ REGISTRY: dict[str, Entry] = {
     for entry in (
         Entry("churn", "training.churn", "serving.endpoints.churn"),
         Entry("recommender", "training.recommend", "serving.endpoints.recommender"),
+        Entry("demand", "training.demand", "serving.endpoints.demand"),
     )
 }
 

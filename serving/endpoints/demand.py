@@ -1,0 +1,269 @@
+"""GET /forecast, overrides with their audit trail, and forecast accuracy, for planners and finance."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from retail import db
+from serving.runtime import Runtime, runtime
+from serving.schemas import INVALID, UNAVAILABLE, Invalid, Responses, invalid
+from training.demand import accuracy, records
+
+router = APIRouter(tags=["demand"])
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+NOT_FOUND: Responses = {
+    404: {"model": Invalid, "description": "A product, store or override the service does not know."}
+}
+
+
+class ForecastPoint(BaseModel):
+    ds: date
+    p10: float
+    p50: float
+    p90: float
+    adjusted: float = Field(description="P50 unless a planner's override covers this period.")
+    override_id: int | None = None
+    revenue_p50: float = Field(description="P50 at list price (or the recent selling price).")
+    revenue_adjusted: float
+
+
+class ForecastResponse(BaseModel):
+    model_version: str
+    as_of: date = Field(description="The forecast starts here: the day after the newest sales.")
+    freq: str
+    product_id: str
+    store_id: str | None
+    points: list[ForecastPoint]
+
+
+@router.get("/forecast", response_model=ForecastResponse, responses={**NOT_FOUND, **INVALID, **UNAVAILABLE})
+def forecast(
+    rt: Annotated[Runtime, Depends(runtime)],
+    product_id: Annotated[str, Query(min_length=1, max_length=64)],
+    store_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    horizon: Annotated[int | None, Query(ge=1, le=366, description="Periods (default: all stored).")] = None,
+) -> ForecastResponse | JSONResponse:
+    """The champion's stored forecast for one product (or product and store), model and adjusted side by side."""
+    adapter = rt.adapter("demand")
+    if not adapter.known(product_id, store_id or ""):
+        field, value = (
+            ("store_id", store_id) if store_id and product_id in adapter.products() else ("product_id", product_id)
+        )
+        return JSONResponse(
+            status_code=404, content=invalid(field, "no forecast for this series", [value], "not_found", "query")
+        )
+    if horizon is not None and horizon > adapter.horizon:
+        return JSONResponse(
+            status_code=422,
+            content=invalid(
+                "horizon", f"at most {adapter.horizon} periods are forecast", [horizon], "less_than_equal", "query"
+            ),
+        )
+    rows = adapter.series(product_id, store_id or "", horizon or adapter.horizon)
+    points = [ForecastPoint(**_point(r)) for r in rows.to_dict("records")]
+    return ForecastResponse(
+        model_version=adapter.version,
+        as_of=adapter.as_of.date(),
+        freq=adapter.freq,
+        product_id=product_id,
+        store_id=store_id,
+        points=points,
+    )
+
+
+def _point(row: dict[str, Any]) -> dict[str, Any]:
+    override = row.get("override_id")
+    return {
+        "ds": pd.Timestamp(row["ds"]).date(),
+        **{k: float(row[k]) for k in ("p10", "p50", "p90", "adjusted", "revenue_p50", "revenue_adjusted")},
+        "override_id": None if override is None or pd.isna(override) else int(override),
+    }
+
+
+class OverrideRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "product_id": "P0001",
+                    "start": "2026-07-01",
+                    "end": "2026-07-07",
+                    "factor": 1.2,
+                    "reason": "summer promotion in the flyer",
+                    "author": "planner@example.com",
+                }
+            ]
+        },
+    )
+
+    product_id: Id
+    store_id: Id | None = None
+    start: date
+    end: date
+    value: float | None = Field(default=None, ge=0, le=1e9, description="Units per period in [start, end].")
+    factor: float | None = Field(default=None, gt=0, le=100, description="Multiplies the P50 in [start, end].")
+    reason: str = Field(min_length=1, max_length=2000)
+    author: str = Field(min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def one_adjustment(self) -> OverrideRequest:
+        if (self.value is None) == (self.factor is None):
+            raise ValueError("give exactly one of value and factor")
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+
+class AuditItem(BaseModel):
+    action: str
+    author: str
+    at: datetime
+    detail: str
+
+
+class Override(BaseModel):
+    id: int
+    product_id: str
+    store_id: str | None
+    start: date
+    end: date
+    value: float | None
+    factor: float | None
+    reason: str
+    author: str
+    created_at: datetime
+    replaced_value: float | None = Field(description="Adjusted units over [start, end] before this override.")
+    replaced_override_id: int | None = Field(description="The newest older override in force it overlaps.")
+    reverted_at: datetime | None
+    reverted_by: str | None
+    audit: list[AuditItem] = []
+
+
+def _override(o: Any, trail: list[Any]) -> Override:
+    fields = {k: getattr(o, k) for k in Override.model_fields if k not in ("audit", "store_id")}
+    audit = [AuditItem(action=a.action, author=a.author, at=a.at, detail=a.detail) for a in trail]
+    return Override(**fields, store_id=o.store_id or None, audit=audit)
+
+
+@router.post(
+    "/forecast/overrides",
+    status_code=201,
+    response_model=Override,
+    responses={**NOT_FOUND, **INVALID, **UNAVAILABLE},
+)
+def create_override(request: OverrideRequest, rt: Annotated[Runtime, Depends(runtime)]) -> Override | JSONResponse:
+    """Adjust a forecast. Where it overlaps older overrides it wins; they are kept and apply again if it is reverted."""
+    adapter = rt.adapter("demand")
+    store = request.store_id or ""
+    if request.product_id not in adapter.products():
+        return JSONResponse(
+            status_code=404, content=invalid("product_id", "unknown product", [request.product_id], "not_found")
+        )
+    if store and not adapter.known(request.product_id, store):
+        return JSONResponse(
+            status_code=404, content=invalid("store_id", "no forecast for this store", [store], "not_found")
+        )
+    current = adapter.current(request.product_id, store)
+    asked = records.OverrideRequest(**(request.model_dump() | {"store_id": store}))
+    with db.session(rt.ws, rt.settings) as s:
+        created = records.create_override(s, asked, current)
+        s.flush()
+        return _override(created, records.audit_trail(s, created.id))
+
+
+@router.delete(
+    "/forecast/overrides/{override_id}",
+    response_model=Override,
+    responses={**NOT_FOUND, 409: {"model": Invalid, "description": "Already reverted."}, **INVALID, **UNAVAILABLE},
+)
+def revert_override(
+    override_id: int,
+    author: Annotated[str, Query(min_length=1, max_length=128, description="Who reverts it.")],
+    rt: Annotated[Runtime, Depends(runtime)],
+) -> Override | JSONResponse:
+    """Revert an override (the forecast falls back to the model); the revert is itself audited."""
+    rt.adapter("demand")
+    try:
+        with db.session(rt.ws, rt.settings) as s:
+            reverted = records.revert_override(s, override_id, author)
+            s.flush()
+            return _override(reverted, records.audit_trail(s, override_id))
+    except LookupError:
+        return JSONResponse(
+            status_code=404, content=invalid("override_id", "unknown override", [override_id], "not_found", "path")
+        )
+    except ValueError as exc:
+        return JSONResponse(
+            status_code=409, content=invalid("override_id", str(exc), [override_id], "conflict", "path")
+        )
+
+
+@router.get("/forecast/overrides", response_model=list[Override], responses={**INVALID, **UNAVAILABLE})
+def list_overrides(
+    rt: Annotated[Runtime, Depends(runtime)],
+    product_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    include_closed: Annotated[bool, Query(description="Also reverted ones.")] = False,
+) -> list[Override]:
+    """Overrides with their audit trails, newest first."""
+    rt.adapter("demand")
+    with db.session(rt.ws, rt.settings) as s:
+        found = records.list_overrides(s, product_id, include_closed)
+        return [_override(o, records.audit_trail(s, o.id)) for o in found]
+
+
+class AccuracyRow(BaseModel):
+    key: str
+    rows: float
+    units: float
+    model_wape: float | None
+    adjusted_wape: float | None
+    model_bias: float | None
+    adjusted_bias: float | None
+    value_added: float | None
+
+
+class AccuracyResponse(BaseModel):
+    since: date
+    until: date
+    overall: AccuracyRow
+    by_category: list[AccuracyRow]
+    by_store: list[AccuracyRow]
+    by_product: list[AccuracyRow] = Field(description="The 50 products with the most units.")
+
+
+def _rows(table: pd.DataFrame, key: str) -> list[AccuracyRow]:
+    table = table.astype(object).where(table.notna(), None)
+    return [AccuracyRow(**(r | {"key": str(r.pop(key))})) for r in table.to_dict("records")]
+
+
+@router.get(
+    "/forecast/accuracy",
+    response_model=AccuracyResponse,
+    responses={**NOT_FOUND, **INVALID, **UNAVAILABLE},
+)
+def forecast_accuracy(
+    rt: Annotated[Runtime, Depends(runtime)],
+    since: Annotated[date, Query(description="First day to judge.")],
+) -> AccuracyResponse | JSONResponse:
+    """Stored forecasts against what sold, model and adjusted values (did the overrides help?)."""
+    rt.adapter("demand")
+    try:
+        result = accuracy.measure(rt.ws, rt.settings, pd.Timestamp(since))
+    except ValueError as exc:
+        return JSONResponse(status_code=404, content=invalid("since", str(exc), [str(since)], "not_found", "query"))
+    overall = pd.DataFrame([result.overall | {"key": "all"}])
+    return AccuracyResponse(
+        since=result.since.date(),
+        until=result.until.date(),
+        overall=_rows(overall, "key")[0],
+        by_category=_rows(result.by["category"], "category"),
+        by_store=_rows(result.by["store"], "store"),
+        by_product=_rows(result.by["product"].head(50), "product_id"),
+    )

@@ -1,0 +1,88 @@
+"""Batch forecasts as of a date: model quantiles, planners' adjusted values and revenue at list price."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from features.sales import DAY
+from retail import db
+from retail.workspace import Workspace
+from training.demand import records, series
+from training.demand.model import INPUT, DemandModel
+from training.family import Context
+
+log = logging.getLogger(__name__)
+PRICE_DAYS = 90
+
+
+def unwrap(model: Any) -> DemandModel:
+    inner = model.unwrap_python_model() if hasattr(model, "unwrap_python_model") else model
+    if not isinstance(inner, DemandModel):
+        raise ValueError(f"not a demand model: {type(inner).__name__}")
+    return inner
+
+
+def prices(ws: Workspace, sales: pd.DataFrame, end: pd.Timestamp) -> pd.Series:
+    """List price per product, else its average selling price over the 90 days before `end`."""
+    recent = sales[(sales["ds"] < end) & (sales["ds"] >= end - DAY * PRICE_DAYS)]
+    totals = recent.groupby("product_id")[["revenue", "units"]].sum()
+    selling = totals["revenue"] / totals["units"].where(totals["units"] > 0)
+    listed = series.read_attributes(ws).set_index("product_id")["list_price"]
+    return listed.where(listed > 0).combine_first(selling).rename("price")
+
+
+def model_forecast(ctx: Context, model: Any, level: str, products: list[str], horizon: int) -> pd.DataFrame:
+    """`product_id[, store_id], ds, p10, p50, p90, price` for `horizon` periods from `ctx.as_of`."""
+    inner = unwrap(model)
+    sales = series.read_sales(ctx.ws, inner.level)
+    known = set(sales.loc[sales["ds"] < ctx.as_of, "product_id"].astype(str))
+    unknown = sorted(set(products) - known)
+    if unknown:
+        raise ValueError(f"product_id: no sales before {ctx.as_of:%Y-%m-%d} for {', '.join(unknown[:10])}")
+    ids = list(sales.loc[sales["product_id"].isin(products), "unique_id"].unique())
+    history = series.frame(sales, series.read_attributes(ctx.ws), ctx.as_of, inner.spec.freq, ids)
+    ctx.progress(f"demand: forecasting {len(ids):,} series for {horizon} periods from {ctx.as_of:%Y-%m-%d}")
+    pred = model.predict(history[INPUT], params={"horizon": horizon})
+    names = series.keys(inner.level)
+    out = pred.merge(history.drop_duplicates("unique_id")[["unique_id", *names]], on="unique_id")
+    keys = series.keys(level)
+    out = out.groupby([*keys, "ds"], as_index=False)[["p10", "p50", "p90"]].sum()  # bottom-up to the level asked
+    out["price"] = out["product_id"].map(prices(ctx.ws, sales, ctx.as_of)).fillna(0.0)
+    return out.sort_values([*keys, "ds"]).reset_index(drop=True)
+
+
+def forecast(ctx: Context, model: Any, version: str, options: dict[str, Any]) -> pd.DataFrame:
+    """`product_id[, store_id], ds, p10, p50, p90, adjusted, override_id` and revenue at list price of each.
+
+    The forecast is stored in the application database (for accuracy tracking) and `adjusted` applies the
+    planners' overrides in force.
+    """
+    from training.demand.family import periods
+
+    inner = unwrap(model)
+    level = options.get("level") or inner.level
+    if level == "product_store" and inner.level == "product":
+        raise ValueError(f"demand v{version} forecasts products, not stores: train it with --level product_store")
+    days = int(options.get("horizon_days") or inner.spec.horizon * (7 if inner.spec.freq == "W" else 1))
+    horizon = periods(pd.Timedelta(days=days), inner.spec.freq)
+    products = options.get("products") or series.recent_products(series.read_sales(ctx.ws, inner.level), ctx.as_of)
+    out = model_forecast(ctx, model, level, list(products), horizon)
+    with db.session(ctx.ws, ctx.settings) as s:  # stored for accuracy tracking, with the overrides in force
+        records.store_run(s, out, version, ctx.as_of, level, inner.spec.freq, "predict")
+        out = records.adjust(out, records.active_overrides(s, list(products)))
+    for q in ("p10", "p50", "p90"):
+        out[f"revenue_{q}"] = out[q] * out["price"]
+    out["revenue_adjusted"] = out["adjusted"] * out.pop("price")
+    return out
+
+
+def revenue_by_category_month(frame: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
+    """Finance's view: revenue P50 and the P10-P90 range by category and month."""
+    cats = attributes.set_index("product_id")["category"]
+    grouped = frame.assign(
+        category=frame["product_id"].map(cats).fillna("unknown"), month=frame["ds"].dt.strftime("%Y-%m")
+    )
+    return grouped.groupby(["category", "month"], as_index=False)[["revenue_p10", "revenue_p50", "revenue_p90"]].sum()

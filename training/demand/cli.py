@@ -1,0 +1,99 @@
+"""`retail train demand`, `retail predict demand` and the `retail forecast` group (imports stay light)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from retail.cliopts import AliasOpt, DateOpt, OutOpt, WorkspaceOpt, command, predict_to_file, train_and_report
+
+NAME = "demand"
+Freq = Literal["D", "W"]
+LevelName = Literal["product", "product_store"]
+FreqOpt = Annotated[Freq, typer.Option(help="D: daily series; W: weekly.")]
+HorizonOpt = Annotated[int, typer.Option(min=1, help="Days to forecast (whole weeks for --freq W).")]
+forecast_app = typer.Typer(help="Demand forecasts: any series, and accuracy against what sold.", no_args_is_help=True)
+groups = {"forecast": forecast_app}  # command groups this family adds to `retail`
+
+
+@command
+def train(
+    workspace_dir: WorkspaceOpt = Path("."),
+    as_of: DateOpt = None,
+    horizon_days: HorizonOpt = 28,
+    freq: FreqOpt = "D",
+    level: Annotated[LevelName, typer.Option(help="Series per product, or per product and store.")] = "product",
+    series: Annotated[int, typer.Option(min=1, help="Fit on this many series with the most units.")] = 500,
+    origins: Annotated[int, typer.Option(min=1, help="Backtest origins, H apart, the last at T - H.")] = 3,
+) -> None:
+    """Backtest against statsforecast baselines before --as-of, refit on everything, register `demand`."""
+    from training.demand.family import DemandOptions
+
+    options = DemandOptions(freq=freq, level=level, series=series, origins=origins)
+    train_and_report(NAME, workspace_dir, as_of, horizon_days, options)
+
+
+@command
+def predict(
+    out: OutOpt,
+    workspace_dir: WorkspaceOpt = Path("."),
+    as_of: DateOpt = None,
+    horizon_days: Annotated[int | None, typer.Option(min=1, help="Days to forecast (default: trained).")] = None,
+    products: Annotated[Path | None, typer.Option(help="CSV with a product_id column (default: sold lately).")] = None,
+    level: Annotated[LevelName | None, typer.Option(help="Default: the level the model was trained at.")] = None,
+    alias: AliasOpt = "champion",
+) -> None:
+    """product_id[, store_id], ds, p10, p50, p90, adjusted, revenue_* from --as-of; and revenue by category."""
+    from training.demand.files import read_products, write_revenue
+
+    options = {"horizon_days": horizon_days, "level": level, "products": read_products(products) if products else None}
+    frame = predict_to_file(NAME, out, workspace_dir, as_of, alias, options)
+    summary = write_revenue(frame, out, workspace_dir)
+    typer.echo(f"wrote {len(frame):,} forecast rows to {out} and revenue by category and month to {summary}")
+
+
+@forecast_app.command("series")
+@command
+def forecast_series(
+    history: Annotated[Path, typer.Option(help="CSV or parquet with unique_id, ds, y (other columns ignored).")],
+    out: OutOpt,
+    horizon: Annotated[int, typer.Option(min=1, help="Periods to forecast.")],
+    freq: FreqOpt = "D",
+    country: Annotated[str, typer.Option(help="Public holidays of this country (ISO code).")] = "GB",
+) -> None:
+    """Forecast your own series with the demand model's code (no workspace, no Feast): unique_id, ds, p10, p50, p90."""
+    from training.demand.files import forecast_file
+
+    rows = forecast_file(history, out, horizon, freq, country)
+    typer.echo(f"wrote {rows:,} forecast rows to {out}")
+
+
+@forecast_app.command("accuracy")
+@command
+def forecast_accuracy(
+    since: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First day to judge, YYYY-MM-DD.")],
+    workspace_dir: WorkspaceOpt = Path("."),
+    out: Annotated[Path | None, typer.Option(help="Write the per-product table here (.csv or .parquet).")] = None,
+) -> None:
+    """Stored forecasts against what sold: WAPE and bias of model and adjusted values, logged to MLflow."""
+    import pandas as pd
+
+    from retail.cliopts import workspace
+    from retail.files import write_frame
+    from training.demand import accuracy
+
+    ws, settings = workspace(workspace_dir)
+    result = accuracy.measure(ws, settings, pd.Timestamp(since))
+    run_id = accuracy.log_to_mlflow(ws, settings, result)
+    o = result.overall
+    typer.echo(
+        f"{result.since:%Y-%m-%d} .. {result.until:%Y-%m-%d}: {o['units']:,.0f} units over {o['rows']:,.0f} rows; "
+        f"model WAPE {o['model_wape']:.3f} (bias {o['model_bias']:+.3f}), adjusted WAPE {o['adjusted_wape']:.3f} "
+        f"(bias {o['adjusted_bias']:+.3f}), value added {o['value_added']:+.3f}; MLflow run {run_id}"
+    )
+    typer.echo(result.by["category"].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if out is not None:
+        write_frame(result.by["product"], out)

@@ -1,0 +1,83 @@
+"""Files planners and data scientists hand to the demand commands, and the finance summary written beside exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.importers import CSV_LINE_OFFSET, read_file
+from features.schema import DataError
+from retail.files import write_frame
+
+
+def read_products(path: Path) -> list[str]:
+    """The `product_id` column of a CSV (or parquet) file, blanks refused."""
+    frame = read_file(path)
+    if "product_id" not in frame:
+        raise DataError("missing column product_id", file=path.name, column="product_id")
+    ids = frame["product_id"]
+    blank = ids.isna() | (ids.astype(str).str.strip() == "")
+    if blank.any():
+        row = int(np.flatnonzero(blank.to_numpy())[0]) + 1
+        raise DataError("empty product_id", file=path.name, row=row, column="product_id", line=row + CSV_LINE_OFFSET)
+    return list(dict.fromkeys(ids.astype(str).str.strip()))
+
+
+def read_series(path: Path) -> pd.DataFrame:
+    """A `(unique_id, ds, y)` table: dates parsed and numbers checked, each problem named by row and column."""
+    frame = read_file(path)
+    missing = [c for c in ("unique_id", "ds", "y") if c not in frame]
+    if missing:
+        raise DataError(f"missing column(s) {', '.join(missing)}", file=path.name, column=missing[0])
+    line = CSV_LINE_OFFSET if path.suffix != ".parquet" else None
+    out = pd.DataFrame({"unique_id": frame["unique_id"].astype(str)})
+    for column, parse in (("ds", pd.to_datetime), ("y", pd.to_numeric)):
+        parsed = parse(frame[column], errors="coerce")
+        bad = parsed.isna() | (~np.isfinite(parsed) if column == "y" else False)
+        if bad.any():
+            row = int(np.flatnonzero(np.asarray(bad))[0]) + 1
+            raise DataError(
+                f"not a {'date' if column == 'ds' else 'number'}: {frame[column].iloc[row - 1]!r}",
+                file=path.name,
+                row=row,
+                column=column,
+                line=row + line if line is not None else None,
+            )
+        out[column] = parsed
+    duplicated = out.duplicated(["unique_id", "ds"])
+    if duplicated.any():
+        row = int(np.flatnonzero(duplicated.to_numpy())[0]) + 1
+        raise DataError("repeated (unique_id, ds)", file=path.name, row=row, column="ds")
+    return out
+
+
+def forecast_file(history: Path, out: Path, horizon: int, freq: str, country: str) -> int:
+    """Fit the demand model's code on a user's series and write `unique_id, ds, p10, p50, p90`; rows written."""
+    from retail.files import check_suffix
+    from training.demand import forecaster
+
+    check_suffix(out)
+    frame = read_series(history)
+    spec = forecaster.Spec(freq=freq, horizon=horizon, country=country)
+    fitted = forecaster.fit(frame, spec)
+    result = fitted.forecast(frame, horizon)
+    write_frame(result, out)
+    return len(result)
+
+
+def revenue_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}.revenue_by_category_month{out.suffix}")
+
+
+def write_revenue(frame: pd.DataFrame, out: Path, workspace_dir: Path) -> Path:
+    """Revenue P50 and P10-P90 by category and month, next to the forecast export."""
+    from retail.cliopts import workspace
+    from training.demand.batch import revenue_by_category_month
+    from training.demand.series import read_attributes
+
+    ws, _ = workspace(workspace_dir)
+    path = revenue_path(out)
+    write_frame(revenue_by_category_month(frame, read_attributes(ws)), path)
+    return path

@@ -1,0 +1,124 @@
+"""Forecasting frames (`unique_id, ds, y, price_ratio, category, tier`) from the Feast daily sales views.
+
+The views' own definitions say where their rows live and which fields they hold, so training, batch
+forecasts and the service read the same tables. Days without sales are zero from each series' first sale on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pandas as pd
+
+from features.catalog import ENTITY_KEYS
+from features.sales import DAY
+from retail.workspace import Workspace
+
+Level = Literal["product", "product_store"]
+LEVELS: tuple[str, ...] = ("product", "product_store")
+SEP = "@"  # unique_id of a product x store series: "<product_id>@<store_id>"
+
+
+def keys(level: str) -> list[str]:
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+    return ["product_id", "store_id"] if level == "product_store" else ["product_id"]
+
+
+def _view_table(ws: Workspace, view: Any) -> pd.DataFrame:
+    """A feature view's rows as its definition declares them (keys, fields); the timestamp as `known_at`."""
+    source = view.batch_source
+    path = (ws.feature_repo / source.path).resolve()
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `retail features build` first")
+    keys = [ENTITY_KEYS[e] for e in view.entities]
+    fields = [f.name for f in view.features if f.name not in keys]  # (Feast adds entity columns once applied)
+    columns = [*keys, source.timestamp_field, *fields]
+    return pd.read_parquet(path, columns=columns).rename(columns={source.timestamp_field: "known_at"})
+
+
+def read_sales(ws: Workspace, level: str) -> pd.DataFrame:
+    """Daily sales rows of the level's view, with `ds` (the day) and `unique_id`."""
+    from features.repo import definitions
+
+    view = definitions.product_store_daily_sales if level == "product_store" else definitions.product_daily_sales
+    table = _view_table(ws, view)
+    if table.empty:
+        raise ValueError(
+            "the data has no sales" + (" by store: use --level product" if level == "product_store" else "")
+        )
+    table["ds"] = table.pop("known_at") - DAY
+    table["unique_id"] = _unique_ids(table, level)
+    return table
+
+
+def read_attributes(ws: Workspace) -> pd.DataFrame:
+    """category, tier and list_price per product (from the product attributes view)."""
+    from features.repo import definitions
+
+    return _view_table(ws, definitions.product_attributes).drop(columns="known_at")
+
+
+def _unique_ids(frame: pd.DataFrame, level: str) -> pd.Series:
+    if level == "product_store":
+        return frame["product_id"].astype(str) + SEP + frame["store_id"].astype(str)
+    return frame["product_id"].astype(str)
+
+
+def week_freq(as_of: pd.Timestamp) -> str:
+    """Weeks end the day before `as_of`, so the last week is complete: stamped on their first day."""
+    return f"W-{(as_of - DAY).day_name()[:3].upper()}"
+
+
+def frame(
+    sales: pd.DataFrame,
+    attributes: pd.DataFrame,
+    end: pd.Timestamp,
+    freq: str = "D",
+    ids: list[str] | None = None,
+) -> pd.DataFrame:
+    """Zero-filled series up to (not including) `end`, daily or in weeks ending the day before `end`."""
+    rows = sales[sales["ds"] < end]
+    if ids is not None:
+        rows = rows[rows["unique_id"].isin(ids)]
+    if rows.empty:
+        raise ValueError(f"no sales before {end:%Y-%m-%d} for the series asked")
+    first = rows.groupby("unique_id")["ds"].min()
+    days = pd.concat(
+        [
+            pd.DataFrame({"unique_id": uid, "ds": pd.date_range(start, end - DAY, freq="D")})
+            for uid, start in first.items()
+        ],
+        ignore_index=True,
+    )
+    daily = days.merge(rows[["unique_id", "ds", "units", "price_ratio"]], on=["unique_id", "ds"], how="left")
+    daily["y"] = daily.pop("units").fillna(0.0).astype("float64")
+    daily["price_ratio"] = daily["price_ratio"].fillna(1.0).astype("float64")
+    if freq == "W":
+        daily = _weekly(daily, end)
+    ids_frame = rows.drop_duplicates("unique_id")[["unique_id", *[k for k in ("product_id", "store_id") if k in rows]]]
+    out = daily.merge(ids_frame, on="unique_id").merge(attributes, on="product_id", how="left")
+    out[["category", "tier"]] = out[["category", "tier"]].fillna("unknown")
+    return out.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+
+
+def _weekly(daily: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+    """Sum units over weeks ending the day before `end`; drop each series' first week if it is partial."""
+    weeks_back = ((end - daily["ds"]).dt.days - 1) // 7
+    daily = daily.assign(ds=end - DAY * 7 * (weeks_back + 1), n=1)
+    weekly = daily.groupby(["unique_id", "ds"], as_index=False).agg(
+        y=("y", "sum"), price_ratio=("price_ratio", "mean"), n=("n", "sum")
+    )
+    return weekly[weekly["n"] == 7].drop(columns="n")
+
+
+def top_series(sales: pd.DataFrame, end: pd.Timestamp, n: int) -> list[str]:
+    """The `n` series with the most units before `end` (what training fits on)."""
+    totals = sales[sales["ds"] < end].groupby("unique_id")["units"].sum()
+    return list(totals.nlargest(n).index)
+
+
+def recent_products(sales: pd.DataFrame, end: pd.Timestamp, days: int = 90) -> list[str]:
+    """Products sold in the `days` before `end` (what a batch forecast covers by default)."""
+    recent = sales[(sales["ds"] < end) & (sales["ds"] >= end - DAY * days)]
+    return sorted(recent["product_id"].astype(str).unique())
