@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import pandas as pd
@@ -146,9 +146,15 @@ class Override(BaseModel):
     audit: list[AuditItem] = []
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """Stored timestamps are naive UTC; the API says so (RFC 3339 needs the offset)."""
+    return moment.replace(tzinfo=UTC) if moment is not None else None
+
+
 def _override(o: Any, trail: list[Any]) -> Override:
     fields = {k: getattr(o, k) for k in Override.model_fields if k not in ("audit", "store_id")}
-    audit = [AuditItem(action=a.action, author=a.author, at=a.at, detail=a.detail) for a in trail]
+    fields |= {"created_at": _utc(o.created_at), "reverted_at": _utc(o.reverted_at)}
+    audit = [AuditItem(action=a.action, author=a.author, at=a.at.replace(tzinfo=UTC), detail=a.detail) for a in trail]
     return Override(**fields, store_id=o.store_id or None, audit=audit)
 
 

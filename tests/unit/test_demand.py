@@ -69,14 +69,22 @@ def _sales(days: dict[str, list[tuple[str, float]]]) -> pd.DataFrame:
     return frame.assign(unique_id=frame["product_id"], price_ratio=1.0, revenue=frame["units"])
 
 
-def test_frame_zero_fills_from_the_first_sale_and_cuts_at_end() -> None:
+def test_frame_zero_fills_from_the_start_of_the_data_and_cuts_at_end() -> None:
     sales = _sales({"A": [("2026-01-01", 2), ("2026-01-04", 1), ("2026-01-09", 5)], "B": [("2026-01-03", 1)]})
     out = series.frame(sales, pd.DataFrame(columns=["product_id", "category", "tier"]), pd.Timestamp("2026-01-06"))
     a = out[out["unique_id"] == "A"]
     assert a["ds"].min() == pd.Timestamp("2026-01-01") and a["ds"].max() == pd.Timestamp("2026-01-05")
     assert a["y"].tolist() == [2, 0, 0, 1, 0]
-    assert out[out["unique_id"] == "B"]["ds"].min() == pd.Timestamp("2026-01-03")
+    b = out[out["unique_id"] == "B"]
+    assert b["ds"].min() == pd.Timestamp("2026-01-01") and b["y"].tolist() == [0, 0, 1, 0, 0]
     assert (out["category"] == "unknown").all()
+
+
+def test_price_is_the_last_sale_s_as_known_before_the_day() -> None:
+    sales = _sales({"A": [("2026-01-01", 2), ("2026-01-03", 1)]})
+    sales["price_ratio"] = [0.5, 0.8]
+    out = series.frame(sales, pd.DataFrame(columns=["product_id", "category", "tier"]), pd.Timestamp("2026-01-05"))
+    assert out["price_ratio"].tolist() == [1.0, 0.5, 0.5, 0.8]  # never the day's own price: it would tell a sale
 
 
 def test_weekly_frame_ends_the_day_before_end_and_drops_partial_weeks() -> None:

@@ -113,16 +113,29 @@ class Intervals:
 
     Each reads what is known when the forecast is made: the P50, the series' recent mean, the step ahead and
     the weekday. Fitted on every series' backtest rows, they give intermittent series an honest band (a P50 of
-    zero with a P90 above it) and work for series the fit never saw.
+    zero with a P90 above it) and work for series the fit never saw. Where many days sell nothing, a P10 of zero
+    covers every such day, so the band would hold more than 80% of outcomes; the upper model's level is then
+    lowered until the band holds 80% of the backtest rows.
     """
+
+    UPPER_LEVELS = (0.9, 0.875, 0.85, 0.825, 0.8, 0.775, 0.75)
 
     def __init__(self, rows: pd.DataFrame, seed: int = 0) -> None:
         params: dict[str, Any] = {"n_estimators": 150, "learning_rate": 0.05, "num_leaves": 15, "n_jobs": 1}
         params |= {"min_child_samples": 100, "verbosity": -1, "random_state": seed, "objective": "quantile"}
-        self.models = {
-            q: lgb.LGBMRegressor(alpha=a, **params).fit(rows[BAND_INPUT], rows["y"])
-            for q, a in (("p10", 0.1), ("p90", 0.9))
-        }
+        x, y = rows[BAND_INPUT], rows["y"].to_numpy()
+        low = lgb.LGBMRegressor(alpha=0.1, **params).fit(x, y)
+        below = y >= np.asarray(low.predict(x)).clip(min=0.0)
+        best: tuple[float, float, Any] = (np.inf, 0.9, None)
+        for level in self.UPPER_LEVELS:
+            high = lgb.LGBMRegressor(alpha=level, **params).fit(x, y)
+            coverage = float(np.mean(below & (y <= np.asarray(high.predict(x)).clip(min=0.0))))
+            if abs(coverage - 0.8) < best[0]:
+                best = (abs(coverage - 0.8), level, high)
+            if coverage <= 0.8:
+                break
+        self.upper_level = best[1]
+        self.models = {"p10": low, "p90": best[2]}
 
     def apply(self, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         x = rows[BAND_INPUT]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,8 @@ VALUE_COLUMNS = ["product_id", "store_id", "ds", "p10", "p50", "p90", "price"]
 
 
 def now() -> datetime:
-    return datetime.now().replace(microsecond=0)
+    """UTC, timezone-naive (the data contract's timestamps)."""
+    return datetime.now(UTC).replace(microsecond=0, tzinfo=None)
 
 
 def store_run(

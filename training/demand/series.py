@@ -1,7 +1,7 @@
 """Forecasting frames (`unique_id, ds, y, price_ratio, category, tier`) from the Feast daily sales views.
 
 The views' own definitions say where their rows live and which fields they hold, so training, batch
-forecasts and the service read the same tables. Days without sales are zero from each series' first sale on.
+forecasts and the service read the same tables. Days without sales are zero from the first day of the data.
 """
 
 from __future__ import annotations
@@ -83,23 +83,28 @@ def frame(
         rows = rows[rows["unique_id"].isin(ids)]
     if rows.empty:
         raise ValueError(f"no sales before {end:%Y-%m-%d} for the series asked")
-    first = rows.groupby("unique_id")["ds"].min()
-    days = pd.concat(
-        [
-            pd.DataFrame({"unique_id": uid, "ds": pd.date_range(start, end - DAY, freq="D")})
-            for uid, start in first.items()
-        ],
-        ignore_index=True,
+    start = sales["ds"].min()  # every series from the first day of the data: no sale is a zero, not a gap
+    grid = pd.MultiIndex.from_product(
+        [rows["unique_id"].unique(), pd.date_range(start, end - DAY)], names=["unique_id", "ds"]
     )
-    daily = days.merge(rows[["unique_id", "ds", "units", "price_ratio"]], on=["unique_id", "ds"], how="left")
+    daily = rows.set_index(["unique_id", "ds"])[["units", "price_ratio"]].reindex(grid).reset_index()
     daily["y"] = daily.pop("units").fillna(0.0).astype("float64")
-    daily["price_ratio"] = daily["price_ratio"].fillna(1.0).astype("float64")
+    daily["price_ratio"] = _known_price(daily)
     if freq == "W":
         daily = _weekly(daily, end)
     ids_frame = rows.drop_duplicates("unique_id")[["unique_id", *[k for k in ("product_id", "store_id") if k in rows]]]
     out = daily.merge(ids_frame, on="unique_id").merge(attributes, on="product_id", how="left")
     out[["category", "tier"]] = out[["category", "tier"]].fillna("unknown")
     return out.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+
+
+def _known_price(daily: pd.DataFrame) -> pd.Series:
+    """Price against the usual one as known at the start of each day: the last sale's (1.0 before any).
+
+    A day's own average price is known only if something sold, so it would tell the model the day sold.
+    """
+    previous = daily.groupby("unique_id")["price_ratio"].shift(1)
+    return previous.groupby(daily["unique_id"]).ffill().fillna(1.0).astype("float64")
 
 
 def _weekly(daily: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
