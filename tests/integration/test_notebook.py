@@ -1,4 +1,4 @@
-"""The churn retraining notebook runs end to end in a real kernel, against a copy of the shared workspace."""
+"""The retraining notebooks run end to end in a real kernel, against a copy of the shared workspace."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from training import tracking
 
 pytestmark = pytest.mark.integration
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "churn_retrain.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOK = NOTEBOOKS / "churn_retrain.ipynb"
 CELL_TIMEOUT_S = 300
 # Columns where MLflow's SQLite store keeps absolute artifact locations.
 ARTIFACT_COLUMNS = [
@@ -66,9 +67,9 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RETAIL_TRACKING_URI", raising=False)  # the copy's own store, never a configured server
 
 
-def _run_notebook(cwd: Path, parameters: str) -> nbformat.NotebookNode:
+def _run_notebook(cwd: Path, parameters: str, notebook: Path = NOTEBOOK) -> nbformat.NotebookNode:
     """Execute the notebook with `parameters` injected after its parameters cell and the report cell appended."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(notebook, as_version=4)
     assert all(not cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), "commit without outputs"
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])) + 1
     nb.cells.insert(at, nbformat.v4.new_code_cell(parameters))
@@ -118,5 +119,33 @@ def test_notebook_retrains_and_compares_on_a_copy(
 
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) == 2, "calibration and importance plots are displayed"
+    assert _tree(original) == before_tree, "the shared workspace was not touched"
+    assert not any(run_dir.iterdir()), "nothing written to the kernel's working directory"
+
+
+def test_demand_notebook_retrains_compares_and_plots_on_a_copy(
+    built, kernel_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = built.ws.root
+    before_tree = _tree(original)
+    ws = _copy_workspace(original, tmp_path / "ws")
+    copy_client = _client(ws)
+    champion = str(tracking.alias_version(copy_client, "demand", tracking.CHAMPION))
+    monkeypatch.setenv("RETAIL_WORKSPACE", str(ws))
+    run_dir = tmp_path / "cwd"
+    run_dir.mkdir()
+
+    # the fixture's champion: 40 series, 2 origins, 28 days; retrain like it so the comparison uses the same days
+    nb = _run_notebook(run_dir, "SERIES = 40\nORIGINS = 2", NOTEBOOKS / "demand.ipynb")
+
+    report = _report(nb)
+    assert str(report["champion_before"]) == champion
+    rows = {r["model"]: r for r in report["comparison"]}
+    assert list(rows)[:2] == ["champion", "challenger"] and "auto_ets" in rows and "mean_28" in rows
+    run = copy_client.get_run(str(copy_client.get_model_version("demand", report["new"]).run_id))
+    assert rows["challenger"]["wape"] == run.data.metrics["model_wape"]
+    assert 0 <= run.data.metrics["model_coverage"] <= 1
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 1, "forecasts against actuals are displayed"
     assert _tree(original) == before_tree, "the shared workspace was not touched"
     assert not any(run_dir.iterdir()), "nothing written to the kernel's working directory"
