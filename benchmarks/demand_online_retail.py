@@ -77,6 +77,7 @@ def main(
             "train", "demand", "--as-of", f"{AS_OF:%Y-%m-%d}", "--horizon-days", str(HORIZON), *ws
         )
         typer.echo(trained)
+        alias = "challenger" if "(@challenger)" in trained else "champion"  # a reused workspace has a champion
         tx = pd.read_parquet(root / "data" / "raw" / "transactions.parquet")
         frame = protocol_frame(tx)
         products, out = Path(tmp) / "top500.csv", Path(tmp) / "forecast.csv"
@@ -92,6 +93,8 @@ def main(
             str(products),
             "--out",
             str(out),
+            "--alias",
+            alias,
             *ws,
         )
         forecast = pd.read_csv(out, dtype={"product_id": str}, parse_dates=["ds"])

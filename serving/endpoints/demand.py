@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -17,6 +17,7 @@ from training.demand import accuracy, records
 
 router = APIRouter(tags=["demand"])
 Id = Annotated[str, Field(min_length=1, max_length=64)]
+MAX_ID = 2**31 - 1
 NOT_FOUND: Responses = {
     404: {"model": Invalid, "description": "A product, store or override the service does not know."}
 }
@@ -190,7 +191,7 @@ def create_override(request: OverrideRequest, rt: Annotated[Runtime, Depends(run
     responses={**NOT_FOUND, 409: {"model": Invalid, "description": "Already reverted."}, **INVALID, **UNAVAILABLE},
 )
 def revert_override(
-    override_id: int,
+    override_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     author: Annotated[str, Query(min_length=1, max_length=128, description="Who reverts it.")],
     rt: Annotated[Runtime, Depends(runtime)],
 ) -> Override | JSONResponse:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+# Columns where MLflow's SQLite store keeps absolute artifact locations.
+ARTIFACT_COLUMNS = [
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("logged_models", "artifact_location"),
+    ("model_versions", "storage_location"),
+    ("model_versions", "source"),
+]
 READY_TIMEOUT_S = 120.0
 RETAIL = Path(sys.executable).parent / "retail"
 
@@ -85,3 +95,18 @@ def base_url(built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def http(base_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=base_url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture
+def copy_workspace():
+    """`copy(src, dst)`: a workspace copy sharing nothing with `src` (MLflow's artifact URIs point at the copy)."""
+
+    def copy(src: Path, dst: Path) -> Path:
+        shutil.copytree(src, dst)
+        old, new = src.as_uri() + "/", dst.as_uri() + "/"
+        with sqlite3.connect(dst / "mlruns" / "mlflow.db") as db:
+            for table, column in ARTIFACT_COLUMNS:
+                db.execute(f"UPDATE {table} SET {column} = REPLACE({column}, ?, ?)", (old, new))
+        return dst
+
+    return copy

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 from pathlib import Path
 
 import nbformat
@@ -20,14 +18,6 @@ pytestmark = pytest.mark.integration
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOK = NOTEBOOKS / "churn_retrain.ipynb"
 CELL_TIMEOUT_S = 300
-# Columns where MLflow's SQLite store keeps absolute artifact locations.
-ARTIFACT_COLUMNS = [
-    ("experiments", "artifact_location"),
-    ("runs", "artifact_uri"),
-    ("logged_models", "artifact_location"),
-    ("model_versions", "storage_location"),
-    ("model_versions", "source"),
-]
 # Appended to the notebook: hands the comparison back to the test as one JSON line.
 REPORT = """
 import json
@@ -38,16 +28,6 @@ print("REPORT " + json.dumps({
     "versions": versions_frame(client, MODEL_NAME)["version"].tolist(),
 }))
 """
-
-
-def _copy_workspace(src: Path, dst: Path) -> Path:
-    """A copy that shares nothing with `src`: MLflow stores absolute artifact URIs, so point them at the copy."""
-    shutil.copytree(src, dst)
-    old, new = src.as_uri() + "/", dst.as_uri() + "/"
-    with sqlite3.connect(dst / "mlruns" / "mlflow.db") as db:
-        for table, column in ARTIFACT_COLUMNS:
-            db.execute(f"UPDATE {table} SET {column} = REPLACE({column}, ?, ?)", (old, new))
-    return dst
 
 
 def _tree(root: Path) -> dict[str, tuple[int, int]]:
@@ -87,11 +67,11 @@ def _report(nb: nbformat.NotebookNode) -> dict:
 
 
 def test_notebook_retrains_and_compares_on_a_copy(
-    built, kernel_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    built, kernel_env: None, copy_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     original = built.ws.root
     before_tree = _tree(original)
-    ws = _copy_workspace(original, tmp_path / "ws")
+    ws = copy_workspace(original, tmp_path / "ws")
     copy_client = _client(ws)
     versions_before = {str(v.version) for v in copy_client.search_model_versions("name='churn'")}
     champion = str(tracking.alias_version(copy_client, "churn", tracking.CHAMPION))
@@ -124,11 +104,11 @@ def test_notebook_retrains_and_compares_on_a_copy(
 
 
 def test_demand_notebook_retrains_compares_and_plots_on_a_copy(
-    built, kernel_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    built, kernel_env: None, copy_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     original = built.ws.root
     before_tree = _tree(original)
-    ws = _copy_workspace(original, tmp_path / "ws")
+    ws = copy_workspace(original, tmp_path / "ws")
     copy_client = _client(ws)
     champion = str(tracking.alias_version(copy_client, "demand", tracking.CHAMPION))
     monkeypatch.setenv("RETAIL_WORKSPACE", str(ws))

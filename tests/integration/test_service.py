@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from http_checks import no_traceback
 
+from training import families
+
 pytestmark = pytest.mark.integration
 # risk bands as the service documents them: low < 0.3 <= medium < 0.6 <= high
 BANDS = (("high", 0.6), ("medium", 0.3), ("low", 0.0))
@@ -54,7 +56,7 @@ def test_reload_keeps_serving_the_champion(http: httpx.Client, built, buyers: li
     response = http.post("/models/reload")
     assert response.status_code == 200
     served = {m["name"]: m["version"] for m in response.json()}
-    assert served["churn"] == built.version and set(served) == {"churn", "recommender"}
+    assert served["churn"] == built.version and set(served) == set(families.names())
     assert _churn(http, buyers).status_code == 200
 
 

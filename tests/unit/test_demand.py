@@ -87,14 +87,14 @@ def test_price_is_the_last_sale_s_as_known_before_the_day() -> None:
     assert out["price_ratio"].tolist() == [1.0, 0.5, 0.5, 0.8]  # never the day's own price: it would tell a sale
 
 
-def test_weekly_frame_ends_the_day_before_end_and_drops_partial_weeks() -> None:
+def test_weekly_frame_has_whole_monday_weeks_before_end() -> None:
     days = [(f"2026-01-{d:02d}", 1.0) for d in range(1, 22)]
     sales = _sales({"A": days})
-    end = pd.Timestamp("2026-01-20")  # weeks: 06..12, 13..19 (01..05 is partial)
+    end = pd.Timestamp("2026-01-21")  # a Wednesday: weeks 05..11 and 12..18 (01..04 and 19..20 are partial)
     out = series.frame(sales, pd.DataFrame(columns=["product_id", "category", "tier"]), end, "W")
-    assert out["ds"].tolist() == [pd.Timestamp("2026-01-06"), pd.Timestamp("2026-01-13")]
+    assert out["ds"].tolist() == [pd.Timestamp("2026-01-05"), pd.Timestamp("2026-01-12")]
     assert out["y"].tolist() == [7.0, 7.0]
-    assert series.week_freq(end) == "W-MON"  # weeks stamped on Tuesdays end on Mondays
+    assert series.period_end(end, "W") == pd.Timestamp("2026-01-19")
 
 
 def _weekly_pattern(n_series: int = 12, days: int = 240, seed: int = 0) -> pd.DataFrame:
@@ -219,3 +219,21 @@ def test_stored_runs_are_replaced_and_the_newest_run_before_a_day_is_judged(ws: 
         judged = records.stored_values(s, pd.Timestamp("2026-07-01"), pd.Timestamp("2026-07-06"))
     assert loaded is not None and loaded["p50"].tolist() == [5.0] * 5
     assert judged.set_index("ds")["p50"].tolist() == [5.0, 5.0, 7.0, 7.0, 7.0]
+
+
+def test_forecast_series_command_needs_no_workspace(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from retail.cli import app
+
+    history = tmp_path / "history.csv"
+    _weekly_pattern(n_series=3, days=150).to_csv(history, index=False)
+    out = tmp_path / "out.parquet"
+    args = ["forecast", "series", "--history", str(history), "--horizon", "14", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    assert list(frame.columns) == ["unique_id", "ds", "p10", "p50", "p90"] and len(frame) == 3 * 14
+    assert frame["ds"].min() == pd.Timestamp("2026-01-05") + pd.Timedelta(days=150)
+    result = CliRunner().invoke(app, [*args[:-2], "--out", str(tmp_path / "out.txt")])
+    assert result.exit_code == 1 and ".csv or .parquet" in result.output

@@ -13,7 +13,7 @@ from retail.cliopts import AliasOpt, DateOpt, OutOpt, WorkspaceOpt, command, pre
 NAME = "demand"
 Freq = Literal["D", "W"]
 LevelName = Literal["product", "product_store"]
-FreqOpt = Annotated[Freq, typer.Option(help="D: daily series; W: weekly.")]
+FreqOpt = Annotated[Freq, typer.Option(help="D: daily series; W: whole Monday-to-Sunday weeks before --as-of.")]
 HorizonOpt = Annotated[int, typer.Option(min=1, help="Days to forecast (whole weeks for --freq W).")]
 forecast_app = typer.Typer(help="Demand forecasts: any series, and accuracy against what sold.", no_args_is_help=True)
 groups = {"forecast": forecast_app}  # command groups this family adds to `retail`

@@ -82,12 +82,13 @@ class DemandFamily(Family):
         ids = series.top_series(sales, split.train_end, options.series)
         end = split.test_end or split.train_end
         history = series.frame(sales, series.read_attributes(ctx.ws), end, options.freq, ids)
-        origins = [split.train_end - split.horizon * k for k in reversed(range(options.origins))]
-        train = history[history["ds"] < split.train_end]
+        cut = series.period_end(split.train_end, options.freq)  # whole weeks only, for weekly series
+        origins = [cut - split.horizon * k for k in reversed(range(options.origins))]
+        train = history[history["ds"] < cut]
         params: dict[str, Any] = {"series": history["unique_id"].nunique(), "train_rows": len(train)}
         test = None
         if split.test_end is not None:
-            test = history[history["ds"] >= split.train_end]
+            test = history[history["ds"] >= cut]
             params |= {"origins": ",".join(f"{o:%Y-%m-%d}" for o in origins), "eval_rows": len(test)}
         return Dataset(split, Series(train, spec, options.level, origins), test, params)
 

@@ -65,9 +65,9 @@ def _unique_ids(frame: pd.DataFrame, level: str) -> pd.Series:
     return frame["product_id"].astype(str)
 
 
-def week_freq(as_of: pd.Timestamp) -> str:
-    """Weeks end the day before `as_of`, so the last week is complete: stamped on their first day."""
-    return f"W-{(as_of - DAY).day_name()[:3].upper()}"
+def period_end(end: pd.Timestamp, freq: str) -> pd.Timestamp:
+    """Where whole periods before `end` stop: `end` for days, the Monday on or before it for weeks."""
+    return end - DAY * end.dayofweek if freq == "W" else end
 
 
 def frame(
@@ -77,7 +77,8 @@ def frame(
     freq: str = "D",
     ids: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Zero-filled series up to (not including) `end`, daily or in weeks ending the day before `end`."""
+    """Zero-filled series up to (not including) `end`, daily or in whole Monday-to-Sunday weeks before it."""
+    end = period_end(end, freq)
     rows = sales[sales["ds"] < end]
     if ids is not None:
         rows = rows[rows["unique_id"].isin(ids)]
@@ -91,7 +92,7 @@ def frame(
     daily["y"] = daily.pop("units").fillna(0.0).astype("float64")
     daily["price_ratio"] = _known_price(daily)
     if freq == "W":
-        daily = _weekly(daily, end)
+        daily = _weekly(daily)
     ids_frame = rows.drop_duplicates("unique_id")[["unique_id", *[k for k in ("product_id", "store_id") if k in rows]]]
     out = daily.merge(ids_frame, on="unique_id").merge(attributes, on="product_id", how="left")
     out[["category", "tier"]] = out[["category", "tier"]].fillna("unknown")
@@ -107,10 +108,9 @@ def _known_price(daily: pd.DataFrame) -> pd.Series:
     return previous.groupby(daily["unique_id"]).ffill().fillna(1.0).astype("float64")
 
 
-def _weekly(daily: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
-    """Sum units over weeks ending the day before `end`; drop each series' first week if it is partial."""
-    weeks_back = ((end - daily["ds"]).dt.days - 1) // 7
-    daily = daily.assign(ds=end - DAY * 7 * (weeks_back + 1), n=1)
+def _weekly(daily: pd.DataFrame) -> pd.DataFrame:
+    """Sum units over Monday-to-Sunday weeks, stamped on their Monday; a partial first week is dropped."""
+    daily = daily.assign(ds=daily["ds"] - DAY * daily["ds"].dt.dayofweek, n=1)
     weekly = daily.groupby(["unique_id", "ds"], as_index=False).agg(
         y=("y", "sum"), price_ratio=("price_ratio", "mean"), n=("n", "sum")
     )
