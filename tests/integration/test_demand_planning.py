@@ -108,6 +108,10 @@ def test_weekly_store_level_model_sums_to_product_totals(built, copy_workspace, 
     options = DemandOptions(freq="W", level="product_store", series=40, origins=1)
     result = run.train("demand", ws, settings, horizon_days=28, options=options)
     assert 0 <= result.metrics["model_coverage"] <= 1 and result.metrics["refit_series"] == 40
+    per_category = {
+        k.split("/")[1] for k in result.metrics if k.startswith("by_category/") and k.endswith("model_mase")
+    }
+    assert len(per_category) > 1, "WAPE, MASE, pinball and coverage are logged per category"
     stores = run.predict("demand", ws, settings, alias=result.alias, options={"level": "product_store"})
     products = run.predict("demand", ws, settings, alias=result.alias, options={"level": "product"})
     assert stores["ds"].nunique() == 4 and (stores["ds"].dt.dayofweek == stores["ds"].iloc[0].dayofweek).all()

@@ -115,14 +115,13 @@ class DemandFamily(Family):
                 last_rows = rows
         results = dict(per_origin[-1])
         results |= {f"backtest_{k}": float(np.mean([o[k] for o in per_origin])) for k in per_origin[-1]}
-        categories = scoring.by_category(last_rows, ["model", *scoring.BASELINES])
-        results |= {
-            f"wape_by_category/{_metric_name(str(c))}/{m}": float(v)
-            for c, row in categories.iterrows()
-            for m, v in row.items()
-        }
         origin = s.origins[-1]
-        figures = {"plots/forecast_vs_actual.png": scoring.forecast_figure(history[history["ds"] < origin], last_rows)}
+        past = history[history["ds"] < origin]
+        categories = scoring.by_category(last_rows, past, s.spec.freq, ["model", *scoring.BASELINES])
+        results |= {
+            f"by_category/{_metric_name(c)}/{k}": v for c, figures in categories.items() for k, v in figures.items()
+        }
+        figures = {"plots/forecast_vs_actual.png": scoring.forecast_figure(past, last_rows)}
         context_rows = history[(history["ds"] < origin) & (history["ds"] >= origin - _context(s.spec))]
         eval_set = pd.concat([context_rows.assign(part="history"), last_rows.assign(part="test")], ignore_index=True)
         return Evaluation(results, eval_set, figures)

@@ -75,14 +75,12 @@ def _pinball(y: np.ndarray, q: np.ndarray, alpha: float) -> float:
     return float(np.sum(np.maximum(alpha * diff, (alpha - 1) * diff)))
 
 
-def by_category(rows: pd.DataFrame, models: list[str]) -> pd.DataFrame:
-    """WAPE per category and model."""
-
-    def wape(g: pd.DataFrame) -> pd.Series:
-        total = np.abs(g["y"]).sum() or np.nan
-        return pd.Series({m: np.abs(g["y"] - g[m]).sum() / total for m in models})
-
-    return rows.groupby("category", observed=True)[["y", *models]].apply(wape)
+def by_category(rows: pd.DataFrame, history: pd.DataFrame, freq: str, models: list[str]) -> dict[str, dict[str, float]]:
+    """Every figure of `scores`, per category."""
+    return {
+        str(category): scores(part, history, freq, models)
+        for category, part in rows.groupby(rows["category"].astype(str), observed=True)
+    }
 
 
 def forecast_figure(history: pd.DataFrame, rows: pd.DataFrame, n: int = 6, seed: int = 0) -> Figure:
