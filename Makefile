@@ -36,8 +36,11 @@ demo: pipeline
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/churn -H 'Content-Type: application/json' -d '{\"customer_ids\": [\"C00001\", \"C00002\"]}'"
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/recommend -H 'Content-Type: application/json' -d '{\"customer_id\": \"C00001\", \"cart\": [\"P0001\"], \"store_id\": \"S01\", \"mode\": \"cross_sell\", \"k\": 5}'"
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/recommend -H 'Content-Type: application/json' -d '{\"cart\": [\"P0001\"], \"mode\": \"up_sell\"}'"
+	@echo "  curl -s 'http://127.0.0.1:$(PORT)/forecast?product_id=P0001&horizon=7'"
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/forecast/overrides -H 'Content-Type: application/json' -d '{\"product_id\": \"P0001\", \"start\": \"2026-07-01\", \"end\": \"2026-07-07\", \"factor\": 1.2, \"reason\": \"flyer\", \"author\": \"me\"}'"
 	@echo "  $(BIN)/retail predict churn --workspace $(WORKSPACE) --out churn_scores.csv"
 	@echo "  $(BIN)/retail predict recommender --workspace $(WORKSPACE) --mode cross_sell --k 10 --out offers.csv"
+	@echo "  $(BIN)/retail predict demand --workspace $(WORKSPACE) --out forecast.csv"
 	@echo "  API docs: http://127.0.0.1:$(PORT)/docs"
 	@echo ""
 	$(BIN)/retail serve --workspace $(WORKSPACE) --port $(PORT)
