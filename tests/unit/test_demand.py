@@ -215,7 +215,8 @@ def test_stored_runs_are_replaced_and_the_newest_run_before_a_day_is_judged(ws: 
         later = rows[rows["ds"] >= "2026-07-03"].assign(p50=7.0)
         records.store_run(s, later, "2", pd.Timestamp("2026-07-03"), "product", "D", "predict")
     with db.session(*ws) as s:
-        loaded = records.load_run(s, "1", pd.Timestamp("2026-07-01"), "product")
+        loaded = records.load_run(s, "1", pd.Timestamp("2026-07-01"), "product", "predict")
+        assert records.load_run(s, "1", pd.Timestamp("2026-07-01"), "product", "service") is None
         judged = records.stored_values(s, pd.Timestamp("2026-07-01"), pd.Timestamp("2026-07-06"))
     assert loaded is not None and loaded["p50"].tolist() == [5.0] * 5
     assert judged.set_index("ds")["p50"].tolist() == [5.0, 5.0, 7.0, 7.0, 7.0]

@@ -14,6 +14,7 @@ from training.demand import batch, records, series
 from training.family import Context
 
 log = logging.getLogger(__name__)
+SOURCE = "service"  # the stored run the service answers from: every product sold lately
 
 
 class DemandAdapter:
@@ -25,7 +26,7 @@ class DemandAdapter:
         self.level, self.freq, self.horizon = inner.level, inner.spec.freq, inner.spec.horizon
         self.as_of = pd.Timestamp(ws.read_meta().get("data_end") or pd.Timestamp.now()).floor("D")
         with db.session(ws, self.settings) as s:
-            stored = records.load_run(s, version, self.as_of, self.level)
+            stored = records.load_run(s, version, self.as_of, self.level, SOURCE)
         if stored is None:
             stored = self._make(model)
         if self.level == "product_store":  # product totals are the sum of their stores
@@ -43,7 +44,7 @@ class DemandAdapter:
         ids = series.recent_products(sales, self.as_of)
         frame = batch.model_forecast(ctx, model, self.level, ids, self.horizon)
         with db.session(self.ws, self.settings) as s:
-            records.store_run(s, frame, self.version, self.as_of, self.level, self.freq, "service")
+            records.store_run(s, frame, self.version, self.as_of, self.level, self.freq, SOURCE)
         return frame
 
     def known(self, product_id: str, store_id: str) -> bool:

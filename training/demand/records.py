@@ -55,11 +55,19 @@ def store_run(
     return run.id
 
 
-def load_run(s: Session, version: str, as_of: pd.Timestamp, level: str) -> pd.DataFrame | None:
-    """The newest stored forecast of `version` as of `as_of` at `level`, or None."""
+def load_run(s: Session, version: str, as_of: pd.Timestamp, level: str, source: str) -> pd.DataFrame | None:
+    """The newest forecast `source` stored of `version` as of `as_of` at `level`, or None.
+
+    Sources differ in coverage (an export may hold a few products), so a reader asks for its own.
+    """
     run_id = s.scalar(
         select(ForecastRun.id)
-        .where(ForecastRun.model_version == version, ForecastRun.as_of == as_of.date(), ForecastRun.level == level)
+        .where(
+            ForecastRun.model_version == version,
+            ForecastRun.as_of == as_of.date(),
+            ForecastRun.level == level,
+            ForecastRun.source == source,
+        )
         .order_by(ForecastRun.id.desc())
         .limit(1)
     )
