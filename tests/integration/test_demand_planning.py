@@ -117,3 +117,20 @@ def test_weekly_store_level_model_sums_to_product_totals(built, copy_workspace, 
     assert stores["ds"].nunique() == 4 and (stores["ds"].dt.dayofweek == stores["ds"].iloc[0].dayofweek).all()
     summed = stores.groupby(["product_id", "ds"])["p50"].sum()
     assert products.set_index(["product_id", "ds"])["p50"].to_numpy() == pytest.approx(summed.to_numpy())
+
+
+def test_an_older_champion_is_rescored_on_the_challengers_held_out_days(built, copy_workspace, tmp_path: Path) -> None:
+    from training import families, tracking
+
+    root = copy_workspace(built.ws.root, tmp_path / "ws")
+    ws, settings = Workspace.at(root), Settings(workspace=root)
+    end = pd.Timestamp(ws.read_meta()["data_end"])
+    options = DemandOptions(series=30, origins=1)
+    older = run.train("demand", ws, settings, as_of=end - pd.Timedelta(days=56), horizon_days=28, options=options)
+    newer = run.train("demand", ws, settings, as_of=end, horizon_days=28, options=options)
+    table = families.family("demand").compare(tracking.connect(ws, settings), older.version, newer.version)
+    assert list(table.index[:2]) == ["champion", "challenger"]
+    assert table.loc["challenger", "wape"] == newer.metrics["model_wape"]
+    champion = table.loc["champion"]
+    assert 0 < champion["wape"] < 2 and 0 <= champion["coverage"] <= 1  # rescored from the logged history
+    assert champion["wape"] != older.metrics["model_wape"], "judged on the challenger's days, not its own"
