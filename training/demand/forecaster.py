@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 FREQS = {"D": "D", "W": "W-MON"}  # weekly series are stamped on the Monday that starts the week
 SEASON = {"D": 7, "W": 52}
 STATIC = ["category", "tier"]
-EXOGENOUS = ["price_ratio"]
-LEVEL = 80  # P10..P90
 LGBM: dict[str, Any] = {
     "objective": "l1",  # the median: WAPE is an absolute error, and order sizes are heavy-tailed
     "n_estimators": 300,
