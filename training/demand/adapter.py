@@ -10,8 +10,7 @@ import pandas as pd
 from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
-from training.demand import batch, records, series
-from training.family import Context
+from training.demand import batch, records
 
 log = logging.getLogger(__name__)
 SOURCE = "service"  # the stored run the service answers from: every product sold lately
@@ -38,11 +37,7 @@ class DemandAdapter:
         log.info("demand v%s: %d forecast rows as of %s", version, len(stored), f"{self.as_of:%Y-%m-%d}")
 
     def _make(self, model: Any) -> pd.DataFrame:
-        tx = self.ws.read_transactions(["order_id", "customer_id", "product_id", "ts", "quantity"])
-        ctx = Context(self.ws, self.settings, self.as_of, tx[tx["ts"] < self.as_of], log.info)
-        sales = series.read_sales(self.ws, self.level)
-        ids = series.recent_products(sales, self.as_of)
-        frame = batch.model_forecast(ctx, model, self.level, ids, self.horizon)
+        frame = batch.model_forecast(self.ws, self.as_of, model, self.level, self.horizon)
         with db.session(self.ws, self.settings) as s:
             records.store_run(s, frame, self.version, self.as_of, self.level, self.freq, SOURCE)
         return frame

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -34,23 +35,35 @@ def prices(ws: Workspace, sales: pd.DataFrame, end: pd.Timestamp) -> pd.Series:
     return listed.where(listed > 0).combine_first(selling).rename("price")
 
 
-def model_forecast(ctx: Context, model: Any, level: str, products: list[str], horizon: int) -> pd.DataFrame:
-    """`product_id[, store_id], ds, p10, p50, p90, price` for `horizon` periods from `ctx.as_of`."""
+def model_forecast(
+    ws: Workspace,
+    as_of: pd.Timestamp,
+    model: Any,
+    level: str,
+    horizon: int,
+    products: list[str] | None = None,
+    progress: Callable[[str], None] = log.info,
+) -> pd.DataFrame:
+    """`product_id[, store_id], ds, p10, p50, p90, price` for `horizon` periods from `as_of`.
+
+    `products` defaults to every product sold in the 90 days before `as_of`.
+    """
     inner = unwrap(model)
-    sales = series.read_sales(ctx.ws, inner.level)
-    known = set(sales.loc[sales["ds"] < ctx.as_of, "product_id"].astype(str))
+    sales = series.read_sales(ws, inner.level)
+    products = products or series.recent_products(sales, as_of)
+    known = set(sales.loc[sales["ds"] < as_of, "product_id"].astype(str))
     unknown = sorted(set(products) - known)
     if unknown:
-        raise ValueError(f"product_id: no sales before {ctx.as_of:%Y-%m-%d} for {', '.join(unknown[:10])}")
+        raise ValueError(f"product_id: no sales before {as_of:%Y-%m-%d} for {', '.join(unknown[:10])}")
     ids = list(sales.loc[sales["product_id"].isin(products), "unique_id"].unique())
-    history = series.frame(sales, series.read_attributes(ctx.ws), ctx.as_of, inner.spec.freq, ids)
-    ctx.progress(f"demand: forecasting {len(ids):,} series for {horizon} periods from {ctx.as_of:%Y-%m-%d}")
+    history = series.frame(sales, series.read_attributes(ws), as_of, inner.spec.freq, ids)
+    progress(f"demand: forecasting {len(ids):,} series for {horizon} periods from {as_of:%Y-%m-%d}")
     pred = model.predict(history[INPUT], params={"horizon": horizon})
     names = series.keys(inner.level)
     out = pred.merge(history.drop_duplicates("unique_id")[["unique_id", *names]], on="unique_id")
     keys = series.keys(level)
     out = out.groupby([*keys, "ds"], as_index=False)[["p10", "p50", "p90"]].sum()  # bottom-up to the level asked
-    out["price"] = out["product_id"].map(prices(ctx.ws, sales, ctx.as_of)).fillna(0.0)
+    out["price"] = out["product_id"].map(prices(ws, sales, as_of)).fillna(0.0)
     return out.sort_values([*keys, "ds"]).reset_index(drop=True)
 
 
@@ -68,11 +81,10 @@ def forecast(ctx: Context, model: Any, version: str, options: dict[str, Any]) ->
         raise ValueError(f"demand v{version} forecasts products, not stores: train it with --level product_store")
     days = int(options.get("horizon_days") or inner.spec.horizon * (7 if inner.spec.freq == "W" else 1))
     horizon = periods(pd.Timedelta(days=days), inner.spec.freq)
-    products = options.get("products") or series.recent_products(series.read_sales(ctx.ws, inner.level), ctx.as_of)
-    out = model_forecast(ctx, model, level, list(products), horizon)
+    out = model_forecast(ctx.ws, ctx.as_of, model, level, horizon, options.get("products"), ctx.progress)
     with db.session(ctx.ws, ctx.settings) as s:  # stored for accuracy tracking, with the overrides in force
         records.store_run(s, out, version, ctx.as_of, level, inner.spec.freq, "predict")
-        out = records.adjust(out, records.active_overrides(s, list(products)))
+        out = records.adjust(out, records.active_overrides(s, list(out["product_id"].unique())))
     for q in ("p10", "p50", "p90"):
         out[f"revenue_{q}"] = out[q] * out["price"]
     out["revenue_adjusted"] = out["adjusted"] * out.pop("price")
