@@ -66,18 +66,27 @@ def _report(nb: nbformat.NotebookNode) -> dict:
     return json.loads(line.removeprefix("REPORT "))
 
 
-def test_notebook_retrains_and_compares_on_a_copy(
-    built, kernel_env: None, copy_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _on_a_copy(built, copy_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str):
+    """The shared workspace, a snapshot of its files, and a copy the kernel works on (found through the
+    environment, which the kernel inherits): (original, snapshot, the copy's client, its champion, kernel cwd)."""
     original = built.ws.root
     before_tree = _tree(original)
     ws = copy_workspace(original, tmp_path / "ws")
     copy_client = _client(ws)
-    versions_before = {str(v.version) for v in copy_client.search_model_versions("name='churn'")}
-    champion = str(tracking.alias_version(copy_client, "churn", tracking.CHAMPION))
-    monkeypatch.setenv("RETAIL_WORKSPACE", str(ws))  # os.environ: the kernel inherits it
+    champion = str(tracking.alias_version(copy_client, model, tracking.CHAMPION))
+    monkeypatch.setenv("RETAIL_WORKSPACE", str(ws))
     run_dir = tmp_path / "cwd"
     run_dir.mkdir()
+    return original, before_tree, copy_client, champion, run_dir
+
+
+def test_notebook_retrains_and_compares_on_a_copy(
+    built, kernel_env: None, copy_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original, before_tree, copy_client, champion, run_dir = _on_a_copy(
+        built, copy_workspace, tmp_path, monkeypatch, "churn"
+    )
+    versions_before = {str(v.version) for v in copy_client.search_model_versions("name='churn'")}
 
     # the fixture's champion was trained for a 60-day horizon on 8 cutoffs: retrain like it, so the table compares
     nb = _run_notebook(run_dir, "HORIZON_DAYS = 60\nN_CUTOFFS = 8")
@@ -106,14 +115,9 @@ def test_notebook_retrains_and_compares_on_a_copy(
 def test_demand_notebook_retrains_compares_and_plots_on_a_copy(
     built, kernel_env: None, copy_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = built.ws.root
-    before_tree = _tree(original)
-    ws = copy_workspace(original, tmp_path / "ws")
-    copy_client = _client(ws)
-    champion = str(tracking.alias_version(copy_client, "demand", tracking.CHAMPION))
-    monkeypatch.setenv("RETAIL_WORKSPACE", str(ws))
-    run_dir = tmp_path / "cwd"
-    run_dir.mkdir()
+    original, before_tree, copy_client, champion, run_dir = _on_a_copy(
+        built, copy_workspace, tmp_path, monkeypatch, "demand"
+    )
 
     # the fixture's champion: 40 series, 2 origins, 28 days; retrain like it so the comparison uses the same days
     nb = _run_notebook(run_dir, "SERIES = 40\nORIGINS = 2", NOTEBOOKS / "demand.ipynb")
