@@ -17,7 +17,7 @@ import pandas as pd
 from fastapi import HTTPException, Request
 
 from features import store as feature_store
-from retail.settings import Settings
+from retail.settings import Settings, get_settings
 from retail.workspace import Workspace
 from serving.schemas import ModelStatus
 from serving.stock import Stock
@@ -66,9 +66,8 @@ class Runtime:
                 log.warning(problems[name])
                 continue
             mv = client.get_model_version(name, version)
-            model = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, version))
             try:
-                adapters[name] = families.family(name).adapter(model, version, self.ws)
+                adapters[name] = _adapt(client, name, version, self.ws)
             except Exception as exc:  # e.g. a model pickled by code with another layout: this family alone is down
                 problems[name] = str(exc)
                 log.error("%s v%s cannot serve: %s", name, version, exc)
@@ -103,6 +102,22 @@ class Runtime:
         if name not in self._services:
             self._services[name] = self.store.get_feature_service(name)
         return self._services[name]
+
+
+def _adapt(client: Any, name: str, version: str, ws: Workspace) -> Any:
+    model = mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, version))
+    return families.family(name).adapter(model, version, ws)
+
+
+def load_adapter(name: str, alias: str = tracking.CHAMPION) -> Any:
+    """One family's adapter around the version behind `alias`, for a process of its own (the settings' workspace)."""
+    settings = get_settings()
+    ws = Workspace.at(settings.workspace)
+    client = tracking.connect(ws, settings)
+    version = tracking.alias_version(client, name, alias)
+    if version is None:
+        raise ValueError(f"no {name} version is @{alias}: run `retail train {name}` and reload")
+    return _adapt(client, name, version, ws)
 
 
 def runtime(request: Request) -> Runtime:

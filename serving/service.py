@@ -11,6 +11,7 @@ from typing import Annotated
 
 import bentoml
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
@@ -28,8 +29,12 @@ app = FastAPI(
     version="0.1.0",
     description="Recommendations and churn scores from the champion models in the MLflow registry.",
 )
+BATCHERS: dict[str, type] = {}  # family -> a BentoML service with batchable APIs its endpoint calls
 for _name in families.names():
-    app.include_router(families.endpoint_module(_name).router)
+    _module = families.endpoint_module(_name)
+    app.include_router(_module.router)
+    if hasattr(_module, "batcher"):
+        BATCHERS[_name] = _module.batcher
 
 
 @app.exception_handler(HTTPException)
@@ -55,14 +60,14 @@ def models(rt: Annotated[Runtime, Depends(runtime)]) -> list[ModelStatus]:
 
 
 @app.post("/models/reload", response_model=list[ModelStatus], responses=UNAVAILABLE, tags=["models"])
-def reload(rt: Annotated[Runtime, Depends(runtime)]) -> list[ModelStatus]:
+async def reload(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> list[ModelStatus]:
     """Load the current champions from the registry without a restart."""
     rt.require_ready()
-    return rt.load_models()
+    for remote in getattr(request.app.state, "batchers", {}).values():
+        await remote.to_async.reload()
+    return await run_in_threadpool(rt.load_models)
 
 
-@bentoml.service(name="retail", traffic={"timeout": 60})
-@bentoml.asgi_app(app, path="/")
 class RetailService:
     """Loads models and the feature store in the background; /readyz turns true when both are in."""
 
@@ -70,7 +75,13 @@ class RetailService:
         settings = get_settings()
         self.runtime = Runtime(Workspace.at(settings.workspace), settings)
         app.state.runtime = self.runtime
+        app.state.batchers = {name: getattr(self, f"batcher_{name}") for name in BATCHERS}
         threading.Thread(target=self.runtime.start, name="load-models", daemon=True).start()
 
     def __is_ready__(self) -> bool:
         return self.runtime.ready.is_set()
+
+
+for _name, _batcher in BATCHERS.items():  # composed services: BentoML runs each and batches calls to it
+    setattr(RetailService, f"batcher_{_name}", bentoml.depends(_batcher))
+RetailService = bentoml.service(name="retail", traffic={"timeout": 60})(bentoml.asgi_app(app, path="/")(RetailService))

@@ -30,12 +30,14 @@ def _light(name: str) -> dict[str, Any]:
     from training.demand.family import DemandOptions
     from training.recommend.family import RecommenderOptions
     from training.recommend.rerank import RerankConfig
+    from training.sentiment.family import SentimentOptions
 
     ranking = RerankConfig(n_estimators=60, learning_rate=0.1, earlier_cutoffs_days=(30,), cart_sessions=300)
     light = {
         "churn": {"horizon_days": 60, "options": ChurnOptions(cutoffs=8)},
         "recommender": {"horizon_days": 30, "options": RecommenderOptions(config=ranking)},
         "demand": {"horizon_days": 28, "options": DemandOptions(series=40, origins=2)},
+        "sentiment": {"options": SentimentOptions(epochs=3, max_length=32)},
     }
     return light.get(name, {})
 

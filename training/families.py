@@ -27,6 +27,7 @@ REGISTRY: dict[str, Entry] = {
         Entry("churn", "training.churn", "serving.endpoints.churn"),
         Entry("recommender", "training.recommend", "serving.endpoints.recommender"),
         Entry("demand", "training.demand", "serving.endpoints.demand"),
+        Entry("sentiment", "training.sentiment", "serving.endpoints.sentiment"),
     )
 }
 

@@ -84,6 +84,7 @@ class Packaged:
     metrics: dict[str, float] = field(default_factory=dict)  # the refit's own figures, logged as refit_*
     params: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)  # name -> local path the pyfunc carries
 
 
 class Family(ABC):
@@ -134,6 +135,10 @@ class Family(ABC):
     @abstractmethod
     def adapter(self, model: Any, version: str, ws: Workspace) -> Any:
         """What the family's endpoint module calls; built once per loaded version."""
+
+    def refits(self, options: Options) -> bool:
+        """False: register the evaluation fit itself (a model too slow to fit twice); True: refit on everything."""
+        return True
 
     def baseline_losses(self, metrics: dict[str, float]) -> list[str]:
         """Each guard the evaluation lost, in words (empty: the model beat or matched every baseline)."""

@@ -2,7 +2,8 @@
 
 Every family is trained the same way. A fit made on labels ending by `T - H` is scored on `[T - H, T)` against
 the family's baselines; then the model is refitted on everything whose labels end by `T`, and that refit is what
-gets registered. Both fits' figures go into one MLflow run.
+gets registered (a family whose `refits` says no registers the evaluated fit itself). Both fits' figures go into
+one MLflow run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pandas as pd
 from retail.settings import Settings
 from retail.workspace import Workspace
 from training import compare, families, tracking
-from training.family import Context, Family, Options, Split
+from training.family import Context, Dataset, Family, Options, Split
 
 log = logging.getLogger(__name__)
 TX_COLUMNS = ["order_id", "customer_id", "product_id", "ts", "quantity", "unit_price"]
@@ -72,7 +73,9 @@ def context(
     return Context(ws, settings, as_of, tx.reset_index(drop=True), progress)
 
 
-def _fit_and_evaluate(family: Family, ctx: Context, horizon: pd.Timedelta, options: Options) -> dict[str, float]:
+def _fit_and_evaluate(
+    family: Family, ctx: Context, horizon: pd.Timedelta, options: Options
+) -> tuple[dict[str, float], Any, Dataset]:
     split = Split(train_end=ctx.as_of - horizon, horizon=horizon, test_end=ctx.as_of)
     ctx.progress(f"{family.name}: evaluation fit on labels ending by {split.train_end:%Y-%m-%d}")
     data = family.dataset(ctx, split, options)
@@ -83,7 +86,7 @@ def _fit_and_evaluate(family: Family, ctx: Context, horizon: pd.Timedelta, optio
     for artifact, figure in evaluation.figures.items():
         mlflow.log_figure(figure, artifact)
     compare.log_evaluation_set(evaluation.eval_set)
-    return evaluation.metrics
+    return evaluation.metrics, model, data
 
 
 def train(
@@ -114,10 +117,14 @@ def train(
                 **{f"option_{k}": v for k, v in options.params().items()},
             }
         )
-        results = _fit_and_evaluate(family, ctx, horizon, options)
-        progress(f"{family.name}: refit on labels ending by {ctx.as_of:%Y-%m-%d}")
-        data = family.dataset(ctx, Split(train_end=ctx.as_of, horizon=horizon), options)
-        packaged = family.package(ctx, family.fit(ctx, data, options), data)
+        results, model, data = _fit_and_evaluate(family, ctx, horizon, options)
+        if family.refits(options):
+            progress(f"{family.name}: refit on labels ending by {ctx.as_of:%Y-%m-%d}")
+            data = family.dataset(ctx, Split(train_end=ctx.as_of, horizon=horizon), options)
+            model = family.fit(ctx, data, options)
+        else:
+            progress(f"{family.name}: registering the evaluated fit itself (no refit)")
+        packaged = family.package(ctx, model, data)
         mlflow.log_params({f"refit_{k}": v for k, v in (data.params | packaged.params).items()})
         refit = {f"refit_{k}": v for k, v in packaged.metrics.items()}
         seconds = time.perf_counter() - started
@@ -125,6 +132,7 @@ def train(
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=packaged.python_model,
+            artifacts=packaged.artifacts or None,
             signature=packaged.signature,
             input_example=packaged.input_example,
             pip_requirements=pinned(family.requirements),

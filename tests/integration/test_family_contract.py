@@ -196,5 +196,24 @@ class TestDemandContract(FamilyContract):
         return served, [offline[order.index(p)] for p in ids]
 
 
+class TestSentimentContract(FamilyContract):
+    name = "sentiment"
+    batch_columns = ["review_id", "customer_id", "product_id", "ts", "rating", "text", "label", "score"]
+
+    def test_batch_predictions(self, built) -> None:  # rows are reviews, not customers
+        frame = run.predict(self.name, built.ws, built.settings)
+        assert list(frame.columns) == self.batch_columns
+        assert frame["review_id"].tolist() == built.ws.read_raw("reviews")["review_id"].tolist()
+        assert frame["score"].between(0, 1).all() and set(frame["label"]) <= {"positive", "negative"}
+
+    def served_and_offline(self, built, http: httpx.Client) -> tuple[Any, Any]:
+        texts = built.ws.read_raw("reviews")["text"].iloc[::50].tolist()[:12] + ["Broke on day one.", "Love it!"]
+        body = http.post("/sentiment", json={"texts": texts}).json()
+        served = [(r["label"], round(r["score"], 5)) for r in body["results"]]
+        model, _ = _champion_model(built, self.name)
+        out = model.predict(pd.DataFrame({"text": texts}))
+        return served, [(label, round(float(s), 5)) for label, s in zip(out["label"], out["score"], strict=True)]
+
+
 def test_every_family_has_a_contract_class() -> None:
     assert {c.name for c in FamilyContract.__subclasses__()} == set(families.names())

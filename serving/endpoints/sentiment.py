@@ -1,0 +1,102 @@
+"""POST /sentiment: label and score per text, scored in adaptive batches by a BentoML batchable API.
+
+The route validates the request and asks `SentimentBatcher.classify`, a `@bentoml.api(batchable=True)` method
+of a service composed into the main one: BentoML gathers the texts of many concurrent requests into one model
+call. Without the batcher (the app run on its own) the route scores in process.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import bentoml
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+from serving.runtime import Runtime, load_adapter, runtime
+from serving.schemas import INVALID, UNAVAILABLE
+from training.sentiment.adapter import MAX_CHARS, MAX_TEXTS
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["sentiment"])
+NAME = "sentiment"
+Text = Annotated[StrictStr, Field(min_length=1, max_length=MAX_CHARS)]
+
+
+class SentimentRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"texts": ["Love this dress!", "It ripped after a wash."]}]}
+    )
+
+    texts: list[Text] = Field(
+        min_length=1,
+        max_length=MAX_TEXTS,
+        description=f"1 to {MAX_TEXTS} non-blank texts of at most {MAX_CHARS:,} characters each.",
+    )
+
+    @field_validator("texts")
+    @classmethod
+    def _not_blank(cls, texts: list[str]) -> list[str]:
+        blank = [i for i, t in enumerate(texts) if not t.strip()]
+        if blank:
+            raise ValueError(f"texts {blank} are blank: every text needs some words")
+        return texts
+
+
+class TextSentiment(BaseModel):
+    label: str = Field(description="positive or negative")
+    score: float = Field(ge=0, le=1, description="P(positive)")
+    truncated: bool = Field(description="The text had more tokens than the model reads; it read the first ones.")
+
+
+class SentimentResponse(BaseModel):
+    model_version: str
+    max_tokens: int = Field(description="Tokens the model reads of each text.")
+    results: list[TextSentiment]
+
+
+@bentoml.service(name="sentiment-batcher", workers=1, traffic={"timeout": 60})
+class SentimentBatcher:
+    """Holds the sentiment champion and scores adaptive batches of texts."""
+
+    def __init__(self) -> None:
+        self.adapter: Any = None
+        self.reload()
+
+    @bentoml.api(batchable=True, max_batch_size=MAX_TEXTS, max_latency_ms=200)
+    def classify(self, texts: list[str]) -> list[float]:
+        if self.adapter is None:
+            raise bentoml.exceptions.ServiceUnavailable("no sentiment model is loaded")
+        return self.adapter.scores(texts).tolist()
+
+    @bentoml.api
+    def reload(self) -> str:
+        """Load the current champion; its version, or an empty string when there is none."""
+        try:
+            self.adapter = load_adapter(NAME)
+        except ValueError as exc:
+            log.warning("sentiment batcher: %s", exc)
+            return ""
+        return self.adapter.version
+
+
+batcher = SentimentBatcher  # composed into the main service by `serving.service`
+
+
+@router.post("/sentiment", response_model=SentimentResponse, responses={**INVALID, **UNAVAILABLE})
+async def sentiment(
+    request: SentimentRequest, rt: Annotated[Runtime, Depends(runtime)], http: Request
+) -> SentimentResponse:
+    """Label and P(positive) per text, in order; texts longer than the model reads are flagged `truncated`."""
+    adapter = rt.adapter(NAME)
+    texts = request.texts
+    remote = getattr(http.app.state, "batchers", {}).get(NAME)
+    scores = await remote.to_async.classify(texts) if remote is not None else adapter.scores(texts).tolist()
+    truncated = adapter.inner.classifier.token_counts(texts) > adapter.max_tokens
+    threshold = adapter.inner.threshold
+    results = [
+        TextSentiment(label="positive" if s >= threshold else "negative", score=s, truncated=bool(t))
+        for s, t in zip(scores, truncated, strict=True)
+    ]
+    return SentimentResponse(model_version=adapter.version, max_tokens=adapter.max_tokens, results=results)

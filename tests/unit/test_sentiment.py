@@ -1,0 +1,149 @@
+"""Sentiment family pieces on tiny data: labels from ratings, the split, batching, figures, and a tiny fine-tune."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.schema import DataError
+from training.sentiment import data, scoring
+from training.sentiment.classifier import Classifier, Tuning, fine_tune, length_batches, token_budget
+from training.sentiment.family import first_sentence, probe
+from training.sentiment.model import ARTIFACT, SentimentModel
+
+
+def test_ratings_become_labels_and_three_is_left_out() -> None:
+    frame = pd.DataFrame({"text": ["great", "awful", "meh", "  ", "fine"], "rating": ["5", "1", "3", "4", 4]})
+    out = data.from_ratings(frame, "r.csv")
+    assert out["text"].tolist() == ["great", "awful", "fine"]  # rating 3 and blank text dropped
+    assert out["label"].tolist() == [1, 0, 1]
+
+
+def test_words_as_labels() -> None:
+    out = data.from_ratings(pd.DataFrame({"text": ["a", "b"], "label": ["Positive", "negative "]}), "f.csv")
+    assert out["label"].tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    ("frame", "column", "row", "words"),
+    [
+        (pd.DataFrame({"text": ["a", "b"], "rating": [5, 7]}), "rating", 2, "got 7"),
+        (pd.DataFrame({"text": ["a", "b"], "rating": [5, "x"]}), "rating", 2, "got 'x'"),
+        (pd.DataFrame({"text": ["a", "b"], "label": ["positive", "meh"]}), "label", 2, "got 'meh'"),
+        (pd.DataFrame({"review": ["a"], "rating": [5]}), "text", None, "missing column"),
+        (pd.DataFrame({"text": ["a", "b"], "rating": [5, 4]}), "label", None, "both positive and negative"),
+    ],
+)
+def test_bad_files_are_refused_naming_the_place(frame, column, row, words) -> None:
+    with pytest.raises(DataError) as caught:
+        data.from_ratings(frame, "mine.csv")
+    assert caught.value.column == column and caught.value.row == row and words in str(caught.value)
+    assert "mine.csv" in str(caught.value)
+
+
+def test_no_text_or_rating_column() -> None:
+    with pytest.raises(DataError, match="needs a 'rating'"):
+        data.from_ratings(pd.DataFrame({"text": ["a"]}), "f.csv")
+
+
+def test_split_is_stratified_and_seeded() -> None:
+    frame = pd.DataFrame({"text": [f"t{i}" for i in range(100)], "label": [0] * 20 + [1] * 80})
+    train, test = data.split_reviews(frame, seed=0)
+    assert len(test) == 20 and test["label"].sum() == 16
+    assert set(train["text"]).isdisjoint(test["text"])
+    again, _ = data.split_reviews(frame, seed=0)
+    assert again.equals(train)
+
+
+def test_fingerprints_tell_texts_apart() -> None:
+    a = data.fingerprints(pd.Series(["x", "y", "x"]))
+    assert a[0] == a[2] != a[1]
+
+
+def test_length_batches_cover_every_row_once() -> None:
+    lengths = np.array([5, 1, 9, 3, 7, 2, 8])
+    sorted_batches = length_batches(lengths, 3, None)
+    assert [lengths[b].tolist() for b in sorted_batches] == [[1, 2, 3], [5, 7, 8], [9]]
+    shuffled = length_batches(lengths, 2, np.random.default_rng(0))
+    assert sorted(np.concatenate(shuffled).tolist()) == list(range(7))
+
+
+def test_figures_count_the_negative_class() -> None:
+    y = np.array([0, 0, 0, 1, 1, 1, 1, 1])
+    p = np.array([0.1, 0.2, 0.9, 0.8, 0.7, 0.6, 0.9, 0.4])
+    found = scoring.figures(y, p)
+    assert found["accuracy"] == pytest.approx(6 / 8)
+    assert found["negative_recall"] == pytest.approx(2 / 3)
+    assert 0 < found["macro_f1"] < 1 and 0 < found["auc"] <= 1
+
+
+def test_first_sentence_is_the_title() -> None:
+    out = first_sentence(pd.Series(["Love it! Fits well. Great.", "No stop here", "Hmm... ok"]))
+    assert out.tolist() == ["Love it!", "No stop here", "Hmm..."]
+
+
+def test_probe_is_balanced_short_text() -> None:
+    found = probe()
+    assert len(found) >= 50 and 0.4 < found["label"].mean() < 0.6
+    assert found["text"].str.split().str.len().median() <= 6
+
+
+TINY = [
+    ("I love this, wonderful and great", 1),
+    ("great quality, really happy", 1),
+    ("excellent, would buy again", 1),
+    ("fantastic value, love it", 1),
+    ("terrible, it broke at once", 0),
+    ("awful quality, very disappointed", 0),
+    ("horrible, waste of money", 0),
+    ("bad, returned it, never again", 0),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier() -> Classifier:
+    texts, labels = zip(*(TINY * 4), strict=True)
+    return fine_tune(list(texts), np.array(labels), Tuning(epochs=4, batch_size=8, max_length=16), seed=0)
+
+
+def test_a_tiny_fine_tune_learns_its_examples(tiny_classifier: Classifier) -> None:
+    p = tiny_classifier.scores([t for t, _ in TINY])
+    y = np.array([label for _, label in TINY])
+    assert p[y == 1].min() > p[y == 0].max()
+    assert tiny_classifier.max_length == 16
+
+
+def test_token_budget_follows_the_data(tiny_classifier: Classifier) -> None:
+    short = token_budget(tiny_classifier.tokenizer, ["a b c"] * 50)
+    long = token_budget(tiny_classifier.tokenizer, [" ".join(["word"] * 150)] * 50)
+    assert short == 32 and 144 <= long <= 256 and long % 16 == 0
+
+
+def test_scores_keep_the_input_order(tiny_classifier: Classifier) -> None:
+    texts = [t for t, _ in TINY]
+    one_by_one = np.array([tiny_classifier.scores([t])[0] for t in texts])
+    np.testing.assert_allclose(tiny_classifier.scores(texts, batch_size=3), one_by_one, atol=1e-5)
+
+
+def test_pyfunc_round_trip_through_its_artifact_folder(tiny_classifier: Classifier, tmp_path: Path) -> None:
+    tiny_classifier.save(tmp_path)
+
+    class Ctx:
+        artifacts = {ARTIFACT: str(tmp_path)}
+
+    texts = pd.DataFrame({"text": [t for t, _ in TINY]})
+    full, int8 = SentimentModel(int8=False), SentimentModel(int8=True)
+    for model in (full, int8):
+        model.load_context(Ctx())
+    out = full.predict(None, texts)
+    assert list(out.columns) == ["label", "score"]
+    np.testing.assert_allclose(out["score"], tiny_classifier.scores(texts["text"].tolist()), atol=1e-6)
+    assert (out["label"] == np.where(out["score"] >= 0.5, "positive", "negative")).all()
+    assert np.abs(int8.predict(None, texts)["score"] - out["score"]).max() < 0.15
+    assert int8.classifier.quantized and not full.classifier.quantized
+    import pickle
+
+    assert pickle.loads(pickle.dumps(int8)).classifier is None  # weights travel as the artifact, not the pickle

@@ -1,0 +1,55 @@
+"""`retail train sentiment` and `retail predict sentiment` (imports stay light)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from retail.cliopts import AliasOpt, DateOpt, OutOpt, WorkspaceOpt, command, predict_to_file, train_and_report
+
+NAME = "sentiment"
+
+
+@command
+def train(
+    workspace_dir: WorkspaceOpt = Path("."),
+    reviews: Annotated[
+        Path | None, typer.Option(help="CSV or parquet: text, and rating (1-5) or label (positive/negative).")
+    ] = None,
+    as_of: DateOpt = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Passes (default: 1, more on small data).")] = None,
+    negative_weight: Annotated[float, typer.Option(min=0.01, help="Loss weight of negative reviews.")] = 1.0,
+    max_length: Annotated[int | None, typer.Option(min=8, help="Token budget (default: from the data).")] = None,
+    int8: Annotated[bool, typer.Option(help="Serve with int8 linear layers on CPUs.")] = True,
+    refit: Annotated[bool, typer.Option(help="Fit again on every review before registering (twice the time).")] = False,
+) -> None:
+    """Fine-tune MiniLM on rated reviews (rating 3 left out), against VADER and a frozen encoder; register."""
+    from training.sentiment.family import SentimentOptions
+
+    options = SentimentOptions(
+        reviews=reviews, epochs=epochs, negative_weight=negative_weight, max_length=max_length, int8=int8, refit=refit
+    )
+    train_and_report(NAME, workspace_dir, as_of, 28, options)
+
+
+@command
+def predict(
+    out: OutOpt,
+    workspace_dir: WorkspaceOpt = Path("."),
+    input_file: Annotated[
+        Path | None, typer.Option("--in", help="CSV or parquet with a text column (default: every review).")
+    ] = None,
+    alias: AliasOpt = "champion",
+) -> None:
+    """Add label and score = P(positive) to every row of --in (other columns carried through)."""
+    import time
+
+    from features.importers import read_file
+
+    frame = read_file(input_file) if input_file is not None else None
+    started = time.perf_counter()
+    scored = predict_to_file(NAME, out, workspace_dir, None, alias, {"input": frame})
+    seconds = time.perf_counter() - started
+    typer.echo(f"wrote {len(scored):,} scored texts to {out} ({len(scored) / seconds:,.0f} texts/s)")
