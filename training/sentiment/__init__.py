@@ -1,0 +1,1 @@
+"""Review and feedback sentiment: a MiniLM classifier fine-tuned from packaged weights."""
