@@ -26,6 +26,8 @@ pipeline: install
 	  $(BIN)/retail train $$model --workspace $(WORKSPACE) && \
 	  $(BIN)/retail models promote $$model --workspace $(WORKSPACE) || exit 1; \
 	done
+	# again, now that a sentiment champion exists: each review's score rolled up per customer and product
+	$(BIN)/retail features build --workspace $(WORKSPACE)
 	$(BIN)/retail models list --workspace $(WORKSPACE)
 
 demo: pipeline
@@ -37,6 +39,7 @@ demo: pipeline
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/recommend -H 'Content-Type: application/json' -d '{\"customer_id\": \"C00001\", \"cart\": [\"P0001\"], \"store_id\": \"S01\", \"mode\": \"cross_sell\", \"k\": 5}'"
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/recommend -H 'Content-Type: application/json' -d '{\"cart\": [\"P0001\"], \"mode\": \"up_sell\"}'"
 	@echo "  curl -s 'http://127.0.0.1:$(PORT)/forecast?product_id=P0001&horizon=7'"
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/sentiment -H 'Content-Type: application/json' -d '{\"texts\": [\"Love this dress!\", \"Broke after a week.\"]}'"
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/forecast/overrides -H 'Content-Type: application/json' -d '{\"product_id\": \"P0001\", \"start\": \"2026-07-01\", \"end\": \"2026-07-07\", \"factor\": 1.2, \"reason\": \"flyer\", \"author\": \"me\"}'"
 	@echo "  $(BIN)/retail predict churn --workspace $(WORKSPACE) --out churn_scores.csv"
 	@echo "  $(BIN)/retail predict recommender --workspace $(WORKSPACE) --mode cross_sell --k 10 --out offers.csv"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from features import sales, store, transforms
+from features import sales, sentiment, store, transforms
 from retail.files import write_parquet
 from retail.settings import Settings
 from retail.workspace import Workspace
@@ -25,6 +25,14 @@ def build_features(ws: Workspace, settings: Settings, step: Callable[[str], None
         )
     ws.ensure()
     products = ws.read_raw("products")
+    scored: list[pd.DataFrame] = []
+
+    def scores() -> pd.DataFrame:  # scored once, when the first sentiment table needs them
+        if not scored:
+            scored.append(sentiment.review_scores(ws, settings))
+            write_parquet(scored[0], ws.features_dir / "review_scores.parquet")
+        return scored[0]
+
     has_stores = "store_id" in tx and bool(tx["store_id"].notna().any())
     tables = {
         "customer_features": lambda: transforms.customer_features(tx, products),
@@ -35,6 +43,8 @@ def build_features(ws: Workspace, settings: Settings, step: Callable[[str], None
             tx if has_stores else tx.iloc[:0], products, by_store=True
         ),
         "product_attributes": lambda: sales.product_attributes(products, tx),
+        "customer_sentiment": lambda: sentiment.rolled_up(scores(), "customer_id"),
+        "product_sentiment": lambda: sentiment.rolled_up(scores(), "product_id"),
     }
     counts: dict[str, int] = {}
     for name, make in tables.items():

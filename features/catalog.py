@@ -45,5 +45,10 @@ STORE_FEATURES: tuple[str, ...] = (
     *(f"revenue_{w}d" for w in ENTITY_WINDOWS),
 )
 
+SENTIMENT_WINDOWS = (90, 365)
+SENTIMENT_FEATURES: tuple[str, ...] = tuple(  # per customer and per product, from the reviews written
+    f"{name}_{w}d" for w in SENTIMENT_WINDOWS for name in ("sentiment_mean", "negative_share", "reviews")
+)
+
 FEATURE_TABLES = {"customer": CUSTOMER_FEATURES, "product": PRODUCT_FEATURES, "store": STORE_FEATURES}
 ENTITY_KEYS = {"customer": "customer_id", "product": "product_id", "store": "store_id"}

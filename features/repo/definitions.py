@@ -11,12 +11,13 @@ from feast import Entity, FeatureService, FeatureView, Field, FileSource
 from feast.types import Float32, String
 from feast.value_type import ValueType
 
-from features.catalog import ENTITY_KEYS, FEATURE_TABLES
+from features.catalog import ENTITY_KEYS, FEATURE_TABLES, SENTIMENT_FEATURES
 from features.sales import ATTRIBUTE_FIELDS, SALES_FIELDS
 
 CHURN_SERVICE = "churn_v1"
 RECOMMENDER_SERVICE = "recommender_v1"
 DEMAND_SERVICE = "demand_v1"
+SENTIMENT_SERVICE = "sentiment_v1"
 # the customer features the recommender's ranker reads (training: point in time; serving: online, per request)
 RECOMMENDER_CUSTOMER_FEATURES = (
     "orders_90d",
@@ -80,6 +81,10 @@ product_attributes = _table_view(
     online=True,
 )
 
+SENTIMENT_SCHEMA = [Field(name=n, dtype=Float32) for n in SENTIMENT_FEATURES]
+customer_sentiment = _table_view("customer_sentiment", [customer], SENTIMENT_SCHEMA, online=True)
+product_sentiment = _table_view("product_sentiment", [product], SENTIMENT_SCHEMA, online=True)
+
 churn_v1 = FeatureService(
     name=CHURN_SERVICE,
     features=[customer_features],
@@ -101,6 +106,14 @@ demand_v1 = FeatureService(
     tags={"model": "demand", "version": "1"},
 )
 
+sentiment_v1 = FeatureService(
+    name=SENTIMENT_SERVICE,
+    features=[customer_sentiment, product_sentiment],
+    description="Rolling review sentiment (mean score, negative share, count over 90 and 365 days) per customer "
+    "and product, scored by the sentiment champion.",
+    tags={"model": "sentiment", "version": "1"},
+)
+
 OBJECTS = [
     customer,
     product,
@@ -114,4 +127,7 @@ OBJECTS = [
     product_store_daily_sales,
     product_attributes,
     demand_v1,
+    customer_sentiment,
+    product_sentiment,
+    sentiment_v1,
 ]
