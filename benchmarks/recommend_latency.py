@@ -92,13 +92,13 @@ def drive(base: str, bodies: list[dict[str, Any]], rate: float, timeout: float, 
     out.put((results, time.perf_counter() - started))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _serve(root: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def serve(root: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = os.environ | {"RETAIL_WORKSPACE": str(root), "BENTOML_HOME": str(log.parent / "bentoml")}
     with log.open("wb") as sink:
         proc = subprocess.Popen(
@@ -137,8 +137,8 @@ def main(
         if workspace is None:
             build_workspace(root, customers)
         bodies = request_bodies(root, warmup + requests, seed)
-        port = _free_port()
-        server = _serve(root, port, Path(tmp) / "server.log")
+        port = free_port()
+        server = serve(root, port, Path(tmp) / "server.log")
         try:
             ctx = multiprocessing.get_context("spawn")
             queue = ctx.Queue()

@@ -68,7 +68,7 @@ async def reload(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> 
     return await run_in_threadpool(rt.load_models)
 
 
-class RetailService:
+class Retail:
     """Loads models and the feature store in the background; /readyz turns true when both are in."""
 
     def __init__(self) -> None:
@@ -83,5 +83,5 @@ class RetailService:
 
 
 for _name, _batcher in BATCHERS.items():  # composed services: BentoML runs each and batches calls to it
-    setattr(RetailService, f"batcher_{_name}", bentoml.depends(_batcher))
-RetailService = bentoml.service(name="retail", traffic={"timeout": 60})(bentoml.asgi_app(app, path="/")(RetailService))
+    setattr(Retail, f"batcher_{_name}", bentoml.depends(_batcher))
+RetailService = bentoml.service(name="retail", traffic={"timeout": 60})(bentoml.asgi_app(app, path="/")(Retail))

@@ -133,3 +133,28 @@ def test_demand_notebook_retrains_compares_and_plots_on_a_copy(
     assert len(images) == 1, "forecasts against actuals are displayed"
     assert _tree(original) == before_tree, "the shared workspace was not touched"
     assert not any(run_dir.iterdir()), "nothing written to the kernel's working directory"
+
+
+def test_sentiment_notebook_retrains_and_compares_on_a_copy(
+    built, kernel_env: None, copy_workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original, before_tree, copy_client, champion, run_dir = _on_a_copy(
+        built, copy_workspace, tmp_path, monkeypatch, "sentiment"
+    )
+
+    nb = _run_notebook(run_dir, "EPOCHS = 2\nMAX_LENGTH = 32", NOTEBOOKS / "sentiment.ipynb")
+
+    report = _report(nb)
+    assert str(report["champion_before"]) == champion
+    rows = {r["model"]: r for r in report["comparison"]}
+    assert list(rows) == ["champion", "challenger", "vader", "frozen_encoder"]
+    assert rows["champion"]["version"] == champion and rows["challenger"]["version"] == report["new"]
+    run = copy_client.get_run(str(copy_client.get_model_version("sentiment", report["new"]).run_id))
+    # same seed, same reviews: the same held-out rows, none of which the champion trained on
+    assert rows["challenger"]["accuracy"] == run.data.metrics["model_accuracy"]
+    assert rows["vader"]["accuracy"] == run.data.metrics["vader_accuracy"]
+    assert all(0 <= row["accuracy"] <= 1 and 0 <= row["negative_recall"] <= 1 for row in rows.values())
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 1, "the confusion matrix is displayed"
+    assert _tree(original) == before_tree, "the shared workspace was not touched"
+    assert not any(run_dir.iterdir()), "nothing written to the kernel's working directory"
