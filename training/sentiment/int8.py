@@ -1,0 +1,82 @@
+"""The CPU serving runtime: the fine-tuned model exported to ONNX and quantized to int8 for ONNX Runtime.
+
+Weights are quantized per output channel (dynamic quantization of activations): on the clothing reviews it
+scores about 1.5 times as fast as torch's own dynamic int8 and agrees with full precision far more closely
+(torch's per-tensor int8 cost more than a point of accuracy).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+from training.sentiment.classifier import MAX_LENGTH, Scorer, quiet
+
+MODEL_FILE = "model.int8.onnx"
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class _Logits(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001 (traced tensors)
+        return self.model(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, return_dict=False
+        )[0]
+
+
+def export(folder: Path) -> Path:
+    """Write `model.int8.onnx` next to the saved classifier in `folder` (the full-precision ONNX is dropped)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quiet()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    # eager attention traces cleanly with the TorchScript exporter (no SDPA mask functions)
+    model = AutoModelForSequenceClassification.from_pretrained(str(folder), attn_implementation="eager").eval()
+    example = tokenizer(["a short text", "a somewhat longer text to trace"], padding=True, return_tensors="pt")
+    full = folder / "model.fp32.onnx"
+    axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS} | {"logits": {0: "batch"}}
+    with torch.inference_mode():
+        torch.onnx.export(
+            _Logits(model),
+            tuple(example[name] for name in INPUTS),
+            str(full),
+            input_names=list(INPUTS),
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
+    quantize_dynamic(str(full), str(folder / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=True)
+    full.unlink()
+    return folder / MODEL_FILE
+
+
+class Int8Classifier(Scorer):
+    """The exported int8 model in an ONNX Runtime session on the CPU's cores."""
+
+    def __init__(self, folder: Path) -> None:
+        import onnxruntime as ort
+
+        quiet()
+        self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        config = AutoConfig.from_pretrained(str(folder))
+        self.max_length = int(config.to_dict().get("sentiment_max_length", MAX_LENGTH))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, torch.get_num_threads() or os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+
+    def positive(self, batch: list[str]) -> np.ndarray:
+        enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+        feed = {name: enc[name].astype(np.int64) for name in INPUTS}
+        logits = self.session.run(None, feed)[0].astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p[:, 1] / p.sum(axis=1)
