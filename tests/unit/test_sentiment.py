@@ -82,8 +82,8 @@ def test_figures_count_the_negative_class() -> None:
 
 
 def test_first_sentence_is_the_title() -> None:
-    out = first_sentence(pd.Series(["Love it! Fits well. Great.", "No stop here", "Hmm... ok"]))
-    assert out.tolist() == ["Love it!", "No stop here", "Hmm..."]
+    out = first_sentence(pd.Series(["Love it! Fits well. Great.", "No stop here", "Hmm... ok", ". Untitled. Rest"]))
+    assert out.tolist() == ["Love it!", "No stop here", "Hmm...", "Untitled."]
 
 
 def test_probe_is_balanced_short_text() -> None:

@@ -62,8 +62,8 @@ def probe() -> pd.DataFrame:
 
 
 def first_sentence(texts: pd.Series) -> pd.Series:
-    """Each text up to its first sentence end (a review's title, where it has one)."""
-    return texts.map(lambda t: re.split(r"(?<=[.!?])\s", t, maxsplit=1)[0])
+    """Each text up to its first sentence end (a review's title, where it has one); leading stops skipped."""
+    return texts.map(lambda t: re.split(r"(?<=[.!?])\s", t.lstrip(" ."), maxsplit=1)[0])
 
 
 class SentimentFamily(Family):
