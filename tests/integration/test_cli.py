@@ -263,3 +263,30 @@ def test_compare_prints_champion_challenger_and_baselines(trained_copy: tuple[Wo
     assert lines[0].split() == ["version", "auc", "pr_auc", "brier"]
     assert [line.split()[0] for line in lines[2:]] == ["champion", "challenger", "recency", "rfm_logistic"]
     assert lines[2].split()[1] == "1" and lines[3].split()[1] == "2"
+
+
+def test_predict_sentiment_carries_the_input_columns(built, tmp_path: Path) -> None:
+    texts = tmp_path / "feedback.csv"
+    pd.DataFrame({"ticket": ["T1", "T2", "T3"], "text": ["Love it!", "Broke after a day.", ""]}).to_csv(
+        texts, index=False
+    )
+    out = tmp_path / "scored.parquet"
+    assert "3 scored texts" in ok("predict", "sentiment", "--in", texts, "--out", out, "--workspace", built.ws.root)
+    scored = pd.read_parquet(out)
+    assert list(scored.columns) == ["ticket", "text", "label", "score"]
+    assert scored["ticket"].tolist() == ["T1", "T2", "T3"] and scored["score"].between(0, 1).all()
+
+
+def test_predict_sentiment_needs_a_text_column(built, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"comment": ["fine"]}).to_csv(bad, index=False)
+    assert "no 'text' column" in fails(
+        "predict", "sentiment", "--in", bad, "--out", tmp_path / "o.csv", "-w", built.ws.root
+    )
+
+
+def test_train_sentiment_refuses_a_bad_reviews_file_naming_row_and_column(built, tmp_path: Path) -> None:
+    bad = tmp_path / "mine.csv"
+    pd.DataFrame({"text": ["good", "bad", "odd"], "rating": [5, 1, 9]}).to_csv(bad, index=False)
+    message = fails("train", "sentiment", "--reviews", bad, "--workspace", built.ws.root)
+    assert "mine.csv row 3, column rating" in message and "got 9" in message

@@ -26,8 +26,11 @@ def train(
     refit: Annotated[bool, typer.Option(help="Fit again on every review before registering (twice the time).")] = False,
 ) -> None:
     """Fine-tune MiniLM on rated reviews (rating 3 left out), against VADER and a frozen encoder; register."""
+    from training.sentiment.data import read_labelled
     from training.sentiment.family import SentimentOptions
 
+    if reviews is not None:
+        read_labelled(reviews)  # a bad file is refused before any run is started
     options = SentimentOptions(
         reviews=reviews, epochs=epochs, negative_weight=negative_weight, max_length=max_length, int8=int8, refit=refit
     )
