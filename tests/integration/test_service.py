@@ -133,3 +133,48 @@ def test_metrics_are_prometheus_text(http: httpx.Client, buyers: list[str]) -> N
     assert response.headers["content-type"].startswith("text/plain")
     assert "# TYPE bentoml_service_request_total counter" in response.text
     assert 'endpoint="/churn"' in response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "words"),
+    [
+        pytest.param({"texts": []}, ["body", "texts"], "at least 1", id="empty-list"),
+        pytest.param({"texts": ["fine", ""]}, ["body", "texts", 1], "at least 1 character", id="empty-text"),
+        pytest.param({"texts": ["fine", "   "]}, ["body", "texts"], "[1] are blank", id="blank-text"),
+        pytest.param({"texts": ["fine", 3]}, ["body", "texts", 1], "valid string", id="not-a-string"),
+        pytest.param({"texts": ["x"] * 65}, ["body", "texts"], "at most 64", id="too-many"),
+        pytest.param({"texts": ["x" * 5001]}, ["body", "texts", 0], "at most 5000", id="too-long"),
+        pytest.param({"text": "fine"}, ["body", "texts"], "required", id="wrong-field"),
+    ],
+)
+def test_sentiment_bad_bodies_are_422_naming_the_text(
+    http: httpx.Client, body: Any, loc: list[Any], words: str
+) -> None:
+    response = http.post("/sentiment", json=body)
+    assert response.status_code == 422, response.text
+    no_traceback(response)
+    detail = response.json()["detail"]
+    assert detail[0]["loc"][: len(loc)] == loc and words in detail[0]["msg"], detail
+
+
+def test_sentiment_labels_scores_and_says_when_it_cut_a_text(http: httpx.Client) -> None:
+    long_review = "The fabric is soft and the colour is lovely. " * 60  # far past the token budget
+    body = http.post("/sentiment", json={"texts": ["Love it, great value.", long_review]}).json()
+    short, cut = body["results"]
+    assert body["max_tokens"] >= 8 and body["model_version"]
+    assert not short["truncated"] and cut["truncated"]
+    assert all(r["label"] in {"positive", "negative"} and 0 <= r["score"] <= 1 for r in body["results"])
+    assert all((r["label"] == "positive") == (r["score"] >= 0.5) for r in body["results"])
+
+
+def test_concurrent_sentiment_requests_are_answered_in_their_own_order(http: httpx.Client, built) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = built.ws.read_raw("reviews")["text"].iloc[:40].tolist()
+    alone = http.post("/sentiment", json={"texts": texts}).json()["results"]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda t: http.post("/sentiment", json={"texts": [t]}).json()["results"][0], texts))
+    # scores agree closely (int8 activations are scaled per batch, and batches mix requests), so labels do too
+    assert max(abs(a["score"] - b["score"]) for a, b in zip(answers, alone, strict=True)) < 0.05
+    clear = [i for i, b in enumerate(alone) if abs(b["score"] - 0.5) > 0.05]
+    assert [answers[i]["label"] for i in clear] == [alone[i]["label"] for i in clear]
