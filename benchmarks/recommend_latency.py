@@ -157,10 +157,15 @@ def main(
             server.wait(timeout=30)
 
 
-def _report(results: list[tuple[float, int]], seconds: float, rate: float) -> None:
+def latency_figures(results: list[tuple[float, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latencies in ms, which answered 200, and p50/p95/p99 of those (nan when none did)."""
     latency = np.array([r[0] for r in results]) * 1000
     ok = np.array([r[1] == 200 for r in results])
-    p50, p95, p99 = np.percentile(latency[ok], [50, 95, 99]) if ok.any() else (np.nan,) * 3
+    return latency, ok, np.percentile(latency[ok], [50, 95, 99]) if ok.any() else np.full(3, np.nan)
+
+
+def _report(results: list[tuple[float, int]], seconds: float, rate: float) -> None:
+    latency, ok, (p50, p95, p99) = latency_figures(results)
     typer.echo(f"POST /recommend, {len(results)} requests at {rate:.0f}/s from a second process, loopback, k=10")
     typer.echo(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {latency.max():.1f}")
     typer.echo(f"throughput {ok.sum() / seconds:.1f} responses/s over {seconds:.1f} s; errors {int((~ok).sum())}")

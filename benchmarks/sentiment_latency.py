@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
-import numpy as np
 import pandas as pd
 import typer
-from recommend_latency import free_port, serve
+from recommend_latency import free_port, latency_figures, serve
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "womens_clothing_reviews" / "reviews.csv"
 TARGET_P50_MS = 30.0
@@ -80,9 +79,7 @@ def main(
 
 
 def _report(results: list[tuple[float, int]], seconds: float, clients: int) -> None:
-    latency = np.array([r[0] for r in results]) * 1000
-    ok = np.array([r[1] == 200 for r in results])
-    p50, p95, p99 = np.percentile(latency[ok], [50, 95, 99]) if ok.any() else (np.nan,) * 3
+    latency, ok, (p50, p95, p99) = latency_figures(results)
     typer.echo(f"POST /sentiment, {len(results)} single-review requests from {clients} concurrent clients, loopback")
     typer.echo(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {latency.max():.1f}")
     typer.echo(f"throughput {ok.sum() / seconds:.1f} texts/s over {seconds:.1f} s; errors {int((~ok).sum())}")

@@ -26,32 +26,12 @@ def from_ratings(frame: pd.DataFrame, file: str) -> pd.DataFrame:
         raise DataError("missing column 'text'", file=file, column="text")
     if "rating" in frame.columns:
         rating = pd.to_numeric(frame["rating"], errors="coerce")
-        bad = rating.isna() | ~rating.isin([1, 2, 3, 4, 5])
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            value = _plain(frame["rating"].iloc[row])
-            raise DataError(
-                f"rating must be a whole number 1-5, got {value!r}",
-                file=file,
-                row=row + 1,
-                column="rating",
-                value=value,
-            )
+        _refuse(frame, rating.isna() | ~rating.isin([1, 2, 3, 4, 5]), "rating", "a whole number 1-5", file)
         keep = (rating != 3).to_numpy()
         labels = (rating >= 4).astype("int64")
     elif "label" in frame.columns:
         words = frame["label"].astype(str).str.strip().str.lower()
-        bad = ~words.isin(LABELS)
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            value = _plain(frame["label"].iloc[row])
-            raise DataError(
-                f"label must be positive or negative, got {value!r}",
-                file=file,
-                row=row + 1,
-                column="label",
-                value=value,
-            )
+        _refuse(frame, ~words.isin(LABELS), "label", "positive or negative", file)
         keep = np.ones(len(frame), dtype=bool)
         labels = (words == "positive").astype("int64")
     else:
@@ -62,6 +42,16 @@ def from_ratings(frame: pd.DataFrame, file: str) -> pd.DataFrame:
     if out["label"].nunique() < 2:
         raise DataError("needs both positive and negative examples", file=file, column="label")
     return out
+
+
+def _refuse(frame: pd.DataFrame, bad: pd.Series, column: str, expected: str, file: str) -> None:
+    """A `DataError` naming the first bad row of `column`, if there is one."""
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        value = _plain(frame[column].iloc[row])
+        raise DataError(
+            f"{column} must be {expected}, got {value!r}", file=file, row=row + 1, column=column, value=value
+        )
 
 
 def _plain(value: object) -> object:
