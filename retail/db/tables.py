@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -84,3 +84,196 @@ class AuditEntry(Base):
     author: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(DateTime)
     detail: Mapped[str] = mapped_column(Text)
+
+
+# --- the order API: catalogue, stock, orders, returns, notifications, API keys -------------------------------
+# Money is held in integer cents so totals add up exactly on every database.
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    category: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    price_cents: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("price_cents >= 0", name="ck_products_price"),)
+
+
+class Store(Base):
+    __tablename__ = "stores"
+
+    store_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256))
+    kind: Mapped[str] = mapped_column(String(16))  # online | store
+    region: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Inventory(Base):
+    """Stock of one product at one store: `available = on_hand - reserved`, never negative (checked by the DB)."""
+
+    __tablename__ = "inventory"
+
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.store_id"), primary_key=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.product_id"), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(Integer)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        CheckConstraint("reserved >= 0", name="ck_inventory_reserved"),
+        CheckConstraint("on_hand >= reserved", name="ck_inventory_available"),
+        Index("ix_inventory_product", "product_id"),
+    )
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    order_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.customer_id"), nullable=True, index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    fulfilment: Mapped[str] = mapped_column(String(16))
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.store_id"))
+    status: Mapped[str] = mapped_column(String(24))
+    total_cents: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)  # api_keys.id
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.line_no"
+    )
+    history: Mapped[list[OrderEvent]] = relationship(cascade="all, delete-orphan", order_by="OrderEvent.id")
+
+    __table_args__ = (CheckConstraint("total_cents >= 0", name="ck_orders_total"),)
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id", ondelete="CASCADE"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.product_id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(Integer)
+    returned_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_order_lines_quantity"),
+        CheckConstraint("returned_quantity >= 0 AND returned_quantity <= quantity", name="ck_order_lines_returned"),
+    )
+
+
+class OrderEvent(Base):
+    """One status an order entered, and when: the order's history."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Return(Base):
+    __tablename__ = "returns"
+
+    return_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.order_id"), index=True)
+    store_id: Mapped[str] = mapped_column(ForeignKey("stores.store_id"))
+    refund_cents: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    lines: Mapped[list[ReturnLine]] = relationship(cascade="all, delete-orphan", order_by="ReturnLine.line_no")
+
+
+class ReturnLine(Base):
+    __tablename__ = "return_lines"
+
+    return_id: Mapped[str] = mapped_column(ForeignKey("returns.return_id", ondelete="CASCADE"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)  # the order line returned
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.product_id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    refund_cents: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_return_lines_quantity"),)
+
+
+class SaleLine(Base):
+    """A paid, shipped, picked-up or returned line, waiting to be appended to the raw transactions table."""
+
+    __tablename__ = "sale_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(40), index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    product_id: Mapped[str] = mapped_column(String(64))
+    store_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(16))  # paid | shipped | picked_up | returned
+    ts: Mapped[datetime] = mapped_column(DateTime)
+    quantity: Mapped[int] = mapped_column(Integer)  # negative for a return
+    unit_price_cents: Mapped[int] = mapped_column(Integer)
+    exported_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+
+
+class Outbox(Base):
+    """A notification written in the same transaction as the change it announces; webhooks deliver it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(40), index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # order.status_changed, order.returned, ...
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Webhook(Base):
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class WebhookDelivery(Base):
+    """How far one webhook has got through the outbox: one row per (webhook, outbox entry) once attempted."""
+
+    __tablename__ = "webhook_deliveries"
+
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored; `prefix` (its first characters) finds it and names it in lists."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    store_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -1,0 +1,33 @@
+"""Every order test runs against SQLite and against a real PostgreSQL server (`db_url`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import pgcluster as pg
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One PostgreSQL server for the whole session (or the one `RETAIL_TEST_POSTGRES_URL` names)."""
+    if os.environ.get(pg.ENV_URL):
+        yield os.environ[pg.ENV_URL]
+        return
+    if pg.binaries() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is required under CI: .ci/run installs it (apt-get install postgresql)")
+        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql); the SQLite half still runs")
+    with pg.server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty application database: a SQLite file, or a fresh database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    return pg.fresh_database(request.getfixturevalue("postgres_server"))
