@@ -6,9 +6,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 import pgcluster as pg
+import pytest
 
 
 @pytest.fixture(scope="session")
