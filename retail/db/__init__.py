@@ -29,22 +29,38 @@ def url(ws: Workspace, settings: Settings) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    dbapi_connection.isolation_level = None  # SQLAlchemy's `begin` event below starts transactions
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers (the service) never block the writer (the CLI)
+    cursor.execute("PRAGMA busy_timeout=30000")  # writers queue for the lock instead of failing at once
     cursor.close()
 
 
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    """Take the write lock when a transaction starts, so two writers never deadlock upgrading a read lock.
+
+    With SQLite's default deferred transactions, two processes that both read stock and then write fail with
+    "database is locked"; BEGIN IMMEDIATE makes the second one wait its turn instead.
+    """
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def engine(ws: Workspace, settings: Settings) -> Engine:
+    """The workspace's application database (see `connect`)."""
+    return connect(url(ws, settings))
+
+
+def connect(address: str) -> Engine:
     """One engine per database URL, migrated to the newest revision on first use."""
-    address = url(ws, settings)
     with _lock:
         if address not in _engines:
             if address.startswith("sqlite:///"):
                 Path(address.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            created = create_engine(address, pool_pre_ping=True)
+            created = create_engine(address, pool_pre_ping=True, pool_size=10, max_overflow=20)
             if created.dialect.name == "sqlite":
                 event.listen(created, "connect", _sqlite_pragmas)
+                event.listen(created, "begin", _sqlite_begin)
             upgrade(created)
             _engines[address] = created
         return _engines[address]

@@ -1,0 +1,1 @@
+"""The order API: orders, stock by store, returns, notifications and API keys, on the application database."""
