@@ -12,6 +12,7 @@ import typer
 
 from retail.cliopts import WorkspaceOpt, command
 from retail.cliopts import workspace as _workspace
+from serving.orders.auth_cli import keys_app, webhooks_app
 from training import families
 
 log = logging.getLogger("retail")
@@ -28,6 +29,8 @@ app.add_typer(features_app, name="features")
 app.add_typer(train_app, name="train")
 app.add_typer(predict_app, name="predict")
 app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def _write_raw(workspace: Path, tables: dict[str, Any]) -> None:

@@ -1,0 +1,114 @@
+"""`retail keys ...` and `retail webhooks ...`: API keys and the webhooks notifications go to, per workspace."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from retail.cliopts import WorkspaceOpt, command, workspace
+
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Webhooks that receive order notifications (CRM, ERP).", no_args_is_help=True)
+
+
+def _engine(workspace_dir: Path):  # type: ignore[no-untyped-def]
+    from retail import db
+
+    ws, settings = workspace(workspace_dir)
+    return db.engine(ws, settings)
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+
+
+@keys_app.command("create")
+@command
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin, ops, marketing, planner, sales_rep, store, customer or app.")],
+    workspace: WorkspaceOpt = Path("."),
+    customer_id: Annotated[str | None, typer.Option(help="The customer a customer key is bound to.")] = None,
+    store_id: Annotated[str | None, typer.Option(help="The store a store key is bound to.")] = None,
+    name: Annotated[str | None, typer.Option(help="What the key is for (shown by `keys list`).")] = None,
+) -> None:
+    """Create a key; it is printed once, on the last line, and only its hash is kept."""
+    from serving.orders.auth import create_key
+
+    key, row = create_key(_engine(workspace), role, customer_id=customer_id, store_id=store_id, name=name)
+    typer.echo(f"created {row.role} key {row.prefix} (id {row.id}); it is shown only now:")
+    typer.echo(key)
+
+
+@keys_app.command("list")
+@command
+def keys_list(workspace: WorkspaceOpt = Path(".")) -> None:
+    """Every key's prefix, role, binding, name, creation and revocation (never the key itself)."""
+    from serving.orders.auth import list_keys
+
+    rows = list_keys(_engine(workspace))
+    if not rows:
+        typer.echo("no API keys: create one with `retail keys create --role admin`")
+        return
+    typer.echo(f"{'prefix':<12} {'role':<10} {'binding':<16} {'created':<17} {'revoked':<17} name")
+    for r in rows:
+        binding = f"customer {r.customer_id}" if r.customer_id else f"store {r.store_id}" if r.store_id else "-"
+        line = f"{r.prefix:<12} {r.role:<10} {binding:<16} {_when(r.created_at):<17} {_when(r.revoked_at):<17} "
+        typer.echo(line + (r.name or ""))
+
+
+@keys_app.command("revoke")
+@command
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key's prefix as `keys list` shows it (rk_ and 8 characters).")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Revoke a key: the service refuses it within a few seconds (its look-up cache)."""
+    from serving.orders.auth import CACHE_SECONDS, revoke_key
+
+    row = revoke_key(_engine(workspace), prefix)
+    typer.echo(f"revoked {row.role} key {row.prefix} at {_when(row.revoked_at)}; refused within {CACHE_SECONDS:.0f}s")
+
+
+@webhooks_app.command("add")
+@command
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="http(s) URL that receives each notification as a JSON POST.")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Register a webhook: it receives every notification written from now on, in order per order."""
+    from serving.orders.webhooks import add_webhook
+
+    row = add_webhook(_engine(workspace), url)
+    typer.echo(f"webhook {row.id}: {row.url}")
+
+
+@webhooks_app.command("list")
+@command
+def webhooks_list(workspace: WorkspaceOpt = Path(".")) -> None:
+    """Registered webhooks with how many notifications each has delivered and has pending."""
+    from serving.orders.webhooks import webhook_status
+
+    rows = webhook_status(_engine(workspace))
+    if not rows:
+        typer.echo("no webhooks: add one with `retail webhooks add URL`")
+        return
+    typer.echo(f"{'id':>4} {'delivered':>9} {'pending':>7} {'failing':>7}  url  (last error)")
+    for s in rows:
+        error = f"  ({s.last_error})" if s.last_error else ""
+        typer.echo(f"{s.id:>4} {s.delivered:>9} {s.pending:>7} {s.failing:>7}  {s.url}{error}")
+
+
+@webhooks_app.command("remove")
+@command
+def webhooks_remove(
+    webhook_id: Annotated[int, typer.Argument(help="The webhook's id as `webhooks list` shows it.")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Stop sending to a webhook (it is deactivated; its delivery record is kept)."""
+    from serving.orders.webhooks import remove_webhook
+
+    row = remove_webhook(_engine(workspace), webhook_id)
+    typer.echo(f"removed webhook {row.id}: {row.url}")
