@@ -1,0 +1,202 @@
+"""Request and response models of the order API (pydantic, with examples for the OpenAPI page).
+
+Money is held in integer cents in the database and shown here in currency units (a float with two decimals).
+Ids are 1-64 printable characters: a control character (or NUL, which PostgreSQL refuses) is a 422, not a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Channel = Literal["web", "mobile", "store", "sales_rep"]
+Fulfilment = Literal["ship", "pickup", "in_store"]
+Status = Literal["placed", "paid", "picking", "shipped", "delivered", "ready_for_pickup", "picked_up", "cancelled"]
+ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
+OrderId = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=ID_PATTERN)]
+MAX_LINE_QUANTITY = 10_000
+
+
+def money(cents: int) -> float:
+    return round(cents / 100, 2)
+
+
+class Body(BaseModel):
+    """Request bodies refuse unknown fields, so a misspelt one is a 422 rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LineIn(Body):
+    product_id: Id
+    quantity: int = Field(gt=0, le=MAX_LINE_QUANTITY, description="Units, at least 1.")
+
+
+class OrderIn(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "C00001",
+                    "channel": "web",
+                    "fulfilment": "pickup",
+                    "store_id": "S01",
+                    "lines": [{"product_id": "P0001", "quantity": 2}],
+                }
+            ]
+        },
+    )
+
+    customer_id: Id | None = Field(default=None, description="Omit for a guest order.")
+    channel: Channel
+    fulfilment: Fulfilment
+    store_id: Id = Field(description="The store whose stock is reserved (the online shop's for web orders).")
+    lines: list[LineIn] = Field(min_length=1, max_length=100)
+
+
+class StatusIn(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "paid"}]})
+
+    status: Status
+
+
+class ReturnIn(Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"store_id": "S02", "lines": [{"product_id": "P0001", "quantity": 1}]}]},
+    )
+
+    store_id: Id = Field(description="The store taking the goods back (restocked there); any store, online too.")
+    lines: list[LineIn] = Field(min_length=1, max_length=100)
+
+
+class LineOut(BaseModel):
+    line_no: int
+    product_id: str
+    quantity: int
+    unit_price: float
+    line_total: float
+    returned_quantity: int
+
+
+class StatusEvent(BaseModel):
+    status: str
+    at: datetime
+
+
+class OrderOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_id": "O3F2A9C1D7E4B5A60",
+                    "customer_id": "C00001",
+                    "channel": "web",
+                    "fulfilment": "pickup",
+                    "store_id": "S01",
+                    "status": "placed",
+                    "total": 39.98,
+                    "lines": [
+                        {
+                            "line_no": 1,
+                            "product_id": "P0001",
+                            "quantity": 2,
+                            "unit_price": 19.99,
+                            "line_total": 39.98,
+                            "returned_quantity": 0,
+                        }
+                    ],
+                    "history": [{"status": "placed", "at": "2026-07-01T10:00:00"}],
+                    "created_at": "2026-07-01T10:00:00",
+                    "updated_at": "2026-07-01T10:00:00",
+                }
+            ]
+        }
+    )
+
+    order_id: str
+    customer_id: str | None
+    channel: str
+    fulfilment: str
+    store_id: str
+    status: str
+    total: float
+    lines: list[LineOut]
+    history: list[StatusEvent]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReturnLineOut(BaseModel):
+    product_id: str
+    quantity: int
+    refund: float
+
+
+class ReturnOut(BaseModel):
+    return_id: str
+    order_id: str
+    store_id: str
+    refund: float
+    lines: list[ReturnLineOut]
+    created_at: datetime
+
+
+class StockOut(BaseModel):
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class StoreStockOut(StockOut):
+    store_id: str
+    kind: str
+
+
+class AvailabilityOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "product_id": "P0001",
+                    "stores": [
+                        {"store_id": "S00", "kind": "online", "on_hand": 40, "reserved": 3, "available": 37},
+                        {"store_id": "S01", "kind": "store", "on_hand": 5, "reserved": 0, "available": 5},
+                    ],
+                    "online": {"on_hand": 40, "reserved": 3, "available": 37},
+                }
+            ]
+        }
+    )
+
+    product_id: str
+    stores: list[StoreStockOut]
+    online: StockOut = Field(description="The sum over stores of kind `online`.")
+
+
+class NotificationOut(BaseModel):
+    id: int
+    order_id: str
+    kind: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class SalesRow(BaseModel):
+    key: str = Field(description="The day (YYYY-MM-DD), store id or channel of this row.")
+    revenue: float
+    orders: int
+    units: int
+    average_order_value: float
+
+
+class SalesReport(BaseModel):
+    start: date = Field(serialization_alias="from")
+    end: date = Field(serialization_alias="to")
+    by: Literal["day", "store", "channel"]
+    rows: list[SalesRow]
+    total: SalesRow
