@@ -1,0 +1,109 @@
+"""Returns of delivered or picked-up orders, online or in any store: restock, refund, notify, negative sale lines."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from retail.db.tables import Return, ReturnLine, Store
+from serving.orders import inventory, records
+from serving.orders.errors import Conflict, Invalid
+from serving.orders.orders import load_order
+from serving.orders.schemas import ReturnIn, ReturnLineOut, ReturnOut, money
+
+log = logging.getLogger(__name__)
+
+RETURNABLE = ("delivered", "picked_up")
+
+
+def return_lines(engine: Engine, order_id: str, body: ReturnIn) -> ReturnOut:
+    """Take goods back at `body.store_id` and answer the refund (what was paid for the units returned).
+
+    A product may be returned up to what was bought minus what was already returned (`Conflict` beyond that);
+    a product not on the order is `Invalid`. The order keeps its status; the return is recorded in its own
+    rows, restocks the receiving store (its stock row is created if it has none), writes an `order.returned`
+    notification and negative sale lines, all in one transaction.
+    """
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        order = load_order(s, order_id, lock=True)
+        if order.status not in RETURNABLE:
+            raise Conflict(
+                f"status: order {order_id} is {order.status}; only delivered or picked-up orders can be returned",
+                "status",
+                order.status,
+            )
+        if s.get(Store, body.store_id) is None:
+            raise Invalid(f"store_id: unknown store {body.store_id!r}", "store_id", body.store_id)
+        by_product = {line.product_id: line for line in order.lines}
+        wanted: dict[str, tuple[int, int]] = {}
+        for i, line in enumerate(body.lines):
+            if line.product_id not in by_product:
+                raise Invalid(
+                    f"lines[{i}].product_id: product {line.product_id!r} is not on order {order_id}",
+                    f"lines[{i}].product_id",
+                    line.product_id,
+                )
+            first, quantity = wanted.get(line.product_id, (i, 0))
+            wanted[line.product_id] = (first, quantity + line.quantity)
+        at = records.now()
+        ret = Return(
+            return_id=f"R{uuid.uuid4().hex[:16].upper()}",
+            order_id=order_id,
+            store_id=body.store_id,
+            refund_cents=0,
+            created_at=at,
+        )
+        for product_id in sorted(wanted):
+            i, quantity = wanted[product_id]
+            bought = by_product[product_id]
+            left = bought.quantity - bought.returned_quantity
+            if quantity > left:
+                raise Conflict(
+                    f"lines[{i}].quantity: {quantity} of product {product_id!r} cannot be returned; order "
+                    f"{order_id} has {left} left to return "
+                    f"({bought.quantity} bought, {bought.returned_quantity} returned)",
+                    f"lines[{i}].quantity",
+                    quantity,
+                )
+            bought.returned_quantity += quantity
+            refund = quantity * bought.unit_price_cents
+            ret.lines.append(
+                ReturnLine(line_no=bought.line_no, product_id=product_id, quantity=quantity, refund_cents=refund)
+            )
+            ret.refund_cents += refund
+            inventory.restock(s, body.store_id, product_id, quantity, at)
+        s.add(ret)
+        records.sale_lines(
+            s,
+            order,
+            [(r.product_id, -r.quantity, by_product[r.product_id].unit_price_cents) for r in ret.lines],
+            "returned",
+            at,
+            store_id=body.store_id,
+        )
+        records.notify(
+            s,
+            order,
+            "order.returned",
+            at,
+            return_id=ret.return_id,
+            store_id=body.store_id,
+            refund=money(ret.refund_cents),
+        )
+        order.updated_at = at
+        view = ReturnOut(
+            return_id=ret.return_id,
+            order_id=order_id,
+            store_id=body.store_id,
+            refund=money(ret.refund_cents),
+            lines=[
+                ReturnLineOut(product_id=r.product_id, quantity=r.quantity, refund=money(r.refund_cents))
+                for r in ret.lines
+            ],
+            created_at=at,
+        )
+    log.info("order %s: return %s at %s, refund %s", order_id, view.return_id, body.store_id, view.refund)
+    return view
