@@ -1,0 +1,226 @@
+"""The order API under `/v1`: thin handlers that check the caller, call the domain functions and shape errors.
+
+Who may do what (API keys, see `serving.orders.auth`):
+
+- place an order: admin, ops, sales_rep, store (for its own store), customer (for itself; no guest orders);
+- read an order: admin, ops, sales_rep, store (its store's orders), customer (its own orders);
+- change status: admin, ops, store (its store's orders); customer (its own) and sales_rep keys may only cancel;
+- return: admin, ops, sales_rep, store (returns taken at its own store, of orders from any store), customer
+  (its own orders);
+- a customer's orders and notifications: admin, ops, sales_rep, customer (its own);
+- availability: every role but app; sales report: admin, ops, planner.
+
+`app` keys (recommendations and scores) call no order endpoint. Handlers are plain `def`s: FastAPI runs them in its
+thread pool, and each commits its transaction before it answers, so a 201 means the order is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from serving.orders import inventory, orders, reports, returns
+from serving.orders.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
+from serving.orders.deps import database
+from serving.orders.errors import Conflict, Invalid, NotFound, OrderError
+from serving.orders.schemas import (
+    ID_PATTERN,
+    AvailabilityOut,
+    NotificationOut,
+    OrderIn,
+    OrderOut,
+    ReturnIn,
+    ReturnOut,
+    SalesReport,
+    StatusIn,
+)
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1", tags=["orders"])
+
+ORDER_ROLES = ("admin", "ops", "sales_rep", "store", "customer")
+CUSTOMER_DATA_ROLES = ("admin", "ops", "sales_rep", "customer")
+STOCK_ROLES = ("admin", "ops", "marketing", "planner", "sales_rep", "store", "customer")
+REPORT_ROLES = ("admin", "ops", "planner")
+CANCEL_ONLY = ("customer", "sales_rep")
+
+Db = Annotated[Engine, Depends(database)]
+OrderIdPath = Annotated[str, Path(min_length=1, max_length=40, pattern=ID_PATTERN, examples=["O3F2A9C1D7E4B5A60"])]
+CustomerIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["C00001"])]
+ProductIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["P0001"])]
+Limit = Annotated[int, Query(ge=1, le=500, description="At most this many, newest first.")]
+
+
+class Problem(BaseModel):
+    """Why a request was refused: a sentence naming the field and value (or, for a malformed request, the
+    validation errors, each with its `loc`)."""
+
+    detail: str | list[dict[str, Any]] = Field(examples=["lines[0].product_id: unknown product 'P9999'"])
+
+
+def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        404: "The order, customer or product in the path does not exist.",
+        409: "The current state forbids it (stock, status, returned quantity, reused Idempotency-Key).",
+        422: "Malformed or invalid request: the detail names the field and value.",
+    }
+    return AUTH_RESPONSES | {c: {"model": Problem, "description": text[c]} for c in codes}
+
+
+@contextmanager
+def _http() -> Iterator[None]:
+    """Domain errors become their status code with `{"detail": message}`."""
+    try:
+        yield
+    except NotFound as exc:
+        raise HTTPException(404, exc.message) from None
+    except Conflict as exc:
+        raise HTTPException(409, exc.message) from None
+    except (Invalid, OrderError) as exc:
+        raise HTTPException(422, exc.message) from None
+
+
+def _check_order(engine: Engine, caller: Caller, order_id: str) -> None:
+    customer_id, store_id = orders.order_owner(engine, order_id)
+    check_customer(caller, customer_id)
+    check_store(caller, store_id)
+
+
+@router.post("/orders", status_code=201, response_model=OrderOut, responses=_doc(409, 422))
+def place_order(
+    body: OrderIn,
+    response: Response,
+    engine: Db,
+    caller: Annotated[Caller, Depends(require(*ORDER_ROLES))],
+    idempotency_key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=128,
+            pattern=ID_PATTERN,
+            description="A new random key per order; a retry sends the same key and body.",
+        ),
+    ],
+) -> OrderOut:
+    """Place an order: reserves the stock at `store_id` and answers the order with its unit prices and total.
+
+    The same `Idempotency-Key` with the same body answers the same order again (header `Idempotent-Replayed:
+    true`); with another body it is a 409. A line above what the store has available is a 409 naming the
+    product and the quantity available, and nothing is reserved. Roles: admin, ops, sales_rep, store (its own
+    store), customer (its own customer id; no guest orders).
+    """
+    check_customer(caller, body.customer_id)
+    check_store(caller, body.store_id)
+    with _http():
+        order, created = orders.place_order(engine, idempotency_key, body, created_by=caller.key_id)
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return order
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut, responses=_doc(404, 422))
+def get_order(order_id: OrderIdPath, engine: Db, caller: Annotated[Caller, Depends(require(*ORDER_ROLES))]) -> OrderOut:
+    """An order with its lines and its `history` of statuses and times. Roles: admin, ops, sales_rep, store
+    (its store's orders), customer (its own orders)."""
+    with _http():
+        order = orders.get_order(engine, order_id)
+    check_customer(caller, order.customer_id)
+    check_store(caller, order.store_id)
+    return order
+
+
+@router.post("/orders/{order_id}/status", response_model=OrderOut, responses=_doc(404, 409, 422))
+def set_status(
+    order_id: OrderIdPath,
+    body: StatusIn,
+    engine: Db,
+    caller: Annotated[Caller, Depends(require(*ORDER_ROLES))],
+) -> OrderOut:
+    """Move an order to a new status; only legal moves (409 otherwise):
+    placed -> paid -> picking -> shipped -> delivered (fulfilment `ship`), picking -> ready_for_pickup ->
+    picked_up (`pickup`, `in_store`), cancelled from placed or paid. The current status again changes nothing.
+
+    Roles: admin, ops, store (its store's orders); customer (its own orders) and sales_rep may only cancel.
+    """
+    if caller.role in CANCEL_ONLY and body.status != "cancelled":
+        raise HTTPException(403, f"a {caller.role} key may only cancel an order, not set it to {body.status!r}")
+    with _http():
+        _check_order(engine, caller, order_id)
+        return orders.set_status(engine, order_id, body.status)
+
+
+@router.post("/orders/{order_id}/returns", status_code=201, response_model=ReturnOut, responses=_doc(404, 409, 422))
+def return_lines(
+    order_id: OrderIdPath,
+    body: ReturnIn,
+    engine: Db,
+    caller: Annotated[Caller, Depends(require(*ORDER_ROLES))],
+) -> ReturnOut:
+    """Return lines of a delivered or picked-up order at any store (online too); answers the refund.
+
+    Never more than was bought minus what was already returned (409). The receiving store is restocked.
+    Roles: admin, ops, sales_rep, store (returns taken at its own store), customer (its own orders).
+    """
+    check_store(caller, body.store_id)
+    with _http():
+        customer_id, _ = orders.order_owner(engine, order_id)
+        check_customer(caller, customer_id)
+        return returns.return_lines(engine, order_id, body)
+
+
+@router.get("/customers/{customer_id}/orders", response_model=list[OrderOut], responses=_doc(404, 422))
+def customer_orders(
+    customer_id: CustomerIdPath,
+    engine: Db,
+    caller: Annotated[Caller, Depends(require(*CUSTOMER_DATA_ROLES))],
+    limit: Limit = 100,
+) -> list[OrderOut]:
+    """A customer's orders, newest first. Roles: admin, ops, sales_rep, customer (its own)."""
+    check_customer(caller, customer_id)
+    with _http():
+        return orders.customer_orders(engine, customer_id, limit)
+
+
+@router.get("/customers/{customer_id}/notifications", response_model=list[NotificationOut], responses=_doc(404, 422))
+def customer_notifications(
+    customer_id: CustomerIdPath,
+    engine: Db,
+    caller: Annotated[Caller, Depends(require(*CUSTOMER_DATA_ROLES))],
+    limit: Limit = 100,
+) -> list[NotificationOut]:
+    """A customer's notifications (status changes and returns of their orders), newest first.
+    Roles: admin, ops, sales_rep, customer (its own)."""
+    check_customer(caller, customer_id)
+    with _http():
+        return reports.notifications(engine, customer_id, limit)
+
+
+@router.get("/products/{product_id}/availability", response_model=AvailabilityOut, responses=_doc(404, 422))
+def availability(
+    product_id: ProductIdPath, engine: Db, _caller: Annotated[Caller, Depends(require(*STOCK_ROLES))]
+) -> AvailabilityOut:
+    """On hand, reserved and available per store, and the online total. Roles: every role but app."""
+    with _http():
+        return inventory.availability(engine, product_id)
+
+
+@router.get("/reports/sales", response_model=SalesReport, responses=_doc(422))
+def sales_report(
+    engine: Db,
+    _caller: Annotated[Caller, Depends(require(*REPORT_ROLES))],
+    start: Annotated[date, Query(alias="from", description="First day (UTC), YYYY-MM-DD.")],
+    end: Annotated[date, Query(alias="to", description="Last day (UTC), inclusive.")],
+    by: Annotated[reports.By, Query(description="Group rows by day, store or channel.")] = "day",
+) -> SalesReport:
+    """Revenue, orders, units and average order value of paid-or-later orders, dated by payment, at full value
+    (returns not subtracted). Roles: admin, ops, planner."""
+    with _http():
+        return reports.sales(engine, start, end, by)
