@@ -1,0 +1,89 @@
+"""`retail db check`: the order database's invariants, each violation as one readable line.
+
+- stock: `available = on_hand - reserved >= 0` and `reserved >= 0` on every inventory row;
+- reservations: `reserved` equals the units of open orders (placed, paid, picking, ready_for_pickup) for that
+  store and product;
+- totals: each order's total equals the sum of its lines, and it has at least one line;
+- history: each order's newest history entry is its status.
+
+The database's own constraints already refuse the first; checking it anyway costs nothing and catches a
+database restored from elsewhere.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from retail.db.tables import Inventory, Order, OrderEvent, OrderLine
+from serving.orders.orders import OPEN
+
+
+def violations(engine: Engine) -> list[str]:
+    with Session(engine) as s:
+        return _stock(s) + _reservations(s) + _totals(s) + _history(s)
+
+
+def _stock(s: Session) -> list[str]:
+    bad = s.execute(
+        select(Inventory.store_id, Inventory.product_id, Inventory.on_hand, Inventory.reserved).where(
+            (Inventory.reserved < 0) | (Inventory.on_hand < Inventory.reserved)
+        )
+    )
+    return [
+        f"stock {r.store_id}/{r.product_id}: on_hand {r.on_hand}, reserved {r.reserved}, "
+        f"available {r.on_hand - r.reserved}"
+        for r in bad
+    ]
+
+
+def _reservations(s: Session) -> list[str]:
+    held = s.execute(
+        select(Order.store_id, OrderLine.product_id, func.sum(OrderLine.quantity))
+        .join(Order, Order.order_id == OrderLine.order_id)
+        .where(Order.status.in_(OPEN))
+        .group_by(Order.store_id, OrderLine.product_id)
+    )
+    expected = {(store, product): int(units) for store, product, units in held}
+    rows = s.execute(select(Inventory.store_id, Inventory.product_id, Inventory.reserved))
+    recorded = {(store, product): reserved for store, product, reserved in rows}
+    out = []
+    for key in sorted(set(expected) | {k for k, v in recorded.items() if v}):
+        if key not in recorded:
+            out.append(f"reservations {key[0]}/{key[1]}: open orders hold {expected[key]} units, no stock row")
+        elif recorded[key] != expected.get(key, 0):
+            out.append(
+                f"reservations {key[0]}/{key[1]}: reserved {recorded[key]}, open orders hold {expected.get(key, 0)}"
+            )
+    return out
+
+
+def _totals(s: Session) -> list[str]:
+    sums = (
+        select(OrderLine.order_id, func.sum(OrderLine.quantity * OrderLine.unit_price_cents).label("cents"))
+        .group_by(OrderLine.order_id)
+        .subquery()
+    )
+    bad = s.execute(
+        select(Order.order_id, Order.total_cents, sums.c.cents)
+        .outerjoin(sums, sums.c.order_id == Order.order_id)
+        .where((sums.c.cents.is_(None)) | (sums.c.cents != Order.total_cents))
+        .order_by(Order.order_id)
+    )
+    return [
+        f"order {r.order_id}: total {r.total_cents} cents, "
+        + ("no lines" if r.cents is None else f"lines sum to {r.cents} cents")
+        for r in bad
+    ]
+
+
+def _history(s: Session) -> list[str]:
+    newest = select(OrderEvent.order_id, func.max(OrderEvent.id).label("id")).group_by(OrderEvent.order_id).subquery()
+    rows = s.execute(
+        select(Order.order_id, Order.status, OrderEvent.status.label("last"))
+        .outerjoin(newest, newest.c.order_id == Order.order_id)
+        .outerjoin(OrderEvent, OrderEvent.id == newest.c.id)
+        .where((OrderEvent.status.is_(None)) | (OrderEvent.status != Order.status))
+        .order_by(Order.order_id)
+    )
+    return [f"order {r.order_id}: status {r.status}, newest history entry {r.last or 'none'}" for r in rows]
