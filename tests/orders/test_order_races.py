@@ -1,0 +1,112 @@
+"""Races through HTTP against a real server process (uvicorn), on SQLite and on PostgreSQL.
+
+- 50 concurrent orders for the last unit of a product: exactly one 201, the other 49 get a 409, and stock
+  never goes negative;
+- 20 concurrent retries of one order with the same Idempotency-Key (for the last unit, so a retry that missed
+  the first order would also run out of stock): one order, every answer the same 201.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from threading import Barrier
+
+import httpx
+import pytest
+from shopdata import order_body, stock, stock_shop
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from retail.db import connect
+from retail.db.tables import Order
+from serving.orders import auth
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def shop(db_url: str) -> Engine:
+    return stock_shop(connect(db_url))
+
+
+@pytest.fixture
+def server(shop: Engine, db_url: str, tmp_path: Path) -> Iterator[str]:
+    """`uvicorn serving.orders.app:create_app --factory` on a free port, on the test's database."""
+    port = _free_port()
+    env = os.environ | {"RETAIL_WORKSPACE": str(tmp_path), "RETAIL_DATABASE_URL": db_url}
+    log = (tmp_path / "server.log").open("w")
+    cmd = [sys.executable, "-m", "uvicorn", "serving.orders.app:create_app", "--factory", "--port", str(port)]
+    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start: {(tmp_path / 'server.log').read_text()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def burst(url: str, headers: dict[str, str], bodies: list[tuple[str, dict[str, object]]]) -> list[httpx.Response]:
+    """POST every (key, body) at once: one thread each, released together."""
+    gate = Barrier(len(bodies))
+    limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=len(bodies))
+    with httpx.Client(base_url=url, headers=headers, timeout=120, limits=limits) as client:
+
+        def send(item: tuple[str, dict[str, object]]) -> httpx.Response:
+            gate.wait()
+            return client.post("/v1/orders", json=item[1], headers={"Idempotency-Key": item[0]})
+
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            return list(pool.map(send, bodies))
+
+
+def admin(engine: Engine) -> dict[str, str]:
+    plain, _ = auth.create_key(engine, "admin", name="races")
+    return {"Authorization": f"Bearer {plain}"}
+
+
+def orders_count(engine: Engine) -> int:
+    with Session(engine) as s:
+        return int(s.scalar(select(func.count()).select_from(Order)) or 0)
+
+
+def test_fifty_orders_for_the_last_unit_sell_it_once(shop: Engine, server: str) -> None:
+    assert stock(shop, "S2", "P3") == (1, 0)
+    body = order_body(store_id="S2", fulfilment="pickup", lines=[("P3", 1)])
+    answers = burst(server, admin(shop), [(f"last-{i}", body) for i in range(50)])
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201] + [409] * 49, codes
+    assert all("'P3' has 0 available" in a.json()["detail"] for a in answers if a.status_code == 409)
+    assert stock(shop, "S2", "P3") == (1, 1) and orders_count(shop) == 1
+
+
+def test_twenty_retries_with_one_key_make_one_order(shop: Engine, server: str) -> None:
+    body = order_body(store_id="S2", fulfilment="pickup", lines=[("P3", 1)])
+    answers = burst(server, admin(shop), [("one-key", body)] * 20)
+    assert [a.status_code for a in answers] == [201] * 20, [a.text for a in answers if a.status_code != 201]
+    assert len({a.json()["order_id"] for a in answers}) == 1
+    assert sum(a.headers.get("Idempotent-Replayed") == "true" for a in answers) == 19
+    assert stock(shop, "S2", "P3") == (1, 1) and orders_count(shop) == 1
