@@ -17,6 +17,7 @@ import pandas as pd
 from fastapi import HTTPException, Request
 
 from features import store as feature_store
+from retail import db
 from retail.settings import Settings, get_settings
 from retail.workspace import Workspace
 from serving.schemas import ModelStatus
@@ -32,7 +33,7 @@ class Runtime:
     def __init__(self, ws: Workspace, settings: Settings, alias: str = tracking.CHAMPION) -> None:
         self.ws, self.settings, self.alias = ws, settings, alias
         self.store: Any = None  # feast.FeatureStore
-        self.stock = Stock(ws)
+        self.stock = Stock(ws, database_url=db.url(ws, settings))
         self.ready = threading.Event()
         self.load_error: str | None = None
         self.features_as_of = pd.Timestamp.now().floor("D")

@@ -1,6 +1,9 @@
-"""Which products can be sold where: the newest on-hand count per store and product from the inventory table.
+"""Which products can be sold where: the application database's stock, else the raw inventory table.
 
-A workspace without an inventory table treats every product as available. Without a store, the online shop's
+Once `retail db init` has seeded the application database, it is the source of truth: a product is available at
+a store while `on_hand - reserved > 0`, so an order placed through the order API takes its last unit out of
+recommendations within `check_seconds`. Before that, the newest on-hand count per store and product in the raw
+inventory table decides. A workspace with neither treats every product as available. Without a store, the online shop's
 stock counts (stores of kind `online`); if the inventory tracks no online store, everything counts as available
 online. The table is re-read when its file changes, checked at most every `check_seconds`.
 """
@@ -11,10 +14,17 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Engine, func, select
 
+from retail import db
+from retail.db.tables import Inventory
+from retail.db.tables import Store as StoreRow
+from retail.settings import get_settings
 from retail.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -29,19 +39,60 @@ class UnknownStore(KeyError):
 class Stock:
     """Availability masks per store, aligned with a model's product ids and cached until the data changes."""
 
-    def __init__(self, ws: Workspace, check_seconds: float = 2.0) -> None:
-        self.ws, self.check_seconds = ws, check_seconds
+    def __init__(self, ws: Workspace, check_seconds: float = 2.0, database_url: str | None = None) -> None:
+        self.ws, self.check_seconds, self.database_url = ws, check_seconds, database_url
         self._lock = threading.Lock()
-        self._stamp: tuple[float, float] | None = None
+        self._stamp: tuple[Any, ...] | None = None
         self._checked = 0.0
         self._in_stock: dict[str, set[str]] | None = None  # store -> products with stock; None: no inventory
         self._stores: set[str] = set()
         self._online: list[str] = []
         self._masks: dict[tuple[str | None, str], np.ndarray | None] = {}
 
-    def _files_stamp(self) -> tuple[float, float]:
+    def _files_stamp(self) -> tuple[Any, ...]:
         paths = (self.ws.raw_table("inventory"), self.ws.raw_table("stores"))
-        return tuple(p.stat().st_mtime if p.exists() else -1.0 for p in paths)  # type: ignore[return-value]
+        return tuple(p.stat().st_mtime if p.exists() else -1.0 for p in paths)
+
+    def _database(self) -> Engine | None:
+        """The application database when it holds stock; None sends the reads to the raw tables."""
+        address = self.database_url or db.url(self.ws, get_settings(workspace=self.ws.root))
+        if address.startswith("sqlite:///") and not Path(address.removeprefix("sqlite:///")).exists():
+            return None
+        engine = db.connect(address)
+        with engine.connect() as conn:
+            seeded = conn.execute(select(Inventory.store_id).limit(1)).first() is not None
+        return engine if seeded else None
+
+    def _database_stamp(self, engine: Engine) -> tuple[Any, ...]:
+        """Changes whenever a count, a reservation or the set of stores changes."""
+        with engine.connect() as conn:
+            totals = conn.execute(
+                select(
+                    func.count(),
+                    func.sum(Inventory.on_hand),
+                    func.sum(Inventory.reserved),
+                    func.max(Inventory.updated_at),
+                )
+            ).one()
+            stores = conn.execute(select(func.count()).select_from(StoreRow)).scalar_one()
+        return ("db", *totals, stores)
+
+    def _refresh_from_database(self, engine: Engine) -> None:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(Inventory.store_id, Inventory.product_id).where(Inventory.on_hand > Inventory.reserved)
+            ).all()
+            stores = conn.execute(select(StoreRow.store_id, StoreRow.kind)).all()
+            tracked = set(conn.execute(select(Inventory.store_id).distinct()).scalars())
+        in_stock: dict[str, set[str]] = {}
+        for store_id, product_id in rows:
+            in_stock.setdefault(store_id, set()).add(product_id)
+        known = {s for s, _ in stores} | tracked
+        online = sorted(s for s, kind in stores if kind == "online" and s in tracked)
+        with self._lock:
+            self._in_stock, self._stores, self._online = in_stock, known, online
+            self._masks = {}
+        log.info("stock loaded from the application database: %d stores", len(tracked))
 
     def refresh(self, force: bool = False) -> None:
         """Re-read the tables if their files changed since the last read."""
@@ -49,8 +100,13 @@ class Stock:
         if not force and now - self._checked < self.check_seconds:
             return
         self._checked = now
-        stamp = self._files_stamp()
+        engine = self._database()
+        stamp = self._database_stamp(engine) if engine is not None else self._files_stamp()
         if stamp == self._stamp and not force:
+            return
+        if engine is not None:
+            self._refresh_from_database(engine)
+            self._stamp = stamp
             return
         inventory = self.ws.read_raw("inventory", ["store_id", "product_id", "on_hand", "ts"])
         stores = self.ws.read_raw("stores", ["store_id", "kind"])

@@ -83,3 +83,49 @@ def test_masks_follow_the_catalogue_they_are_asked_for(ws: Workspace) -> None:
     stock = Stock(ws)
     assert stock.available("S1", ("p2",), "v2").tolist() == [True]
     assert isinstance(stock.available("S1", PRODUCTS, "v1"), np.ndarray)
+
+
+def _seed_database(url: str) -> None:
+    from datetime import datetime
+
+    from sqlalchemy.orm import Session
+
+    from retail.db import connect
+    from retail.db.tables import Inventory, Product, Store
+
+    now = datetime(2026, 1, 1)
+    with Session(connect(url)) as s, s.begin():
+        s.add_all([Store(store_id="WEB", name="Web", kind="online"), Store(store_id="S1", name="Shop", kind="store")])
+        s.add_all([Product(product_id=p, name=p, price_cents=100) for p in PRODUCTS])
+        s.flush()
+        s.add_all(
+            [
+                Inventory(store_id="S1", product_id="p1", on_hand=2, reserved=2, updated_at=now),  # all reserved
+                Inventory(store_id="S1", product_id="p2", on_hand=3, reserved=1, updated_at=now),
+                Inventory(store_id="WEB", product_id="p3", on_hand=1, reserved=0, updated_at=now),
+            ]
+        )
+
+
+def test_a_seeded_database_is_the_source_of_stock(ws: Workspace, tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    _seed_database(url)
+    stock = Stock(ws, check_seconds=0.0, database_url=url)
+    assert stock.available("S1", PRODUCTS, "v1").tolist() == [False, True, False]  # reserved units are not for sale
+    assert stock.available(None, PRODUCTS, "v1").tolist() == [False, False, True]
+
+
+def test_a_reservation_in_the_database_is_seen_at_the_next_check(ws: Workspace, tmp_path) -> None:
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from retail.db import connect
+    from retail.db.tables import Inventory
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    _seed_database(url)
+    stock = Stock(ws, check_seconds=0.0, database_url=url)
+    assert stock.available(None, PRODUCTS, "v1").tolist() == [False, False, True]
+    with Session(connect(url)) as s, s.begin():  # the order API reserves the online shop's last p3
+        s.execute(update(Inventory).where(Inventory.product_id == "p3").values(reserved=1))
+    assert stock.available(None, PRODUCTS, "v1").tolist() == [False, False, False]
