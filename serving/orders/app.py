@@ -7,22 +7,34 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException  # what FastAPI raises for an undecodable body
 
 from serving.orders.api import router
 
 log = logging.getLogger(__name__)
 
 
+async def _body_not_json(request: Request, exc: Exception) -> Response:
+    """FastAPI answers a body it cannot even decode with a bare 400; it is a 422 like every other bad body."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        problem = {"type": "json_invalid", "loc": ["body"], "msg": str(exc.detail), "input": None}
+        return JSONResponse(status_code=422, content={"detail": [problem]})
+    return await http_exception_handler(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     """A bug answers a plain 500 with no stack trace; the trace goes to the log."""
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "internal error"}, status_code=500)
+    return JSONResponse({"detail": "internal error; see the service log"}, status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """JSON errors everywhere: `{"detail": ...}`, never a stack trace (for whichever app mounts the router)."""
+    """JSON errors everywhere: `{"detail": ...}`, never a stack trace (the Bento's app has the same two)."""
+    app.add_exception_handler(HTTPException, _body_not_json)
     app.add_exception_handler(Exception, _unexpected)
 
 
