@@ -8,11 +8,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +15,7 @@ from threading import Barrier
 
 import httpx
 import pytest
+from orderserver import start_server, stop
 from shopdata import order_body, stock, stock_shop
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -31,12 +27,6 @@ from serving.orders import auth
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def shop(db_url: str) -> Engine:
     return stock_shop(connect(db_url))
@@ -44,29 +34,11 @@ def shop(db_url: str) -> Engine:
 
 @pytest.fixture
 def server(shop: Engine, db_url: str, tmp_path: Path) -> Iterator[str]:
-    """`uvicorn serving.orders.app:create_app --factory` on a free port, on the test's database."""
-    port = _free_port()
-    env = os.environ | {"RETAIL_WORKSPACE": str(tmp_path), "RETAIL_DATABASE_URL": db_url}
-    log = (tmp_path / "server.log").open("w")
-    cmd = [sys.executable, "-m", "uvicorn", "serving.orders.app:create_app", "--factory", "--port", str(port)]
-    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_server(db_url, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start: {(tmp_path / 'server.log').read_text()}")
-            time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+        stop(process)
 
 
 def burst(url: str, headers: dict[str, str], bodies: list[tuple[str, dict[str, object]]]) -> list[httpx.Response]:
