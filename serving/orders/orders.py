@@ -73,10 +73,10 @@ def _by_key(s: Session, key: str) -> Order | None:
 
 
 def _replay(order: Order, digest: str, key: str) -> OrderOut:
+    """The stored order for a retry; a conflict (not naming the order, which may be someone else's) otherwise."""
     if order.request_hash != digest:
         raise Conflict(
-            f"Idempotency-Key {key!r} was already used for order {order.order_id} with a different body; "
-            "use a new key for a new order",
+            f"Idempotency-Key {key!r} was already used with a different body; use a new key for a new order",
             "Idempotency-Key",
             key,
         )
