@@ -289,4 +289,4 @@ def test_train_sentiment_refuses_a_bad_reviews_file_naming_row_and_column(built,
     bad = tmp_path / "mine.csv"
     pd.DataFrame({"text": ["good", "bad", "odd"], "rating": [5, 1, 9]}).to_csv(bad, index=False)
     message = fails("train", "sentiment", "--reviews", bad, "--workspace", built.ws.root)
-    assert "mine.csv row 3, column rating" in message and "got 9" in message
+    assert "mine.csv row 3, column rating" in message and "got '9'" in message

@@ -94,7 +94,7 @@ def test_train_recommender_as_of_uses_nothing_from_that_day_on(built, tmp_path) 
         result = run.train("recommender", ws, settings, as_of, 30, RecommenderOptions(config=light))
         from training.recommend.batch import load_recommender
 
-        models.append((result.metrics, load_recommender(ws, settings)[0]))
+        models.append((result.metrics, load_recommender(ws, settings, result.alias)[0]))  # champion or challenger
     (metrics_a, a), (metrics_b, b) = models
     assert {k: v for k, v in metrics_a.items() if k != "train_seconds"} == {
         k: v for k, v in metrics_b.items() if k != "train_seconds"
