@@ -11,7 +11,6 @@ get a row (a product named by its id, a store of kind `store`), so every order t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,28 +49,34 @@ def prices_cents(products: pd.DataFrame | None, tx: pd.DataFrame) -> dict[str, i
     return {str(p): max(round(float(v) * 100), 0) for p, v in price.items()}
 
 
-def _rows(tables: dict[str, pd.DataFrame | None], now: datetime) -> dict[type, list[dict[str, Any]]]:
-    tx = tables["transactions"]
-    assert tx is not None
-    customers, products, stores, inventory = (tables[n] for n in ("customers", "products", "stores", "inventory"))
-    out: dict[type, list[dict[str, Any]]] = {}
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """An optional contract column, or all-missing when the table does not have it."""
+    return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
+
+
+def _customers(customers: pd.DataFrame | None, tx: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
+    rows = []
     if customers is not None:
-        region = customers["region"] if "region" in customers else pd.Series(None, index=customers.index)
-        signup = customers["signup_date"] if "signup_date" in customers else pd.Series(None, index=customers.index)
-        out[Customer] = [
-            {"customer_id": c, "region": _text(r), "created_at": now if pd.isna(d) else d.to_pydatetime()}
-            for c, r, d in zip(customers["customer_id"], region, signup, strict=True)
-        ]
-    else:
-        out[Customer] = []
-    listed = {r["customer_id"] for r in out[Customer]}
-    out[Customer] += [
-        {"customer_id": c, "region": None, "created_at": now} for c in sorted(set(tx["customer_id"].dropna()) - listed)
-    ]
+        for c, region, signup in zip(
+            customers["customer_id"], _column(customers, "region"), _column(customers, "signup_date"), strict=True
+        ):
+            created = now if pd.isna(signup) else pd.Timestamp(signup).to_pydatetime()
+            rows.append({"customer_id": c, "region": _text(region), "created_at": created})
+    listed = {r["customer_id"] for r in rows}
+    buyers = sorted(set(tx["customer_id"].dropna()) - listed)  # customers only the transactions know
+    return rows + [{"customer_id": c, "region": None, "created_at": now} for c in buyers]
+
+
+def _products(products: pd.DataFrame | None, tx: pd.DataFrame, inventory: pd.DataFrame | None) -> list[dict[str, Any]]:
     price = prices_cents(products, tx)
-    named = {} if products is None else {p: (n, c) for p, n, c in _product_fields(products)}
+    named: dict[str, tuple[str, str | None]] = {}
+    if products is not None:
+        for p, name, category in zip(
+            products["product_id"], products["name"], _column(products, "category"), strict=True
+        ):
+            named[p] = (str(name), _text(category))
     ids = set(named) | set(tx["product_id"]) | (set() if inventory is None else set(inventory["product_id"]))
-    out[Product] = [
+    return [
         {
             "product_id": p,
             "name": named.get(p, (p, None))[0],
@@ -80,39 +85,42 @@ def _rows(tables: dict[str, pd.DataFrame | None], now: datetime) -> dict[type, l
         }
         for p in sorted(ids)
     ]
-    out[Store] = (
-        []
-        if stores is None
-        else [
-            {"store_id": s, "name": n, "kind": k, "region": None if r is None else _text(r)}
-            for s, n, k, r in zip(
-                stores["store_id"],
-                stores["name"],
-                stores["kind"],
-                stores["region"] if "region" in stores else [None] * len(stores),
-                strict=True,
-            )
-        ]
-    )
-    known = {r["store_id"] for r in out[Store]}
+
+
+def _stores(stores: pd.DataFrame | None, tx: pd.DataFrame, inventory: pd.DataFrame | None) -> list[dict[str, Any]]:
+    rows = []
+    if stores is not None:
+        for s, name, kind, region in zip(
+            stores["store_id"], stores["name"], stores["kind"], _column(stores, "region"), strict=True
+        ):
+            rows.append({"store_id": s, "name": str(name), "kind": str(kind), "region": _text(region)})
     seen = set() if inventory is None else set(inventory["store_id"])
     if "store_id" in tx:
         seen |= set(tx["store_id"].dropna())
-    out[Store] += [{"store_id": s, "name": s, "kind": "store", "region": None} for s in sorted(seen - known)]
-    out[Inventory] = (
-        []
-        if inventory is None
-        else [
-            {"store_id": s, "product_id": p, "on_hand": max(int(q), 0), "reserved": 0, "updated_at": now}
-            for s, p, q in latest_on_hand(inventory)[["store_id", "product_id", "on_hand"]].itertuples(index=False)
-        ]
-    )
-    return out
+    unknown = sorted(seen - {r["store_id"] for r in rows})  # stores only transactions or inventory name
+    return rows + [{"store_id": s, "name": s, "kind": "store", "region": None} for s in unknown]
 
 
-def _product_fields(products: pd.DataFrame) -> Iterable[tuple[str, str, str | None]]:
-    category = products["category"] if "category" in products else [None] * len(products)
-    return zip(products["product_id"], products["name"], (_text(c) for c in category), strict=False)
+def _stock(inventory: pd.DataFrame | None, now: datetime) -> list[dict[str, Any]]:
+    if inventory is None:
+        return []
+    newest = latest_on_hand(inventory)[["store_id", "product_id", "on_hand"]]
+    return [
+        {"store_id": s, "product_id": p, "on_hand": max(int(q), 0), "reserved": 0, "updated_at": now}
+        for s, p, q in newest.itertuples(index=False)
+    ]
+
+
+def _rows(tables: dict[str, pd.DataFrame | None], now: datetime) -> dict[type, list[dict[str, Any]]]:
+    tx = tables["transactions"]
+    assert tx is not None
+    inventory = tables["inventory"]
+    return {
+        Customer: _customers(tables["customers"], tx, now),
+        Product: _products(tables["products"], tx, inventory),
+        Store: _stores(tables["stores"], tx, inventory),
+        Inventory: _stock(inventory, now),
+    }
 
 
 KEYS: dict[type, tuple[str, ...]] = {

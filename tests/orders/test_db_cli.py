@@ -137,3 +137,15 @@ def test_export_after_a_crash_before_marking_does_not_duplicate(ws: Workspace, d
     assert export_transactions(engine, ws) == 1
     tx = read_table(ws, "transactions")
     assert tx is not None and tx["order_id"].isin([order.order_id, second.order_id]).sum() == 2
+
+
+def test_init_from_transactions_alone(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An imported order-line file (no other table) still gives customers, products, prices and stores."""
+    monkeypatch.setenv("RETAIL_DATABASE_URL", db_url)
+    ws = Workspace.at(tmp_path / "tx-only")
+    write_tables(ws.raw_dir, {"transactions": raw_tables()["transactions"]})
+    code, out = retail(ws, "db", "init")
+    assert code == 0 and "customers: 3, products: 2, stores: 2, inventory: 0" in out, out
+    with Session(connect(db_url)) as s:
+        assert s.get(Product, "P3").price_cents == 400  # type: ignore[union-attr]
+        assert s.get(Store, "S1").kind == "store"  # type: ignore[union-attr]
