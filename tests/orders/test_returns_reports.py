@@ -86,6 +86,9 @@ def test_availability_per_store_and_online_total(shop: Engine) -> None:
     assert (found.online.on_hand, found.online.reserved, found.online.available) == (5, 2, 3)
     with pytest.raises(NotFound, match="product_id: unknown product 'P9'"):
         inventory.availability(shop, "P9")
+    orders.place_order(shop, "k2", order_in(store_id="S2", fulfilment="pickup", lines=[("P3", 1)]))
+    stocked, online = inventory.in_stock(shop)
+    assert stocked == {"WEB": {"P1", "P2"}, "S1": {"P1", "P2"}} and online == ["WEB"], "S2's last P3 is reserved"
 
 
 def test_a_customers_orders_and_notifications(shop: Engine) -> None:
