@@ -59,13 +59,13 @@ class Stock:
         if address.startswith("sqlite:///") and not Path(address.removeprefix("sqlite:///")).exists():
             return None
         engine = db.connect(address)
-        with engine.connect() as conn:
+        with db.reader(engine).connect() as conn:
             seeded = conn.execute(select(Inventory.store_id).limit(1)).first() is not None
         return engine if seeded else None
 
     def _database_stamp(self, engine: Engine) -> tuple[Any, ...]:
         """Changes whenever a count, a reservation or the set of stores changes."""
-        with engine.connect() as conn:
+        with db.reader(engine).connect() as conn:
             totals = conn.execute(
                 select(
                     func.count(),
@@ -78,7 +78,7 @@ class Stock:
         return ("db", *totals, stores)
 
     def _refresh_from_database(self, engine: Engine) -> None:
-        with engine.connect() as conn:
+        with db.reader(engine).connect() as conn:
             rows = conn.execute(
                 select(Inventory.store_id, Inventory.product_id).where(Inventory.on_hand > Inventory.reserved)
             ).all()

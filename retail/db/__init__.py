@@ -38,12 +38,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-    """Take the write lock when a transaction starts, so two writers never deadlock upgrading a read lock.
+    """Take the write lock when a writing transaction starts, so two writers never deadlock upgrading a read lock.
 
     With SQLite's default deferred transactions, two processes that both read stock and then write fail with
-    "database is locked"; BEGIN IMMEDIATE makes the second one wait its turn instead.
+    "database is locked"; BEGIN IMMEDIATE makes the second one wait its turn instead. Reads through `reader`
+    start a plain (deferred) transaction: in WAL mode they never wait for a writer.
     """
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
+
+
+def reader(bind: Engine) -> Engine:
+    """The same database for transactions that only read (on SQLite they then never queue behind writers)."""
+    return bind.execution_options(read_only=True)
 
 
 def engine(ws: Workspace, settings: Settings) -> Engine:

@@ -15,12 +15,13 @@ from __future__ import annotations
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from retail import db
 from retail.db.tables import Inventory, Order, OrderEvent, OrderLine
 from serving.orders.orders import OPEN
 
 
 def violations(engine: Engine) -> list[str]:
-    with Session(engine) as s:
+    with Session(db.reader(engine)) as s:
         return _stock(s) + _reservations(s) + _totals(s) + _history(s)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from features.schema import validate
+from retail import db
 from retail.db.tables import SaleLine
 from retail.files import write_parquet
 from retail.workspace import Workspace
@@ -60,7 +61,7 @@ def _frame(lines: list[SaleLine]) -> pd.DataFrame:
 def export_transactions(engine: Engine, ws: Workspace) -> int:
     """Append every not-yet-exported sale line to `transactions.parquet`; the number of rows appended."""
     with _locked(ws):
-        with Session(engine) as s:
+        with Session(db.reader(engine)) as s:
             pending = list(s.scalars(select(SaleLine).where(SaleLine.exported_at.is_(None)).order_by(SaleLine.id)))
         if not pending:
             return 0

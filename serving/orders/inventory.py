@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from retail import db
 from retail.db.tables import Inventory, Product, Store
 from serving.orders.errors import NotFound
 from serving.orders.schemas import AvailabilityOut, StockOut, StoreStockOut
@@ -94,7 +95,7 @@ def restock(s: Session, store_id: str, product_id: str, quantity: int, now: date
 
 def availability(engine: Engine, product_id: str) -> AvailabilityOut:
     """Per store on_hand, reserved and available, and the online total (stores of kind `online`)."""
-    with Session(engine) as s:
+    with Session(db.reader(engine)) as s:
         if s.get(Product, product_id) is None:
             raise NotFound(f"product_id: unknown product {product_id!r}", "product_id", product_id)
         rows = s.execute(
@@ -124,7 +125,7 @@ def in_stock(engine: Engine) -> tuple[dict[str, set[str]], list[str]]:
     One query over the stock table, meant to be cached and refreshed by the caller (a few seconds stale is fine
     for recommendations; placing an order checks stock again).
     """
-    with Session(engine) as s:
+    with Session(db.reader(engine)) as s:
         rows = s.execute(
             select(Inventory.store_id, Inventory.product_id).where(Inventory.on_hand - Inventory.reserved > 0)
         ).all()

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from retail import db
 from retail.db.tables import Customer, Order, OrderLine, Product, Store
 from serving.orders import inventory, records
 from serving.orders.errors import Conflict, Invalid, NotFound, OutOfStock
@@ -104,7 +105,7 @@ def place_order(
             order = _create(s, idempotency_key, digest, body, created_by)
             view = order_view(order)
     except IntegrityError:
-        with Session(engine) as s:
+        with Session(db.reader(engine)) as s:
             existing = _by_key(s, idempotency_key)
             if existing is None:
                 raise
@@ -186,7 +187,7 @@ def load_order(s: Session, order_id: str, lock: bool = False) -> Order:
 
 
 def get_order(engine: Engine, order_id: str) -> OrderOut:
-    with Session(engine) as s:
+    with Session(db.reader(engine)) as s:
         return order_view(load_order(s, order_id))
 
 
@@ -239,7 +240,7 @@ def _apply(s: Session, order: Order, status: str, at: datetime) -> None:
 
 def order_owner(engine: Engine, order_id: str) -> tuple[str | None, str]:
     """(customer_id, store_id) of an order, for access checks before acting on it; neither ever changes."""
-    with Session(engine) as s:
+    with Session(db.reader(engine)) as s:
         row = s.execute(select(Order.customer_id, Order.store_id).where(Order.order_id == order_id)).first()
     if row is None:
         raise NotFound(f"order_id: unknown order {order_id!r}", "order_id", order_id)
@@ -248,7 +249,7 @@ def order_owner(engine: Engine, order_id: str) -> tuple[str | None, str]:
 
 def customer_orders(engine: Engine, customer_id: str, limit: int = 100) -> list[OrderOut]:
     """A customer's orders, newest first."""
-    with Session(engine) as s:
+    with Session(db.reader(engine)) as s:
         if s.get(Customer, customer_id) is None:
             raise NotFound(f"customer_id: unknown customer {customer_id!r}", "customer_id", customer_id)
         query = (

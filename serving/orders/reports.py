@@ -10,6 +10,7 @@ from typing import Literal
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from retail import db
 from retail.db.tables import Customer, Order, OrderEvent, OrderLine, Outbox
 from serving.orders.errors import Invalid, NotFound
 from serving.orders.schemas import NotificationOut, SalesReport, SalesRow, money
@@ -20,7 +21,7 @@ By = Literal["day", "store", "channel"]
 
 def notifications(engine: Engine, customer_id: str, limit: int = 100) -> list[NotificationOut]:
     """A customer's notifications (the outbox rows about their orders), newest first."""
-    with Session(engine) as s:
+    with Session(db.reader(engine)) as s:
         if s.get(Customer, customer_id) is None:
             raise NotFound(f"customer_id: unknown customer {customer_id!r}", "customer_id", customer_id)
         rows = s.scalars(
@@ -62,7 +63,7 @@ def sales(engine: Engine, start: date, end: date, by: By) -> SalesReport:
         .where(Order.status.in_(SOLD))
     )
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # revenue cents, orders, units
-    with Session(engine) as s:
+    with Session(db.reader(engine)) as s:
         for row in s.execute(query):
             key = row.paid_at.date().isoformat() if by == "day" else row.store_id if by == "store" else row.channel
             figures = groups[key]
