@@ -31,20 +31,24 @@ pipeline: install
 	$(BIN)/retail models list --workspace $(WORKSPACE)
 
 demo: pipeline
+	@set -o pipefail; KEY=$$($(BIN)/retail keys create --role admin --name demo --workspace $(WORKSPACE) | tail -n 1) && \
+	  echo "" && \
+	  echo "An admin API key for these requests (shown once; \`$(BIN)/retail keys list|revoke\` manage keys):" && \
+	  echo "  KEY=$$KEY"
 	@echo ""
-	@echo "Starting the service on http://127.0.0.1:$(PORT) (Ctrl-C stops it). Try, from another shell:"
+	@echo "Starting the service on http://127.0.0.1:$(PORT) (Ctrl-C stops it). Try, from another shell (after KEY=...):"
 	@echo "  curl -s http://127.0.0.1:$(PORT)/readyz"
-	@echo "  curl -s http://127.0.0.1:$(PORT)/models"
-	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/churn -H 'Content-Type: application/json' -d '{\"customer_ids\": [\"C00001\", \"C00002\"]}'"
-	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/recommend -H 'Content-Type: application/json' -d '{\"customer_id\": \"C00001\", \"cart\": [\"P0001\"], \"store_id\": \"S01\", \"mode\": \"cross_sell\", \"k\": 5}'"
-	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/recommend -H 'Content-Type: application/json' -d '{\"cart\": [\"P0001\"], \"mode\": \"up_sell\"}'"
-	@echo "  curl -s 'http://127.0.0.1:$(PORT)/forecast?product_id=P0001&horizon=7'"
-	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/sentiment -H 'Content-Type: application/json' -d '{\"texts\": [\"Love this dress!\", \"Broke after a week.\"]}'"
-	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/forecast/overrides -H 'Content-Type: application/json' -d '{\"product_id\": \"P0001\", \"start\": \"2026-07-01\", \"end\": \"2026-07-07\", \"factor\": 1.2, \"reason\": \"flyer\", \"author\": \"me\"}'"
+	@echo "  curl -s http://127.0.0.1:$(PORT)/models -H \"Authorization: Bearer \$$KEY\""
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/churn -H \"Authorization: Bearer \$$KEY\" -H 'Content-Type: application/json' -d '{\"customer_ids\": [\"C00001\", \"C00002\"]}'"
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/recommend -H \"Authorization: Bearer \$$KEY\" -H 'Content-Type: application/json' -d '{\"customer_id\": \"C00001\", \"cart\": [\"P0001\"], \"store_id\": \"S01\", \"mode\": \"cross_sell\", \"k\": 5}'"
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/recommend -H \"Authorization: Bearer \$$KEY\" -H 'Content-Type: application/json' -d '{\"cart\": [\"P0001\"], \"mode\": \"up_sell\"}'"
+	@echo "  curl -s 'http://127.0.0.1:$(PORT)/forecast?product_id=P0001&horizon=7' -H \"Authorization: Bearer \$$KEY\""
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/sentiment -H \"Authorization: Bearer \$$KEY\" -H 'Content-Type: application/json' -d '{\"texts\": [\"Love this dress!\", \"Broke after a week.\"]}'"
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/forecast/overrides -H \"Authorization: Bearer \$$KEY\" -H 'Content-Type: application/json' -d '{\"product_id\": \"P0001\", \"start\": \"2026-07-01\", \"end\": \"2026-07-07\", \"factor\": 1.2, \"reason\": \"flyer\", \"author\": \"me\"}'"
 	@echo "  $(BIN)/retail predict churn --workspace $(WORKSPACE) --out churn_scores.csv"
 	@echo "  $(BIN)/retail predict recommender --workspace $(WORKSPACE) --mode cross_sell --k 10 --out offers.csv"
 	@echo "  $(BIN)/retail predict demand --workspace $(WORKSPACE) --out forecast.csv"
-	@echo "  API docs: http://127.0.0.1:$(PORT)/docs"
+	@echo "  API docs: http://127.0.0.1:$(PORT)/docs (Authorize: paste the key)"
 	@echo ""
 	$(BIN)/retail serve --workspace $(WORKSPACE) --port $(PORT)
 

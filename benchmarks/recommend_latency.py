@@ -43,6 +43,12 @@ def build_workspace(root: Path, customers: int) -> None:
         subprocess.run([str(RETAIL), *args, "--workspace", str(root)], check=True, capture_output=True)
 
 
+def api_key(root: Path, role: str = "app") -> str:
+    """A new key for the benchmark (`retail keys create` prints it on its last line), as a client app gets one."""
+    args = [str(RETAIL), "keys", "create", "--role", role, "--name", "benchmark", "--workspace", str(root)]
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+
+
 def request_bodies(root: Path, n: int, seed: int) -> list[dict[str, Any]]:
     """A seeded mix of realistic requests over the workspace's customers, products and stores."""
     rng = random.Random(seed)
@@ -68,9 +74,12 @@ def request_bodies(root: Path, n: int, seed: int) -> list[dict[str, Any]]:
     return bodies
 
 
-async def _drive(base: str, bodies: list[dict[str, Any]], rate: float, timeout: float) -> list[tuple[float, int]]:
+async def _drive(
+    base: str, key: str, bodies: list[dict[str, Any]], rate: float, timeout: float
+) -> list[tuple[float, int]]:
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits) as client:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits, headers=headers) as client:
         start = time.perf_counter() + 0.2
 
         async def one(i: int, body: dict[str, Any]) -> tuple[float, int]:
@@ -85,10 +94,10 @@ async def _drive(base: str, bodies: list[dict[str, Any]], rate: float, timeout: 
         return await asyncio.gather(*(one(i, b) for i, b in enumerate(bodies)))
 
 
-def drive(base: str, bodies: list[dict[str, Any]], rate: float, timeout: float, out: Any) -> None:
+def drive(base: str, key: str, bodies: list[dict[str, Any]], rate: float, timeout: float, out: Any) -> None:
     """The load generator's process: send everything on schedule and hand back (latency, status) pairs."""
     started = time.perf_counter()
-    results = asyncio.run(_drive(base, bodies, rate, timeout))
+    results = asyncio.run(_drive(base, key, bodies, rate, timeout))
     out.put((results, time.perf_counter() - started))
 
 
@@ -137,6 +146,7 @@ def main(
         if workspace is None:
             build_workspace(root, customers)
         bodies = request_bodies(root, warmup + requests, seed)
+        key = api_key(root)  # an `app` key, as the web shop would hold
         port = free_port()
         server = serve(root, port, Path(tmp) / "server.log")
         try:
@@ -146,7 +156,7 @@ def main(
             for part, share in ((bodies[:warmup], "warm-up"), (bodies[warmup:], "measured")):
                 if not part:
                     continue
-                proc = ctx.Process(target=drive, args=(base, part, rate, timeout, queue))
+                proc = ctx.Process(target=drive, args=(base, key, part, rate, timeout, queue))
                 proc.start()
                 results, seconds = queue.get()
                 proc.join()

@@ -22,16 +22,17 @@ from typing import Annotated, Any
 import httpx
 import pandas as pd
 import typer
-from recommend_latency import free_port, latency_figures, serve
+from recommend_latency import api_key, free_port, latency_figures, serve
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "womens_clothing_reviews" / "reviews.csv"
 TARGET_P50_MS = 30.0
 
 
-async def _clients(base: str, texts: list[str], clients: int) -> list[tuple[float, int]]:
+async def _clients(base: str, key: str, texts: list[str], clients: int) -> list[tuple[float, int]]:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     results: list[tuple[float, int]] = []
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits, headers=headers) as client:
 
         async def one(lane: int) -> None:
             for text in texts[lane::clients]:
@@ -46,9 +47,9 @@ async def _clients(base: str, texts: list[str], clients: int) -> list[tuple[floa
     return results
 
 
-def drive(base: str, texts: list[str], clients: int, out: Any) -> None:
+def drive(base: str, key: str, texts: list[str], clients: int, out: Any) -> None:
     started = time.perf_counter()
-    results = asyncio.run(_clients(base, texts, clients))
+    results = asyncio.run(_clients(base, key, texts, clients))
     out.put((results, time.perf_counter() - started))
 
 
@@ -60,6 +61,7 @@ def main(
 ) -> None:
     raw = pd.read_csv(data).dropna(subset=["Review Text"]).sample(requests + 200, random_state=0)
     texts = (raw["Title"].fillna("") + ". " + raw["Review Text"]).tolist()
+    key = api_key(workspace)
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         server = serve(workspace, port, Path(tmp) / "server.log")
@@ -68,7 +70,7 @@ def main(
             queue = ctx.Queue()
             base = f"http://127.0.0.1:{port}"
             for part in (texts[:200], texts[200:]):  # warm-up, then the measured run
-                proc = ctx.Process(target=drive, args=(base, part, clients, queue))
+                proc = ctx.Process(target=drive, args=(base, key, part, clients, queue))
                 proc.start()
                 results, seconds = queue.get()
                 proc.join()

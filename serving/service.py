@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from retail.settings import get_settings
 from retail.workspace import Workspace
+from serving.orders.auth import AUTH_RESPONSES, Caller, require
 from serving.runtime import Runtime, runtime
 from serving.schemas import UNAVAILABLE, ModelStatus
 from training import families
@@ -27,8 +28,12 @@ log = logging.getLogger(__name__)
 app = FastAPI(
     title="Retail ML service",
     version="0.1.0",
-    description="Recommendations and churn scores from the champion models in the MLflow registry.",
+    description=(
+        "Recommendations and churn scores from the champion models in the MLflow registry. Every endpoint needs "
+        "`Authorization: Bearer KEY` (`retail keys create --role ROLE`); health, metrics and these docs do not."
+    ),
 )
+OPERATORS = require("admin", "ops")
 BATCHERS: dict[str, type] = {}  # family -> a BentoML service with batchable APIs its endpoint calls
 for _name in families.names():
     _module = families.endpoint_module(_name)
@@ -52,15 +57,19 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=500, content={"detail": "internal error; see the service log"})
 
 
-@app.get("/models", response_model=list[ModelStatus], responses=UNAVAILABLE, tags=["models"])
-def models(rt: Annotated[Runtime, Depends(runtime)]) -> list[ModelStatus]:
+@app.get("/models", response_model=list[ModelStatus], responses={**UNAVAILABLE, **AUTH_RESPONSES}, tags=["models"])
+def models(rt: Annotated[Runtime, Depends(runtime)], _: Annotated[Caller, Depends(OPERATORS)]) -> list[ModelStatus]:
     """Which registered model versions are serving."""
     rt.require_ready()
     return rt.statuses()
 
 
-@app.post("/models/reload", response_model=list[ModelStatus], responses=UNAVAILABLE, tags=["models"])
-async def reload(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> list[ModelStatus]:
+@app.post(
+    "/models/reload", response_model=list[ModelStatus], responses={**UNAVAILABLE, **AUTH_RESPONSES}, tags=["models"]
+)
+async def reload(
+    request: Request, rt: Annotated[Runtime, Depends(runtime)], _: Annotated[Caller, Depends(OPERATORS)]
+) -> list[ModelStatus]:
     """Load the current champions from the registry without a restart."""
     rt.require_ready()
     for remote in getattr(request.app.state, "batchers", {}).values():

@@ -9,11 +9,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import store as feature_store
+from serving.orders.auth import AUTH_RESPONSES, Caller, require
 from serving.runtime import Runtime, runtime
 from serving.schemas import INVALID, UNAVAILABLE, Invalid, invalid
 from training.churn.adapter import RiskBand
 
 router = APIRouter(tags=["churn"])
+SCORERS = require("admin", "ops", "marketing", "sales_rep", "app")
 
 
 class ChurnRequest(BaseModel):
@@ -44,9 +46,12 @@ class ChurnResponse(BaseModel):
         404: {"model": Invalid, "description": "Customers the feature store does not know."},
         **INVALID,
         **UNAVAILABLE,
+        **AUTH_RESPONSES,
     },
 )
-def churn(request: ChurnRequest, rt: Annotated[Runtime, Depends(runtime)]) -> ChurnResponse | JSONResponse:
+def churn(
+    request: ChurnRequest, rt: Annotated[Runtime, Depends(runtime)], _: Annotated[Caller, Depends(SCORERS)]
+) -> ChurnResponse | JSONResponse:
     """Churn probability, risk band and drivers per customer, in the order asked."""
     adapter = rt.adapter("churn")
     ids = request.customer_ids

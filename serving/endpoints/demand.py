@@ -11,11 +11,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retail import db
+from serving.orders.auth import AUTH_RESPONSES, Caller, require
 from serving.runtime import Runtime, runtime
 from serving.schemas import INVALID, UNAVAILABLE, Invalid, Responses, invalid
 from training.demand import accuracy, records
 
 router = APIRouter(tags=["demand"])
+READERS = require("admin", "ops", "planner", "marketing", "app")
+WRITERS = require("admin", "planner")
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 MAX_ID = 2**31 - 1
 NOT_FOUND: Responses = {
@@ -43,9 +46,12 @@ class ForecastResponse(BaseModel):
     points: list[ForecastPoint]
 
 
-@router.get("/forecast", response_model=ForecastResponse, responses={**NOT_FOUND, **INVALID, **UNAVAILABLE})
+@router.get(
+    "/forecast", response_model=ForecastResponse, responses={**NOT_FOUND, **INVALID, **UNAVAILABLE, **AUTH_RESPONSES}
+)
 def forecast(
     rt: Annotated[Runtime, Depends(runtime)],
+    _: Annotated[Caller, Depends(READERS)],
     product_id: Annotated[str, Query(min_length=1, max_length=64)],
     store_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     horizon: Annotated[int | None, Query(ge=1, le=366, description="Periods (default: all stored).")] = None,
@@ -163,9 +169,11 @@ def _override(o: Any, trail: list[Any]) -> Override:
     "/forecast/overrides",
     status_code=201,
     response_model=Override,
-    responses={**NOT_FOUND, **INVALID, **UNAVAILABLE},
+    responses={**NOT_FOUND, **INVALID, **UNAVAILABLE, **AUTH_RESPONSES},
 )
-def create_override(request: OverrideRequest, rt: Annotated[Runtime, Depends(runtime)]) -> Override | JSONResponse:
+def create_override(
+    request: OverrideRequest, rt: Annotated[Runtime, Depends(runtime)], _: Annotated[Caller, Depends(WRITERS)]
+) -> Override | JSONResponse:
     """Adjust a forecast. Where it overlaps older overrides it wins; they are kept and apply again if it is reverted."""
     adapter = rt.adapter("demand")
     store = request.store_id or ""
@@ -188,12 +196,19 @@ def create_override(request: OverrideRequest, rt: Annotated[Runtime, Depends(run
 @router.delete(
     "/forecast/overrides/{override_id}",
     response_model=Override,
-    responses={**NOT_FOUND, 409: {"model": Invalid, "description": "Already reverted."}, **INVALID, **UNAVAILABLE},
+    responses={
+        **NOT_FOUND,
+        409: {"model": Invalid, "description": "Already reverted."},
+        **INVALID,
+        **UNAVAILABLE,
+        **AUTH_RESPONSES,
+    },
 )
 def revert_override(
     override_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     author: Annotated[str, Query(min_length=1, max_length=128, description="Who reverts it.")],
     rt: Annotated[Runtime, Depends(runtime)],
+    _: Annotated[Caller, Depends(WRITERS)],
 ) -> Override | JSONResponse:
     """Revert an override (the forecast falls back to the model); the revert is itself audited."""
     rt.adapter("demand")
@@ -212,9 +227,12 @@ def revert_override(
         )
 
 
-@router.get("/forecast/overrides", response_model=list[Override], responses={**INVALID, **UNAVAILABLE})
+@router.get(
+    "/forecast/overrides", response_model=list[Override], responses={**INVALID, **UNAVAILABLE, **AUTH_RESPONSES}
+)
 def list_overrides(
     rt: Annotated[Runtime, Depends(runtime)],
+    _: Annotated[Caller, Depends(READERS)],
     product_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     include_closed: Annotated[bool, Query(description="Also reverted ones.")] = False,
 ) -> list[Override]:
@@ -253,10 +271,11 @@ def _rows(table: pd.DataFrame, key: str) -> list[AccuracyRow]:
 @router.get(
     "/forecast/accuracy",
     response_model=AccuracyResponse,
-    responses={**NOT_FOUND, **INVALID, **UNAVAILABLE},
+    responses={**NOT_FOUND, **INVALID, **UNAVAILABLE, **AUTH_RESPONSES},
 )
 def forecast_accuracy(
     rt: Annotated[Runtime, Depends(runtime)],
+    _: Annotated[Caller, Depends(READERS)],
     since: Annotated[date, Query(description="First day to judge.")],
 ) -> AccuracyResponse | JSONResponse:
     """Stored forecasts against what sold, model and adjusted values (did the overrides help?)."""

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import store as feature_store
+from serving.orders.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
 from serving.runtime import Runtime, runtime
 from serving.schemas import INVALID, UNAVAILABLE, invalid
 from serving.stock import UnknownStore
@@ -16,6 +17,8 @@ from training.recommend.adapter import UnknownProducts
 from training.recommend.recommender import Mode
 
 router = APIRouter(tags=["recommender"])
+# a customer key only for its own customer_id; a store key only for its own store (or online)
+CALLERS = require("admin", "ops", "marketing", "sales_rep", "store", "app", "customer")
 
 
 class RecommendRequest(BaseModel):
@@ -59,11 +62,14 @@ class RecommendResponse(BaseModel):
     items: list[Recommended]
 
 
-@router.post("/recommend", response_model=RecommendResponse, responses={**INVALID, **UNAVAILABLE})
+@router.post("/recommend", response_model=RecommendResponse, responses={**INVALID, **UNAVAILABLE, **AUTH_RESPONSES})
 async def recommend(
-    request: RecommendRequest, rt: Annotated[Runtime, Depends(runtime)]
+    request: RecommendRequest, rt: Annotated[Runtime, Depends(runtime)], caller: Annotated[Caller, Depends(CALLERS)]
 ) -> RecommendResponse | JSONResponse:
     """Top-k products, in stock at the store (or online), each with a reason; unknown stores or products are 422."""
+    check_customer(caller, request.customer_id)
+    if request.store_id is not None:
+        check_store(caller, request.store_id)
     adapter = rt.adapter("recommender")
     features = None
     if request.customer_id is not None and adapter.knows(request.customer_id):  # only this customer's row is read

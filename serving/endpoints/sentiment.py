@@ -14,12 +14,14 @@ import bentoml
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
+from serving.orders.auth import AUTH_RESPONSES, Caller, require
 from serving.runtime import Runtime, load_adapter, runtime
 from serving.schemas import INVALID, UNAVAILABLE
 from training.sentiment.adapter import MAX_CHARS, MAX_TEXTS
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["sentiment"])
+READERS = require("admin", "ops", "marketing", "sales_rep", "store", "app")
 NAME = "sentiment"
 Text = Annotated[StrictStr, Field(min_length=1, max_length=MAX_CHARS)]
 
@@ -84,9 +86,12 @@ class SentimentBatcher:
 batcher = SentimentBatcher  # composed into the main service by `serving.service`
 
 
-@router.post("/sentiment", response_model=SentimentResponse, responses={**INVALID, **UNAVAILABLE})
+@router.post("/sentiment", response_model=SentimentResponse, responses={**INVALID, **UNAVAILABLE, **AUTH_RESPONSES})
 async def sentiment(
-    request: SentimentRequest, rt: Annotated[Runtime, Depends(runtime)], http: Request
+    request: SentimentRequest,
+    rt: Annotated[Runtime, Depends(runtime)],
+    http: Request,
+    _: Annotated[Caller, Depends(READERS)],
 ) -> SentimentResponse:
     """Label and P(positive) per text, in order; texts longer than the model reads are flagged `truncated`."""
     adapter = rt.adapter(NAME)

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from retail import db
 from retail.db.tables import ApiKey
 from serving.orders.deps import database
 
@@ -153,7 +154,7 @@ def _cached(engine: Engine, digest: str) -> Caller | None | object:
 
 
 def _load(engine: Engine, prefix: str, digest: str) -> Caller | None:
-    with Session(engine) as s:
+    with Session(db.reader(engine)) as s:
         row = s.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
         if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, digest):
             return None
@@ -202,7 +203,7 @@ def require(*roles: str) -> Callable[..., Awaitable[Caller]]:
         if credentials is None:
             raise _unauthorized("missing API key: send `Authorization: Bearer KEY`")
         key = credentials.credentials
-        if not key.startswith(KEY_START) or len(key) <= PREFIX_LENGTH:
+        if not key.startswith(KEY_START) or not PREFIX_LENGTH < len(key) <= 128:
             raise _unauthorized("invalid API key")
         engine = await _engine_async(request)
         found = _cached(engine, _digest(key))

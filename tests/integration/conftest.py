@@ -92,8 +92,24 @@ def base_url(built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def http(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=30) as client:
+def admin_key(built) -> str:
+    """An admin API key on the shared workspace: every endpoint but health, metrics and the docs needs one."""
+    from retail import db
+    from serving.orders.auth import create_key
+
+    key, _ = create_key(db.engine(built.ws, built.settings), "admin", name="integration tests")
+    return key
+
+
+@pytest.fixture(scope="session")
+def auth_headers(admin_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {admin_key}"}
+
+
+@pytest.fixture(scope="session")
+def http(base_url: str, auth_headers: dict[str, str]) -> Iterator[httpx.Client]:
+    """A client of the running service that sends the admin key with every request."""
+    with httpx.Client(base_url=base_url, timeout=30, headers=auth_headers) as client:
         yield client
 
 
