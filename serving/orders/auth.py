@@ -112,7 +112,7 @@ def create_key(
 
 
 def list_keys(engine: Engine) -> list[ApiKey]:
-    with Session(engine, expire_on_commit=False) as s:
+    with Session(db.reader(engine), expire_on_commit=False) as s:
         return list(s.scalars(select(ApiKey).order_by(ApiKey.id)))
 
 

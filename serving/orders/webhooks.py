@@ -25,6 +25,7 @@ from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from retail import db
 from retail.db.tables import Outbox, Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class WebhookStatus:
 
 def webhook_status(engine: Engine) -> list[WebhookStatus]:
     """Each active webhook with its delivered, pending and failing counts and its latest error."""
-    with Session(engine) as s:
+    with Session(db.reader(engine)) as s:
         total = s.scalar(select(func.count()).select_from(Outbox)) or 0
         result = []
         for hook in s.scalars(select(Webhook).where(Webhook.active.is_(True)).order_by(Webhook.id)):
@@ -130,13 +131,13 @@ def _heads(engine: Engine, webhook_id: int, now: datetime) -> list[int]:
         .order_by(heads.c.id)
         .limit(MAX_PER_PASS)
     )
-    with Session(engine) as s:
+    with Session(db.reader(engine)) as s:
         return list(s.scalars(due))
 
 
 def _next_of_order(engine: Engine, webhook_id: int, entry: Outbox) -> Outbox | None:
     """The order's next entry after `entry`, unless it was already delivered to this webhook."""
-    with Session(engine, expire_on_commit=False) as s:
+    with Session(db.reader(engine), expire_on_commit=False) as s:
         joined = and_(WebhookDelivery.outbox_id == Outbox.id, WebhookDelivery.webhook_id == webhook_id)
         query = (
             select(Outbox)
@@ -205,7 +206,7 @@ def _send(client: httpx.Client, url: str, entry: Outbox) -> str | None:
 def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = None) -> int:
     """One pass over every active webhook: send what is due, in order per order; how many were delivered."""
     now = now or _now()
-    with Session(engine) as s:
+    with Session(db.reader(engine)) as s:
         hooks = [(h.id, h.url) for h in s.scalars(select(Webhook).where(Webhook.active.is_(True)))]
     delivered = 0
     for webhook_id, url in hooks:
