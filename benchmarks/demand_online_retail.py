@@ -63,6 +63,7 @@ def protocol_frame(tx: pd.DataFrame) -> pd.DataFrame:
 def main(
     data: Annotated[Path, typer.Option(help="The Online Retail file.")] = DEFAULT_DATA,
     workspace: Annotated[Path | None, typer.Option(help="Reuse this workspace (kept afterwards).")] = None,
+    extra: Annotated[list[str] | None, typer.Argument(help="More `retail train demand` options.")] = None,
 ) -> None:
     if not data.exists():
         typer.echo(f"no data at {data}: pass --data FILE")
@@ -74,7 +75,7 @@ def main(
             _retail("data", "import", "online-retail", str(data), *ws)
             _retail("features", "build", *ws)
         trained, train_seconds = _retail(
-            "train", "demand", "--as-of", f"{AS_OF:%Y-%m-%d}", "--horizon-days", str(HORIZON), *ws
+            "train", "demand", "--as-of", f"{AS_OF:%Y-%m-%d}", "--horizon-days", str(HORIZON), *ws, *(extra or [])
         )
         typer.echo(trained)
         alias = "challenger" if "(@challenger)" in trained else "champion"  # a reused workspace has a champion
