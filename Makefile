@@ -22,6 +22,8 @@ install: $(VENV)/.installed
 pipeline: install
 	$(BIN)/retail data simulate --workspace $(WORKSPACE) --customers $(CUSTOMERS)
 	$(BIN)/retail features build --workspace $(WORKSPACE)
+	# the order API's database: customers, priced products, stores and stock from the raw tables
+	$(BIN)/retail db init --workspace $(WORKSPACE)
 	for model in $$($(BIN)/python -c "from training.families import names; print(*names())"); do \
 	  $(BIN)/retail train $$model --workspace $(WORKSPACE) && \
 	  $(BIN)/retail models promote $$model --workspace $(WORKSPACE) || exit 1; \
@@ -45,6 +47,10 @@ demo: pipeline
 	@echo "  curl -s 'http://127.0.0.1:$(PORT)/forecast?product_id=P0001&horizon=7' -H \"Authorization: Bearer \$$KEY\""
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/sentiment -H \"Authorization: Bearer \$$KEY\" -H 'Content-Type: application/json' -d '{\"texts\": [\"Love this dress!\", \"Broke after a week.\"]}'"
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/forecast/overrides -H \"Authorization: Bearer \$$KEY\" -H 'Content-Type: application/json' -d '{\"product_id\": \"P0001\", \"start\": \"2026-07-01\", \"end\": \"2026-07-07\", \"factor\": 1.2, \"reason\": \"flyer\", \"author\": \"me\"}'"
+	@echo "  curl -s 'http://127.0.0.1:$(PORT)/v1/products/P0001/availability' -H \"Authorization: Bearer \$$KEY\""
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/v1/orders -H \"Authorization: Bearer \$$KEY\" -H 'Idempotency-Key: demo-1' -H 'Content-Type: application/json' -d '{\"customer_id\": \"C00001\", \"channel\": \"web\", \"fulfilment\": \"ship\", \"store_id\": \"S00\", \"lines\": [{\"product_id\": \"P0001\", \"quantity\": 1}]}'"
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/v1/orders/ORDER_ID/status -H \"Authorization: Bearer \$$KEY\" -H 'Content-Type: application/json' -d '{\"status\": \"paid\"}'"
+	@echo "  curl -s http://127.0.0.1:$(PORT)/v1/customers/C00001/orders -H \"Authorization: Bearer \$$KEY\""
 	@echo "  $(BIN)/retail predict churn --workspace $(WORKSPACE) --out churn_scores.csv"
 	@echo "  $(BIN)/retail predict recommender --workspace $(WORKSPACE) --mode cross_sell --k 10 --out offers.csv"
 	@echo "  $(BIN)/retail predict demand --workspace $(WORKSPACE) --out forecast.csv"

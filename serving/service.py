@@ -1,4 +1,4 @@
-"""The BentoML service: composes one endpoint module per model family; knows no model internals.
+"""The BentoML service: composes one endpoint module per model family and the order API; knows no model internals.
 
 Run it with `retail serve` (or `bentoml serve serving.service:RetailService` with RETAIL_WORKSPACE set).
 """
@@ -16,8 +16,11 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
+from serving.orders import webhooks
+from serving.orders.api import router as orders_router
 from serving.orders.auth import AUTH_RESPONSES, Caller, require
 from serving.runtime import Runtime, runtime
 from serving.schemas import UNAVAILABLE, ModelStatus
@@ -29,7 +32,8 @@ app = FastAPI(
     title="Retail ML service",
     version="0.1.0",
     description=(
-        "Recommendations and churn scores from the champion models in the MLflow registry. Every endpoint needs "
+        "Recommendations, churn scores, forecasts and sentiment from the champion models in the MLflow registry, "
+        "and the order API under /v1. Every endpoint needs "
         "`Authorization: Bearer KEY` (`retail keys create --role ROLE`); health, metrics and these docs do not."
     ),
 )
@@ -40,6 +44,7 @@ for _name in families.names():
     app.include_router(_module.router)
     if hasattr(_module, "batcher"):
         BATCHERS[_name] = _module.batcher
+app.include_router(orders_router)
 
 
 @app.exception_handler(HTTPException)
@@ -82,8 +87,11 @@ class Retail:
 
     def __init__(self) -> None:
         settings = get_settings()
-        self.runtime = Runtime(Workspace.at(settings.workspace), settings)
+        ws = Workspace.at(settings.workspace)
+        self.runtime = Runtime(ws, settings)
         app.state.runtime = self.runtime
+        app.state.db_engine = db.engine(ws, settings)  # migrated here, before the first request
+        self.stop_webhooks = webhooks.start(app.state.db_engine)  # outbox -> registered webhooks, in the background
         app.state.batchers = {name: getattr(self, f"batcher_{name}") for name in BATCHERS}
         threading.Thread(target=self.runtime.start, name="load-models", daemon=True).start()
 

@@ -48,6 +48,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     from features.build import build_features
     from features.rawio import write_tables
     from features.simulate import simulate
+    from retail import db
+    from serving.orders.seed import seed
     from training import families, promotion, run, tracking
 
     root = tmp_path_factory.mktemp("workspace")
@@ -55,6 +57,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     ws = Workspace.at(root).ensure()
     write_tables(ws.raw_dir, simulate(n_customers=1500, days=540, seed=7))
     build_features(ws, settings)
+    seed(db.engine(ws, settings), ws)  # the order API's catalogue and stock, as `retail db init` makes them
     results = {name: run.train(name, ws, settings, **_light(name)) for name in families.names()}
     for name, result in results.items():
         if result.lost:  # light settings can trail a baseline in a mode; the service tests need a champion

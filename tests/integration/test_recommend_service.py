@@ -141,3 +141,28 @@ def test_invalid_json_is_422(http: httpx.Client) -> None:
     response = http.post("/recommend", content=b'{"cart": [', headers={"content-type": "application/json"})
     assert response.status_code == 422
     no_traceback(response)
+
+
+def test_an_order_for_the_last_units_takes_the_product_out_of_recommendations(http: httpx.Client, recommender) -> None:
+    """The order API's database is the source of stock: reserving what a store has left hides the product there,
+    and cancelling the order brings it back (within the service's stock check interval)."""
+    import time
+
+    customer, store = recommender.reranker.interactions.customer_ids[0], "S01"
+    first = _ids(_recommend(http, customer_id=customer, store_id=store, k=5))[0]
+    stock = http.get(f"/v1/products/{first}/availability")
+    assert stock.status_code == 200, stock.text
+    available = next(s["available"] for s in stock.json()["stores"] if s["store_id"] == store)
+    body = {"channel": "store", "fulfilment": "in_store", "store_id": store}
+    body["lines"] = [{"product_id": first, "quantity": available}]
+    placed = http.post("/v1/orders", json=body, headers={"Idempotency-Key": f"last-units-{first}"})
+    assert placed.status_code == 201, placed.text
+
+    def recommended() -> set[str]:
+        time.sleep(2.5)  # the service re-reads stock at most every 2 s
+        return set(_ids(_recommend(http, customer_id=customer, store_id=store, k=5)))
+
+    assert first not in recommended()
+    cancelled = http.post(f"/v1/orders/{placed.json()['order_id']}/status", json={"status": "cancelled"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert first in recommended()

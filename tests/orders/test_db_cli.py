@@ -149,3 +149,20 @@ def test_init_from_transactions_alone(tmp_path: Path, db_url: str, monkeypatch: 
     with Session(connect(db_url)) as s:
         assert s.get(Product, "P3").price_cents == 400  # type: ignore[union-attr]
         assert s.get(Store, "S1").kind == "store"  # type: ignore[union-attr]
+
+
+def test_features_build_first_appends_the_order_api_sales(
+    ws: Workspace, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next feature build sees orders placed through the API: `features build` exports them before it runs."""
+    import features.build
+
+    seen: list[int] = []
+    monkeypatch.setattr(features.build, "build_features", lambda w, _s: seen.append(len(w.read_transactions())) or {})
+    assert retail(ws, "db", "init")[0] == 0
+    engine = connect(db_url)
+    order, _ = orders.place_order(engine, "k", order_in(customer_id="C1", lines=[("P1", 2)]))
+    orders.set_status(engine, order.order_id, "paid")
+    code, out = retail(ws, "features", "build")
+    assert code == 0 and "1 order lines from the order API appended" in out, out
+    assert seen == [6]  # the five raw lines and the paid one
