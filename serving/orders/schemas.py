@@ -6,10 +6,10 @@ Ids are 1-64 printable characters: a control character (or NUL, which PostgreSQL
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 Channel = Literal["web", "mobile", "store", "sales_rep"]
 Fulfilment = Literal["ship", "pickup", "in_store"]
@@ -22,6 +22,14 @@ MAX_LINE_QUANTITY = 10_000
 
 def money(cents: int) -> float:
     return round(cents / 100, 2)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+# the database keeps naive UTC; answers say so (RFC 3339 with an offset, as OpenAPI's date-time requires)
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class Body(BaseModel):
@@ -85,7 +93,7 @@ class LineOut(BaseModel):
 
 class StatusEvent(BaseModel):
     status: str
-    at: datetime
+    at: UtcDateTime
 
 
 class OrderOut(BaseModel):
@@ -127,8 +135,8 @@ class OrderOut(BaseModel):
     total: float
     lines: list[LineOut]
     history: list[StatusEvent]
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class ReturnLineOut(BaseModel):
@@ -143,7 +151,7 @@ class ReturnOut(BaseModel):
     store_id: str
     refund: float
     lines: list[ReturnLineOut]
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class StockOut(BaseModel):
@@ -183,7 +191,7 @@ class NotificationOut(BaseModel):
     order_id: str
     kind: str
     payload: dict[str, Any]
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class SalesRow(BaseModel):
