@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -145,7 +157,9 @@ class Order(Base):
     fulfilment: Mapped[str] = mapped_column(String(16))
     store_id: Mapped[str] = mapped_column(ForeignKey("stores.store_id"))
     status: Mapped[str] = mapped_column(String(24))
-    total_cents: Mapped[int] = mapped_column(Integer)
+    total_cents: Mapped[int] = mapped_column(Integer)  # sum of the lines less `discount_cents`
+    discount_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # loyalty points redeemed
+    points_redeemed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)  # api_keys.id
@@ -277,3 +291,64 @@ class ApiKey(Base):
     name: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# --- loyalty and feedback ----------------------------------------------------------------------------------------
+
+
+class LoyaltyAccount(Base):
+    """A customer's points balance: always the sum of their ledger entries, never negative (checked by the DB).
+
+    Kept beside the ledger so a redemption is one conditional UPDATE (as stock reservations are), which keeps the
+    balance from going negative under concurrent redemptions on SQLite and PostgreSQL alike.
+    """
+
+    __tablename__ = "loyalty_accounts"
+
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), primary_key=True)
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (CheckConstraint("balance >= 0", name="ck_loyalty_balance"),)
+
+
+class LoyaltyEntry(Base):
+    """One leg of a double entry: every movement of points writes two rows whose points sum to zero.
+
+    Accounts are `customer` (the customer's points, `customer_id` set) and the programme's own `issued`,
+    `redeemed` and `expired` accounts. `(order_id, kind, account)` is unique, so earning or redeeming for an
+    order twice is refused by the database: both are idempotent per order.
+    """
+
+    __tablename__ = "loyalty_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_group: Mapped[str] = mapped_column(String(40), index=True)  # the two legs of one movement
+    account: Mapped[str] = mapped_column(String(16))  # customer | issued | redeemed | expired
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    order_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # earn | redeem | reverse_earn | reverse_redeem | expire
+    points: Mapped[int] = mapped_column(Integer)  # signed
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # earn legs: when they lapse
+
+    __table_args__ = (UniqueConstraint("order_id", "kind", "account", name="uq_loyalty_order_kind_account"),)
+
+
+class Feedback(Base):
+    """Customer feedback, scored by the sentiment champion when one is registered (else later, in batch)."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    order_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    product_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    label: Mapped[str | None] = mapped_column(String(16), nullable=True)  # positive | negative; None: unscored
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)  # P(positive)
+    model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+    __table_args__ = (CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="ck_feedback_rating"),)

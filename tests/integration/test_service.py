@@ -170,10 +170,15 @@ def test_sentiment_labels_scores_and_says_when_it_cut_a_text(http: httpx.Client)
 def test_concurrent_sentiment_requests_are_answered_in_their_own_order(http: httpx.Client, built) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
+    def scored(batch: list[str]) -> list[dict]:
+        response = http.post("/sentiment", json={"texts": batch})
+        assert response.status_code == 200, (response.status_code, response.text)
+        return response.json()["results"]
+
     texts = built.ws.read_raw("reviews")["text"].iloc[:40].tolist()
-    alone = http.post("/sentiment", json={"texts": texts}).json()["results"]
+    alone = scored(texts)
     with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda t: http.post("/sentiment", json={"texts": [t]}).json()["results"][0], texts))
+        answers = list(pool.map(lambda t: scored([t])[0], texts))
     # scores agree closely (int8 activations are scaled per batch, and batches mix requests), so labels do too
     assert max(abs(a["score"] - b["score"]) for a, b in zip(answers, alone, strict=True)) < 0.05
     clear = [i for i, b in enumerate(alone) if abs(b["score"] - 0.5) > 0.05]
