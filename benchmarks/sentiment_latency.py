@@ -16,6 +16,7 @@ import os
 import signal
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,6 +76,10 @@ def main(
                 results, seconds = queue.get()
                 proc.join()
             _report(results, seconds, clients)
+            if any(status != 200 for _, status in results):
+                log = (Path(tmp) / "server.log").read_text(errors="replace").splitlines()
+                errors = [line for line in log if "ERROR" in line or "Error" in line or "status=5" in line]
+                typer.echo("server log, errors:\n" + "\n".join(errors[:12]))
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
@@ -84,7 +89,9 @@ def _report(results: list[tuple[float, int]], seconds: float, clients: int) -> N
     latency, ok, (p50, p95, p99) = latency_figures(results)
     typer.echo(f"POST /sentiment, {len(results)} single-review requests from {clients} concurrent clients, loopback")
     typer.echo(f"latency ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  max {latency.max():.1f}")
+    statuses = Counter(status for _, status in results)
     typer.echo(f"throughput {ok.sum() / seconds:.1f} texts/s over {seconds:.1f} s; errors {int((~ok).sum())}")
+    typer.echo("statuses: " + ", ".join(f"{code}: {n}" for code, n in sorted(statuses.items())))
     typer.echo(f"target: p50 < {TARGET_P50_MS:.0f} ms: {'met' if p50 < TARGET_P50_MS else 'NOT met'}")
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
+import aiohttp
 import bentoml
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from serving.orders.auth import AUTH_RESPONSES, Caller, require
@@ -86,6 +88,20 @@ class SentimentBatcher:
 batcher = SentimentBatcher  # composed into the main service by `serving.service`
 
 
+async def _scores(remote: Any, adapter: Any, texts: list[str]) -> list[float]:
+    """Scores from the batcher; in this process when there is none, or when a call to it breaks off.
+
+    Under bursts of concurrent calls BentoML's batcher sometimes drops a connection ("Server disconnected"):
+    the texts are then scored here rather than failing the request.
+    """
+    if remote is not None:
+        try:
+            return list(await remote.to_async.classify(texts))
+        except (aiohttp.ClientError, bentoml.exceptions.BentoMLException) as exc:
+            log.warning("sentiment batcher call failed (%s): scoring %d texts in process", exc, len(texts))
+    return list((await run_in_threadpool(adapter.scores, texts)).tolist())
+
+
 @router.post("/sentiment", response_model=SentimentResponse, responses={**INVALID, **UNAVAILABLE, **AUTH_RESPONSES})
 async def sentiment(
     request: SentimentRequest,
@@ -97,7 +113,7 @@ async def sentiment(
     adapter = rt.adapter(NAME)
     texts = request.texts
     remote = getattr(http.app.state, "batchers", {}).get(NAME)
-    scores = await remote.to_async.classify(texts) if remote is not None else adapter.scores(texts).tolist()
+    scores = await _scores(remote, adapter, texts)
     truncated = adapter.inner.classifier.token_counts(texts) > adapter.max_tokens
     threshold = adapter.inner.threshold
     results = [

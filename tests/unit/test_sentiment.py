@@ -150,3 +150,22 @@ def test_pyfunc_round_trip_through_its_artifact_folder(tiny_classifier: Classifi
     import pickle
 
     assert pickle.loads(pickle.dumps(int8)).classifier is None  # weights travel as the artifact, not the pickle
+
+
+def test_a_broken_batcher_call_is_scored_in_process() -> None:
+    """A dropped connection to the batcher is no failed request: the texts are scored in the service's process."""
+    import asyncio
+    from types import SimpleNamespace
+
+    import aiohttp
+    import numpy as np
+
+    from serving.endpoints.sentiment import _scores
+
+    async def dropped(texts: list[str]) -> list[float]:
+        raise aiohttp.ServerDisconnectedError()
+
+    remote = SimpleNamespace(to_async=SimpleNamespace(classify=dropped))
+    adapter = SimpleNamespace(scores=lambda texts: np.full(len(texts), 0.75))
+    assert asyncio.run(_scores(remote, adapter, ["a", "b"])) == [0.75, 0.75]
+    assert asyncio.run(_scores(None, adapter, ["a"])) == [0.75]
