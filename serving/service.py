@@ -22,6 +22,7 @@ from retail.workspace import Workspace
 from serving.orders import webhooks
 from serving.orders.api import router as orders_router
 from serving.orders.auth import AUTH_RESPONSES, Caller, require
+from serving.orders.customers_api import router as customers_router
 from serving.runtime import Runtime, runtime
 from serving.schemas import UNAVAILABLE, ModelStatus
 from training import families
@@ -45,6 +46,7 @@ for _name in families.names():
     if hasattr(_module, "batcher"):
         BATCHERS[_name] = _module.batcher
 app.include_router(orders_router)
+app.include_router(customers_router)
 
 
 @app.exception_handler(HTTPException)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException  # what FastAPI raises for an undecodable body
 
 from serving.orders.api import router
+from serving.orders.customers_api import router as customers_router
 
 log = logging.getLogger(__name__)
 
@@ -41,5 +42,6 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app() -> FastAPI:
     app = FastAPI(title="Retail order API", version="1", description="Orders, stock by store, returns, reports.")
     app.include_router(router)
+    app.include_router(customers_router)
     install_error_handlers(app)
     return app

@@ -1,0 +1,151 @@
+"""Feedback, the customer 360 profile and a customer's offers under `/v1`: thin handlers over `feedback` and
+`profile`.
+
+Who may do what (API keys, see `serving.orders.auth`):
+
+- leave feedback: admin, ops, sales_rep, store, customer (for itself);
+- read feedback: admin, ops, sales_rep, marketing;
+- a customer's profile: admin, ops, sales_rep, marketing, customer (its own);
+- a customer's offers and points: admin, ops, marketing, customer (its own).
+
+Model-backed parts use the Bento's runtime (`app.state.runtime`) when there is one; the order API run on its own
+stores feedback unscored and answers profiles without the model sections (each with a note).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+
+from serving.orders import feedback, profile
+from serving.orders.api import Problem
+from serving.orders.auth import AUTH_RESPONSES, Caller, check_customer, require
+from serving.orders.deps import database
+from serving.orders.errors import Invalid, NotFound
+from serving.orders.feedback import FeedbackIn, FeedbackOut, Sentiment, Sort
+from serving.orders.profile_schemas import OffersOut, ProfileOut
+from serving.orders.schemas import ID_PATTERN, Id
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1", tags=["customers"])
+
+WRITE_FEEDBACK = ("admin", "ops", "sales_rep", "store", "customer")
+READ_FEEDBACK = ("admin", "ops", "sales_rep", "marketing")
+PROFILE_ROLES = ("admin", "ops", "sales_rep", "marketing", "customer")
+OFFER_ROLES = ("admin", "ops", "marketing", "customer")
+
+Db = Annotated[Engine, Depends(database)]
+CustomerIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["C00001"])]
+
+
+def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        404: "The customer in the path does not exist.",
+        422: "Malformed or invalid request: the detail names the field and value.",
+    }
+    return AUTH_RESPONSES | {c: {"model": Problem, "description": text[c]} for c in codes}
+
+
+@contextmanager
+def _http() -> Iterator[None]:
+    try:
+        yield
+    except NotFound as exc:
+        raise HTTPException(404, exc.message) from None
+    except Invalid as exc:
+        raise HTTPException(422, exc.message) from None
+
+
+def _runtime(request: Request) -> Any:
+    """The Bento's runtime (loaded models, feature store, stock), or None when the order API runs alone."""
+    return getattr(request.app.state, "runtime", None)
+
+
+def _scorer(request: Request) -> feedback.Scorer | None:
+    """The sentiment champion when one is loaded and ready; None stores feedback unscored."""
+    try:
+        return profile.adapter_or_none(_runtime(request), "sentiment")
+    except Exception:
+        log.exception("looking up the sentiment model failed; feedback is stored unscored")
+        return None
+
+
+@router.post("/feedback", status_code=201, response_model=FeedbackOut, responses=_doc(422))
+def post_feedback(
+    body: FeedbackIn,
+    request: Request,
+    engine: Db,
+    caller: Annotated[Caller, Depends(require(*WRITE_FEEDBACK))],
+) -> FeedbackOut:
+    """Store feedback and score its sentiment at once with the sentiment champion; without one (or if it fails)
+    it is stored unscored and `retail feedback score` scores it later. An unknown customer, order or product,
+    or an order of another customer, is a 422 naming the field. Roles: admin, ops, sales_rep, store,
+    customer (for itself)."""
+    check_customer(caller, body.customer_id)
+    with _http():
+        return feedback.create(engine, body, _scorer(request))
+
+
+class FeedbackQuery(BaseModel):
+    """The filters of `GET /v1/feedback`; an unknown query parameter is a 422, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: Id | None = None
+    customer_id: Id | None = None
+    sentiment: Sentiment | None = Field(None, description="Only scored feedback with this label.")
+    since: datetime | None = Field(None, description="Only feedback from this time on (UTC without an offset).")
+    sort: Sort = Field("newest", description="newest; or priority: negative first, highest-spending customers first.")
+    limit: int = Field(100, ge=1, le=500, description="At most this many.")
+
+
+@router.get("/feedback", response_model=list[FeedbackOut], responses=_doc(422))
+def get_feedback(
+    engine: Db,
+    _caller: Annotated[Caller, Depends(require(*READ_FEEDBACK))],
+    query: Annotated[FeedbackQuery, Query()],
+) -> list[FeedbackOut]:
+    """Feedback for customer service, filtered by product, customer, sentiment and time; newest first, or with
+    `sort=priority` negative feedback first (then unscored, then positive), high-value customers first within
+    each. Roles: admin, ops, sales_rep, marketing."""
+    return feedback.list_feedback(
+        engine, query.product_id, query.customer_id, query.sentiment, query.since, query.sort, query.limit
+    )
+
+
+@router.get("/customers/{customer_id}/profile", response_model=ProfileOut, responses=_doc(404, 422))
+def customer_profile(
+    customer_id: CustomerIdPath,
+    request: Request,
+    engine: Db,
+    caller: Annotated[Caller, Depends(require(*PROFILE_ROLES))],
+) -> ProfileOut:
+    """The customer 360 profile in one call: the customer, order summary, open orders, loyalty, churn risk
+    with drivers, recent feedback with sentiment, and top cross-sell and up-sell items in stock at their usual
+    store. A missing model or a failing section leaves that section empty with a line in `notes`; only an
+    unknown customer fails (404). Roles: admin, ops, sales_rep, marketing, customer (its own)."""
+    check_customer(caller, customer_id)
+    with _http():
+        return profile.profile(engine, _runtime(request), customer_id)
+
+
+@router.get("/customers/{customer_id}/offers", response_model=OffersOut, responses=_doc(404, 422))
+def customer_offers(
+    customer_id: CustomerIdPath,
+    request: Request,
+    engine: Db,
+    caller: Annotated[Caller, Depends(require(*OFFER_ROLES))],
+) -> OffersOut:
+    """A customer's current offers (top cross-sell and up-sell items in stock online, with reasons) and their
+    points balance; either is empty with a note when its model or module is missing. Roles: admin, ops,
+    marketing, customer (its own)."""
+    check_customer(caller, customer_id)
+    with _http():
+        return profile.offers(engine, _runtime(request), customer_id)

@@ -1,0 +1,177 @@
+"""The customer 360 profile and offers over HTTP: every section filled with models, empty with a note without."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from modelstubs import StubChurn, StubRecommender, StubRuntime, StubScorer, StubStock
+from shopdata import T0, order_in, stock_shop
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from retail.db import connect
+from retail.db.tables import Customer
+from serving.orders import auth, feedback, orders, returns
+from serving.orders.app import create_app
+from serving.orders.feedback import FeedbackIn
+from serving.orders.schemas import ReturnIn
+
+
+def _order(engine: Engine, key: str, statuses: tuple[str, ...], **kwargs: Any) -> str:
+    order, _ = orders.place_order(engine, key, order_in(**kwargs))
+    for status in statuses:
+        orders.set_status(engine, order.order_id, status)
+    return order.order_id
+
+
+@pytest.fixture
+def shop(db_url: str) -> Iterator[Engine]:
+    """C1: three orders at store S1 (picked up and partly returned, open, cancelled), one open web order."""
+    auth.forget()
+    engine = stock_shop(connect(db_url))
+    in_store = {"store_id": "S1", "fulfilment": "in_store", "channel": "store"}
+    picked = _order(engine, "a", ("paid", "picking", "ready_for_pickup", "picked_up"), lines=[("P2", 2)], **in_store)
+    returns.return_lines(
+        engine, picked, ReturnIn.model_validate({"store_id": "S1", "lines": [{"product_id": "P2", "quantity": 1}]})
+    )
+    _order(engine, "b", (), lines=[("P1", 1)], **in_store)
+    _order(engine, "c", ("cancelled",), lines=[("P2", 1)], **in_store)
+    _order(engine, "d", ("paid",), lines=[("P2", 1)])
+    feedback.create(engine, FeedbackIn(customer_id="C1", text="bad stitching", product_id="P2"), StubScorer())
+    with Session(engine) as s, s.begin():
+        s.add(Customer(customer_id="C3", created_at=T0))  # no orders, no online features
+    yield engine
+    auth.forget()
+
+
+@pytest.fixture
+def client(shop: Engine) -> Iterator[TestClient]:
+    app = create_app()
+    app.state.db_engine = shop
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def key(engine: Engine, role: str, **binding: str) -> dict[str, str]:
+    plain, _ = auth.create_key(engine, role, **binding)  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {plain}"}
+
+
+def get(client: TestClient, engine: Engine, path: str) -> dict[str, Any]:
+    answer = client.get(path, headers=key(engine, "admin"))
+    assert answer.status_code == 200, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def notes_about(body: dict[str, Any], section: str) -> list[str]:
+    return [n for n in body["notes"] if n.startswith(f"{section}:") or n.startswith(f"{section} (")]
+
+
+def loyalty_present_or_noted(body: dict[str, Any]) -> bool:
+    return body["loyalty"] is not None or len(notes_about(body, "loyalty")) == 1
+
+
+def test_profile_without_models_has_every_database_section_and_notes(client: TestClient, shop: Engine) -> None:
+    body = get(client, shop, "/v1/customers/C1/profile")
+    assert body["customer"]["customer_id"] == "C1" and body["customer"]["created_at"].startswith("2026-01-01")
+    summary = body["orders"]
+    assert summary["orders"] == 4 and summary["channels"] == {"store": 3, "web": 1}
+    assert summary["spend"] == 5.0  # 5.00 picked up + 2.50 paid - 2.50 refunded; placed and cancelled not spent
+    assert summary["usual_store_id"] == "S1" and summary["last_order_at"]
+    assert [o["status"] for o in body["open_orders"]] == ["paid", "placed"]  # newest first
+    assert [(f["text"], f["label"]) for f in body["feedback"]] == [("bad stitching", "negative")]
+    assert body["churn"] is None and body["recommendations"] is None
+    assert notes_about(body, "churn") == [
+        "churn: no models in this process (the order API runs without the model service)"
+    ]
+    assert len(notes_about(body, "recommendations")) == 1
+    assert loyalty_present_or_noted(body)
+
+
+def test_profile_with_models_scores_churn_and_offers_what_the_usual_store_has(client: TestClient, shop: Engine) -> None:
+    recommender = StubRecommender()
+    stock = StubStock({"S1": {"P1", "P2"}, None: {"P1", "P2", "P3"}})
+    client.app.state.runtime = StubRuntime(stock, churn=StubChurn(), recommender=recommender)  # type: ignore[attr-defined]
+    body = get(client, shop, "/v1/customers/C1/profile")
+    assert body["churn"] == {
+        "model_version": "3",
+        "probability": 0.72,
+        "band": "high",
+        "drivers": ["days since last purchase", "fewer orders lately"],
+    }
+    recs = body["recommendations"]
+    assert recs["store_id"] == "S1" and recs["model_version"] == "7" and stock.asked == ["S1"]
+    # P3 is not stocked at S1; P2 is offered once (cross-sell first)
+    assert [(i["kind"], i["product_id"]) for i in recs["items"]] == [("cross_sell", "P2"), ("up_sell", "P1")]
+    assert recs["items"][0]["reason"] == "cross_sell reason for P2" and recs["items"][0]["price"] == 2.5
+    assert recommender.calls[0]["features"] == {"orders_90d": 4.0}
+    assert notes_about(body, "churn") == [] and notes_about(body, "recommendations") == []
+
+
+def test_a_customer_without_orders_gets_offers_in_stock_online(client: TestClient, shop: Engine) -> None:
+    stock = StubStock({"S1": {"P1"}, None: {"P2", "P3"}})
+    client.app.state.runtime = StubRuntime(stock, churn=StubChurn(), recommender=StubRecommender())  # type: ignore[attr-defined]
+    body = get(client, shop, "/v1/customers/C2/profile")
+    assert body["orders"] == {"orders": 0, "spend": 0.0, "last_order_at": None, "channels": {}, "usual_store_id": None}
+    assert body["recommendations"]["store_id"] is None and stock.asked == [None]
+    assert [i["product_id"] for i in body["recommendations"]["items"]] == ["P3", "P2"]
+    unknown = get(client, shop, "/v1/customers/C3/profile")  # in the database, not yet in the feature store
+    assert unknown["churn"] is None and "no features for this customer" in notes_about(unknown, "churn")[0]
+
+
+def test_missing_loading_and_failing_models_leave_their_sections_empty(client: TestClient, shop: Engine) -> None:
+    client.app.state.runtime = StubRuntime(churn=StubChurn(fail=True))  # type: ignore[attr-defined]
+    body = get(client, shop, "/v1/customers/C1/profile")
+    assert body["churn"] is None and notes_about(body, "churn") == ["churn: failed (RuntimeError); see the service log"]
+    assert notes_about(body, "recommendations") == ["recommendations: no recommender model is loaded"]
+    assert body["orders"]["orders"] == 4 and len(body["feedback"]) == 1  # the rest of the profile is there
+    client.app.state.runtime = StubRuntime(loading=True, churn=StubChurn())  # type: ignore[attr-defined]
+    body = get(client, shop, "/v1/customers/C1/profile")
+    assert notes_about(body, "churn") == ["churn: models and features are still loading"]
+    stock = StubStock({None: {"P1"}})  # S1 unknown to the stock: offers come from online stock
+    client.app.state.runtime = StubRuntime(stock, recommender=StubRecommender())  # type: ignore[attr-defined]
+    body = get(client, shop, "/v1/customers/C1/profile")
+    assert body["recommendations"]["store_id"] is None and stock.asked == ["S1", None]
+    assert "store 'S1' has no stock data" in notes_about(body, "recommendations")[0]
+
+
+def test_profile_roles(client: TestClient, shop: Engine) -> None:
+    path = "/v1/customers/C1/profile"
+    for role in ("admin", "ops", "sales_rep", "marketing"):
+        assert client.get(path, headers=key(shop, role)).status_code == 200, role
+    assert client.get(path, headers=key(shop, "customer", customer_id="C1")).status_code == 200
+    assert client.get(path, headers=key(shop, "customer", customer_id="C2")).status_code == 403
+    assert client.get(path, headers=key(shop, "store", store_id="S1")).status_code == 403
+    for role in ("planner", "app"):
+        assert client.get(path, headers=key(shop, role)).status_code == 403, role
+    assert client.get(path).status_code == 401
+    missing = client.get("/v1/customers/C9/profile", headers=key(shop, "admin"))
+    assert missing.status_code == 404 and missing.json() == {"detail": "customer_id: unknown customer 'C9'"}
+
+
+def test_offers_for_the_customer_s_own_key(client: TestClient, shop: Engine) -> None:
+    stock = StubStock({"S1": {"P1"}, None: {"P1", "P2", "P3"}})
+    client.app.state.runtime = StubRuntime(stock, recommender=StubRecommender())  # type: ignore[attr-defined]
+    mine = client.get("/v1/customers/C1/offers", headers=key(shop, "customer", customer_id="C1"))
+    assert mine.status_code == 200, mine.text
+    body = mine.json()
+    assert body["customer_id"] == "C1" and body["offers"]["store_id"] is None and stock.asked == [None]
+    assert [(i["kind"], i["product_id"]) for i in body["offers"]["items"]] == [
+        ("cross_sell", "P3"),
+        ("cross_sell", "P2"),
+        ("up_sell", "P1"),
+    ]
+    assert body["points"] is not None or len(notes_about(body, "points")) == 1
+    for role in ("admin", "ops", "marketing"):
+        assert client.get("/v1/customers/C1/offers", headers=key(shop, role)).status_code == 200, role
+    for role in ("sales_rep", "planner", "app"):
+        assert client.get("/v1/customers/C1/offers", headers=key(shop, role)).status_code == 403, role
+    other = client.get("/v1/customers/C2/offers", headers=key(shop, "customer", customer_id="C1"))
+    assert other.status_code == 403
+    assert client.get("/v1/customers/C9/offers", headers=key(shop, "admin")).status_code == 404
+    client.app.state.runtime = None  # type: ignore[attr-defined]
+    alone = get(client, shop, "/v1/customers/C1/offers")
+    assert alone["offers"] is None and len(notes_about(alone, "offers")) == 1
