@@ -316,8 +316,12 @@ class LoyaltyEntry(Base):
     """One leg of a double entry: every movement of points writes two rows whose points sum to zero.
 
     Accounts are `customer` (the customer's points, `customer_id` set) and the programme's own `issued`,
-    `redeemed` and `expired` accounts. `(order_id, kind, account)` is unique, so earning or redeeming for an
-    order twice is refused by the database: both are idempotent per order.
+    `redeemed` and `expired` accounts. `entry_group` names the movement: for an order's movements it is made
+    from the order (`earn:O...`, `redeem:O...`, `cancel_earn:O...`, `cancel_redeem:O...`) or the return
+    (`return:R...`), and `(entry_group, account)` is unique, so earning, redeeming or reversing for an order
+    twice is refused by the database: each is idempotent per order (a return reverses its share once).
+    `expires_at` is the expiry of the lot of earned points a leg belongs to (earn legs and their reversals,
+    points given back by a cancellation); spending legs have none.
     """
 
     __tablename__ = "loyalty_entries"
@@ -332,7 +336,7 @@ class LoyaltyEntry(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # earn legs: when they lapse
 
-    __table_args__ = (UniqueConstraint("order_id", "kind", "account", name="uq_loyalty_order_kind_account"),)
+    __table_args__ = (UniqueConstraint("entry_group", "account", name="uq_loyalty_group_account"),)
 
 
 class Feedback(Base):

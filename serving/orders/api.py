@@ -7,7 +7,7 @@ Who may do what (API keys, see `serving.orders.auth`):
 - change status: admin, ops, store (its store's orders); customer (its own) and sales_rep keys may only cancel;
 - return: admin, ops, sales_rep, store (returns taken at its own store, of orders from any store), customer
   (its own orders);
-- a customer's orders and notifications: admin, ops, sales_rep, customer (its own);
+- a customer's orders, notifications and loyalty points: admin, ops, sales_rep, customer (its own);
 - availability: every role but app; sales report: admin, ops, planner.
 
 `app` keys (recommendations and scores) call no order endpoint. Handlers are plain `def`s: FastAPI runs them in its
@@ -26,13 +26,14 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Resp
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from serving.orders import inventory, orders, reports, returns
+from serving.orders import inventory, loyalty, orders, reports, returns
 from serving.orders.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
 from serving.orders.deps import database
 from serving.orders.errors import Conflict, Invalid, NotFound, OrderError
 from serving.orders.schemas import (
     ID_PATTERN,
     AvailabilityOut,
+    LoyaltyOut,
     NotificationOut,
     OrderIn,
     OrderOut,
@@ -68,7 +69,8 @@ class Problem(BaseModel):
 def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
         404: "The order, customer or product in the path does not exist.",
-        409: "The current state forbids it (stock, status, returned quantity, reused Idempotency-Key).",
+        409: "The current state forbids it (stock, loyalty balance, status, returned quantity, reused "
+        "Idempotency-Key).",
         422: "Malformed or invalid request: the detail names the field and value.",
     }
     return AUTH_RESPONSES | {c: {"model": Problem, "description": text[c]} for c in codes}
@@ -114,8 +116,10 @@ def place_order(
 
     The same `Idempotency-Key` with the same body answers the same order again (header `Idempotent-Replayed:
     true`); with another body it is a 409. A line above what the store has available is a 409 naming the
-    product and the quantity available, and nothing is reserved. Roles: admin, ops, sales_rep, store (its own
-    store), customer (its own customer id; no guest orders).
+    product and the quantity available, and nothing is reserved. `redeem_points` become a discount (`total` is
+    the lines less `discount`; only the points needed are taken); more than the balance is a 409 naming the
+    balance, and nothing is written; a guest order cannot redeem (422). Roles: admin, ops, sales_rep, store (its
+    own store), customer (its own customer id; no guest orders).
     """
     check_customer(caller, body.customer_id)
     check_store(caller, body.store_id)
@@ -201,6 +205,20 @@ def customer_notifications(
     check_customer(caller, customer_id)
     with _http():
         return reports.notifications(engine, customer_id, limit)
+
+
+@router.get("/customers/{customer_id}/loyalty", response_model=LoyaltyOut, responses=_doc(404, 422))
+def customer_loyalty(
+    customer_id: CustomerIdPath,
+    engine: Db,
+    caller: Annotated[Caller, Depends(require(*CUSTOMER_DATA_ROLES))],
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many ledger entries, newest first.")] = 50,
+) -> LoyaltyOut:
+    """A customer's points: balance (and its value at checkout), tier from the last 12 months' paid spend, the
+    spend that reaches the next tier, and the ledger entries. Roles: admin, ops, sales_rep, customer (its own)."""
+    check_customer(caller, customer_id)
+    with _http():
+        return loyalty.summary(engine, customer_id, limit)
 
 
 @router.get("/products/{product_id}/availability", response_model=AvailabilityOut, responses=_doc(404, 422))

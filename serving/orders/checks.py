@@ -3,8 +3,10 @@
 - stock: `available = on_hand - reserved >= 0` and `reserved >= 0` on every inventory row;
 - reservations: `reserved` equals the units of open orders (placed, paid, picking, ready_for_pickup) for that
   store and product;
-- totals: each order's total equals the sum of its lines, and it has at least one line;
-- history: each order's newest history entry is its status.
+- totals: each order's total equals the sum of its lines less its loyalty discount, and it has a line;
+- history: each order's newest history entry is its status;
+- loyalty: each customer's balance equals the sum of their ledger legs and is not negative, and every
+  movement (`entry_group`) sums to zero.
 
 The database's own constraints already refuse the first; checking it anyway costs nothing and catches a
 database restored from elsewhere.
@@ -16,13 +18,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from retail import db
-from retail.db.tables import Inventory, Order, OrderEvent, OrderLine
+from retail.db.tables import Inventory, LoyaltyAccount, LoyaltyEntry, Order, OrderEvent, OrderLine
 from serving.orders.orders import OPEN
 
 
 def violations(engine: Engine) -> list[str]:
     with Session(db.reader(engine)) as s:
-        return _stock(s) + _reservations(s) + _totals(s) + _history(s)
+        return _stock(s) + _reservations(s) + _totals(s) + _history(s) + _balances(s) + _movements(s)
 
 
 def _stock(s: Session) -> list[str]:
@@ -66,14 +68,14 @@ def _totals(s: Session) -> list[str]:
         .subquery()
     )
     bad = s.execute(
-        select(Order.order_id, Order.total_cents, sums.c.cents)
+        select(Order.order_id, Order.total_cents, Order.discount_cents, sums.c.cents)
         .outerjoin(sums, sums.c.order_id == Order.order_id)
-        .where((sums.c.cents.is_(None)) | (sums.c.cents != Order.total_cents))
+        .where((sums.c.cents.is_(None)) | (sums.c.cents - Order.discount_cents != Order.total_cents))
         .order_by(Order.order_id)
     )
     return [
         f"order {r.order_id}: total {r.total_cents} cents, "
-        + ("no lines" if r.cents is None else f"lines sum to {r.cents} cents")
+        + ("no lines" if r.cents is None else f"lines sum to {r.cents} cents, discount {r.discount_cents}")
         for r in bad
     ]
 
@@ -88,3 +90,35 @@ def _history(s: Session) -> list[str]:
         .order_by(Order.order_id)
     )
     return [f"order {r.order_id}: status {r.status}, newest history entry {r.last or 'none'}" for r in rows]
+
+
+def _balances(s: Session) -> list[str]:
+    sums = s.execute(
+        select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
+        .where(LoyaltyEntry.account == "customer")
+        .group_by(LoyaltyEntry.customer_id)
+    )
+    ledger = {customer_id: int(points or 0) for customer_id, points in sums}
+    accounts = {c: b for c, b in s.execute(select(LoyaltyAccount.customer_id, LoyaltyAccount.balance))}
+    out = []
+    for customer_id in sorted(set(ledger) | set(accounts)):
+        legs = ledger.get(customer_id, 0)
+        balance = accounts.get(customer_id)
+        if balance is None and legs:
+            out.append(f"loyalty {customer_id}: no account, ledger sums to {legs}")
+        elif balance is not None and balance != legs:
+            out.append(f"loyalty {customer_id}: balance {balance}, ledger sums to {legs}")
+        if min(legs, balance or 0) < 0:
+            out.append(f"loyalty {customer_id}: negative (balance {balance}, ledger {legs})")
+    return out
+
+
+def _movements(s: Session) -> list[str]:
+    total = func.sum(LoyaltyEntry.points)
+    rows = s.execute(
+        select(LoyaltyEntry.entry_group, total.label("points"))
+        .group_by(LoyaltyEntry.entry_group)
+        .having(total != 0)
+        .order_by(LoyaltyEntry.entry_group)
+    )
+    return [f"loyalty movement {r.entry_group}: legs sum to {r.points}, not 0" for r in rows]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from retail import db
 from retail.db.tables import Customer, Order, OrderLine, Product, Store
-from serving.orders import inventory, records
+from serving.orders import inventory, loyalty, records
 from serving.orders.errors import Conflict, Invalid, NotFound, OutOfStock
 from serving.orders.schemas import LineIn, LineOut, OrderIn, OrderOut, StatusEvent, money
 
@@ -38,7 +38,10 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 def request_hash(body: OrderIn) -> str:
     """SHA-256 of the body as canonical JSON: what "the same request" means for an idempotency key."""
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    data = body.model_dump(mode="json")
+    if not data["redeem_points"]:  # bodies without points hash as they did before the field existed
+        del data["redeem_points"]
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -51,6 +54,8 @@ def order_view(order: Order) -> OrderOut:
         store_id=order.store_id,
         status=order.status,
         total=money(order.total_cents),
+        discount=money(order.discount_cents),
+        points_redeemed=order.points_redeemed,
         lines=[
             LineOut(
                 line_no=line.line_no,
@@ -127,6 +132,8 @@ def _merged(lines: list[LineIn]) -> dict[str, tuple[int, int]]:
 def _check_refs(s: Session, body: OrderIn, merged: dict[str, tuple[int, int]]) -> dict[str, Product]:
     if body.customer_id is not None and s.get(Customer, body.customer_id) is None:
         raise Invalid(f"customer_id: unknown customer {body.customer_id!r}", "customer_id", body.customer_id)
+    if body.redeem_points and body.customer_id is None:
+        raise Invalid("redeem_points: a guest order cannot redeem points", "redeem_points", body.redeem_points)
     if s.get(Store, body.store_id) is None:
         raise Invalid(f"store_id: unknown store {body.store_id!r}", "store_id", body.store_id)
     products = {p.product_id: p for p in s.scalars(select(Product).where(Product.product_id.in_(merged)))}
@@ -152,14 +159,20 @@ def _create(s: Session, key: str, digest: str, body: OrderIn, created_by: int | 
         if not inventory.try_reserve(s, body.store_id, product_id, quantity, at):
             have = inventory.available(s, body.store_id, product_id)
             raise OutOfStock(f"lines[{i}].quantity", product_id, body.store_id, quantity, have)
+    order_id = f"O{uuid.uuid4().hex[:16].upper()}"
+    points, discount = 0, 0
+    if body.redeem_points and body.customer_id is not None:  # after the stock rows: locks in one order everywhere
+        points, discount = loyalty.redeem(s, body.customer_id, order_id, body.redeem_points, total, at)
     order = Order(
-        order_id=f"O{uuid.uuid4().hex[:16].upper()}",
+        order_id=order_id,
         customer_id=body.customer_id,
         channel=body.channel,
         fulfilment=body.fulfilment,
         store_id=body.store_id,
         status="placed",
-        total_cents=total,
+        total_cents=total - discount,
+        discount_cents=discount,
+        points_redeemed=points,
         idempotency_key=key,
         request_hash=digest,
         created_by=created_by,
@@ -200,9 +213,9 @@ def next_statuses(order: Order) -> tuple[str, ...]:
 def set_status(engine: Engine, order_id: str, status: str) -> OrderOut:
     """Move an order to `status` if that is a legal move (`Conflict` otherwise), with its stock and sale effects.
 
-    Cancelling releases the reservations (and, after payment, negates the sale lines); shipping or pick-up
-    consumes them; paying records the sale. Asking for the status the order already has changes nothing and
-    answers the order, so a retried request is harmless.
+    Cancelling releases the reservations (and, after payment, negates the sale lines) and reverses the order's
+    loyalty points; shipping or pick-up consumes them; paying records the sale and earns points. Asking for
+    the status the order already has changes nothing and answers the order, so a retried request is harmless.
     """
     with Session(engine, expire_on_commit=False) as s, s.begin():
         order = load_order(s, order_id, lock=True)
@@ -232,10 +245,12 @@ def _apply(s: Session, order: Order, status: str, at: datetime) -> None:
         inventory.release(s, order.store_id, quantities, at)
         if order.status == "paid":
             records.sale_lines(s, order, [(p, -q, c) for p, q, c in priced], "cancelled", at)
+        loyalty.cancel(s, order, at)
     elif status in ("shipped", "picked_up"):
         inventory.consume(s, order.store_id, quantities, at)
     elif status == "paid":
         records.sale_lines(s, order, priced, "paid", at)
+        loyalty.earn(s, order, at)
 
 
 def order_owner(engine: Engine, order_id: str) -> tuple[str | None, str]:

@@ -8,8 +8,8 @@ import uuid
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from retail.db.tables import Return, ReturnLine, Store
-from serving.orders import inventory, records
+from retail.db.tables import Order, Return, ReturnLine, Store
+from serving.orders import inventory, loyalty, records
 from serving.orders.errors import Conflict, Invalid
 from serving.orders.orders import load_order
 from serving.orders.schemas import ReturnIn, ReturnLineOut, ReturnOut, money
@@ -19,8 +19,21 @@ log = logging.getLogger(__name__)
 RETURNABLE = ("delivered", "picked_up")
 
 
+def paid_share(order: Order, value_cents: int) -> int:
+    """What was paid for goods worth `value_cents` at unit prices: the loyalty discount is spread over the lines.
+
+    Used cumulatively (the share of everything returned so far, less the share before), so returning the
+    whole order refunds exactly its total, never the discount on top.
+    """
+    gross = order.total_cents + order.discount_cents
+    return value_cents if gross == 0 or order.discount_cents == 0 else value_cents * order.total_cents // gross
+
+
 def return_lines(engine: Engine, order_id: str, body: ReturnIn) -> ReturnOut:
     """Take goods back at `body.store_id` and answer the refund (what was paid for the units returned).
+
+    The refund is the units' share of what was paid (`paid_share`: less their part of a loyalty discount), and
+    the points the order earned are taken back in the same proportion (`loyalty.returned`).
 
     A product may be returned up to what was bought minus what was already returned (`Conflict` beyond that);
     a product not on the order is `Invalid`. The order keeps its status; the return is recorded in its own
@@ -56,6 +69,8 @@ def return_lines(engine: Engine, order_id: str, body: ReturnIn) -> ReturnOut:
             refund_cents=0,
             created_at=at,
         )
+        value = sum(line.returned_quantity * line.unit_price_cents for line in order.lines)
+        refunded_before = paid_share(order, value)
         for product_id in sorted(wanted):
             i, quantity = wanted[product_id]
             bought = by_product[product_id]
@@ -69,13 +84,15 @@ def return_lines(engine: Engine, order_id: str, body: ReturnIn) -> ReturnOut:
                     quantity,
                 )
             bought.returned_quantity += quantity
-            refund = quantity * bought.unit_price_cents
+            refund = paid_share(order, value + quantity * bought.unit_price_cents) - paid_share(order, value)
+            value += quantity * bought.unit_price_cents
             ret.lines.append(
                 ReturnLine(line_no=bought.line_no, product_id=product_id, quantity=quantity, refund_cents=refund)
             )
             ret.refund_cents += refund
             inventory.restock(s, body.store_id, product_id, quantity, at)
         s.add(ret)
+        loyalty.returned(s, order, ret.return_id, refunded_before, ret.refund_cents, at)
         records.sale_lines(
             s,
             order,

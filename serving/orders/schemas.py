@@ -18,6 +18,7 @@ ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 OrderId = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=ID_PATTERN)]
 MAX_LINE_QUANTITY = 10_000
+MAX_REDEEM_POINTS = 1_000_000_000  # the balance is a 32-bit integer on PostgreSQL
 
 
 def money(cents: int) -> float:
@@ -64,6 +65,13 @@ class OrderIn(Body):
     fulfilment: Fulfilment
     store_id: Id = Field(description="The store whose stock is reserved (the online shop's for web orders).")
     lines: list[LineIn] = Field(min_length=1, max_length=100)
+    redeem_points: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_REDEEM_POINTS,
+        description="Loyalty points to redeem as a discount (a customer's order only); at most the order's value "
+        "is taken, and more than the balance is a 409.",
+    )
 
 
 class StatusIn(Body):
@@ -108,6 +116,8 @@ class OrderOut(BaseModel):
                     "store_id": "S01",
                     "status": "placed",
                     "total": 39.98,
+                    "discount": 0.0,
+                    "points_redeemed": 0,
                     "lines": [
                         {
                             "line_no": 1,
@@ -132,7 +142,9 @@ class OrderOut(BaseModel):
     fulfilment: str
     store_id: str
     status: str
-    total: float
+    total: float = Field(description="What the customer pays: the sum of the lines less `discount`.")
+    discount: float = Field(default=0.0, description="Loyalty points redeemed at checkout, in currency units.")
+    points_redeemed: int = 0
     lines: list[LineOut]
     history: list[StatusEvent]
     created_at: UtcDateTime
@@ -208,3 +220,51 @@ class SalesReport(BaseModel):
     by: Literal["day", "store", "channel"]
     rows: list[SalesRow]
     total: SalesRow
+
+
+class LoyaltyEntryOut(BaseModel):
+    id: int
+    kind: str = Field(description="earn, redeem, reverse_earn (cancel or return), reverse_redeem (cancel), expire.")
+    points: int = Field(description="Signed: what the movement did to the balance.")
+    order_id: str | None
+    created_at: UtcDateTime
+    expires_at: UtcDateTime | None = Field(description="When these points lapse (earned points and refunds).")
+
+
+class LoyaltyOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "C00001",
+                    "balance": 820,
+                    "balance_value": 8.2,
+                    "tier": "silver",
+                    "multiplier": 1.25,
+                    "spend_12m": 640.5,
+                    "next_tier": "gold",
+                    "spend_to_next_tier": 859.5,
+                    "entries": [
+                        {
+                            "id": 17,
+                            "kind": "earn",
+                            "points": 50,
+                            "order_id": "O3F2A9C1D7E4B5A60",
+                            "created_at": "2026-07-01T10:00:00Z",
+                            "expires_at": "2027-07-01T10:00:00Z",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    customer_id: str
+    balance: int = Field(description="Points: always the sum of the customer's ledger entries, never negative.")
+    balance_value: float = Field(description="What the balance is worth at checkout, in currency units.")
+    tier: str
+    multiplier: float = Field(description="Points earned per currency unit are multiplied by this.")
+    spend_12m: float = Field(description="Paid spend (less refunds) in the tier window: what sets the tier.")
+    next_tier: str | None = Field(description="None at the top tier.")
+    spend_to_next_tier: float | None = Field(description="More spend in the window that reaches the next tier.")
+    entries: list[LoyaltyEntryOut] = Field(description="The customer's ledger legs, newest first.")

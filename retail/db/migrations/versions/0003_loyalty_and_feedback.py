@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("order_id", "kind", "account", name="uq_loyalty_order_kind_account"),
+        sa.UniqueConstraint("entry_group", "account", name="uq_loyalty_group_account"),
     )
     with op.batch_alter_table("loyalty_entries", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_loyalty_entries_customer_id"), ["customer_id"], unique=False)
