@@ -14,6 +14,7 @@ from retail.cliopts import WorkspaceOpt, command
 from retail.cliopts import workspace as _workspace
 from serving.orders.auth_cli import keys_app, webhooks_app
 from serving.orders.cli import db_app
+from serving.orders.feedback_cli import feedback_app
 from serving.orders.loyalty_cli import loyalty_app
 from training import families
 
@@ -35,6 +36,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(db_app, name="db")
 app.add_typer(loyalty_app, name="loyalty")
+app.add_typer(feedback_app, name="feedback")
 
 
 def _write_raw(workspace: Path, tables: dict[str, Any]) -> None:
