@@ -47,7 +47,7 @@ CustomerIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PAT
 
 def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {
-        404: "The customer in the path does not exist.",
+        404: "The customer (or, as a filter, the product) named does not exist.",
         422: "Malformed or invalid request: the detail names the field and value.",
     }
     return AUTH_RESPONSES | {c: {"model": Problem, "description": text[c]} for c in codes}
@@ -106,7 +106,7 @@ class FeedbackQuery(BaseModel):
     limit: int = Field(100, ge=1, le=500, description="At most this many.")
 
 
-@router.get("/feedback", response_model=list[FeedbackOut], responses=_doc(422))
+@router.get("/feedback", response_model=list[FeedbackOut], responses=_doc(404, 422))
 def get_feedback(
     engine: Db,
     _caller: Annotated[Caller, Depends(require(*READ_FEEDBACK))],
@@ -114,10 +114,11 @@ def get_feedback(
 ) -> list[FeedbackOut]:
     """Feedback for customer service, filtered by product, customer, sentiment and time; newest first, or with
     `sort=priority` negative feedback first (then unscored, then positive), high-value customers first within
-    each. Roles: admin, ops, sales_rep, marketing."""
-    return feedback.list_feedback(
-        engine, query.product_id, query.customer_id, query.sentiment, query.since, query.sort, query.limit
-    )
+    each. An unknown customer or product to filter on is a 404. Roles: admin, ops, sales_rep, marketing."""
+    with _http():
+        return feedback.list_feedback(
+            engine, query.product_id, query.customer_id, query.sentiment, query.since, query.sort, query.limit
+        )
 
 
 @router.get("/customers/{customer_id}/profile", response_model=ProfileOut, responses=_doc(404, 422))

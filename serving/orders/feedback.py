@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from retail import db
 from retail.db.tables import Customer, Feedback, Order, Product
 from serving.orders import records
-from serving.orders.errors import Invalid
+from serving.orders.errors import Invalid, NotFound
 from serving.orders.schemas import Id, OrderId, UtcDateTime, money
 
 log = logging.getLogger(__name__)
@@ -211,6 +211,14 @@ def _naive_utc(moment: datetime) -> datetime:
         return datetime.min if moment.year == datetime.min.year else datetime.max
 
 
+def _check_filters(s: Session, customer_id: str | None, product_id: str | None) -> None:
+    """A filter naming nobody is a mistake worth saying (`NotFound`), not an empty list."""
+    if customer_id is not None and s.get(Customer, customer_id) is None:
+        raise NotFound(f"customer_id: unknown customer {customer_id!r}", "customer_id", customer_id)
+    if product_id is not None and s.get(Product, product_id) is None:
+        raise NotFound(f"product_id: unknown product {product_id!r}", "product_id", product_id)
+
+
 def list_feedback(
     engine: Engine,
     product_id: str | None = None,
@@ -220,7 +228,7 @@ def list_feedback(
     sort: Sort = "newest",
     limit: int = 100,
 ) -> list[FeedbackOut]:
-    """Feedback matching every filter given, newest first.
+    """Feedback matching every filter given, newest first; `NotFound` for an unknown customer or product.
 
     `priority` puts negative feedback first, then unscored (it may be negative), then positive; within each,
     customers who have paid for more come first, then the newest.
@@ -236,6 +244,7 @@ def list_feedback(
         query = query.where(Feedback.created_at >= _naive_utc(since))
     newest = (Feedback.created_at.desc(), Feedback.id.desc())
     with Session(db.reader(engine)) as s:
+        _check_filters(s, customer_id, product_id)
         if sort == "newest":
             return [_view(row) for row in s.scalars(query.order_by(*newest).limit(limit))]
         spend = (

@@ -187,5 +187,8 @@ def test_get_feedback_roles_filters_and_priority(client: TestClient, shop: Engin
     assert [f["id"] for f in only] == [bad.id]
     since = client.get("/v1/feedback", params={"since": "2100-01-01T00:00:00+02:00"}, headers=marketing)
     assert since.status_code == 200 and since.json() == []
-    for params in ({"sentiment": "neutral"}, {"sort": "oldest"}, {"limit": 0}, {"since": "yesterday"}):
+    for params, detail in (({"customer_id": "C9"}, "customer 'C9'"), ({"product_id": "P9"}, "product 'P9'")):
+        unknown = client.get("/v1/feedback", params=params, headers=marketing)
+        assert unknown.status_code == 404 and detail in unknown.json()["detail"]
+    for params in ({"sentiment": "neutral"}, {"sort": "oldest"}, {"limit": 0}, {"since": "yesterday"}, {"x": "1"}):
         assert client.get("/v1/feedback", params=params, headers=marketing).status_code == 422, params
