@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,8 +15,11 @@ from shopdata import order_in, stock_shop
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
+from retail import db
 from retail.db import connect
 from retail.db.tables import Feedback
+from retail.settings import get_settings
+from retail.workspace import Workspace
 from serving.orders import auth, feedback, orders
 from serving.orders.app import create_app
 from serving.orders.errors import Invalid
@@ -192,3 +197,21 @@ def test_get_feedback_roles_filters_and_priority(client: TestClient, shop: Engin
         assert unknown.status_code == 404 and detail in unknown.json()["detail"]
     for params in ({"sentiment": "neutral"}, {"sort": "oldest"}, {"limit": 0}, {"since": "yesterday"}, {"x": "1"}):
         assert client.get("/v1/feedback", params=params, headers=marketing).status_code == 422, params
+
+
+def test_retail_feedback_score_scores_what_was_stored_unscored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command loads the alias' sentiment model through the family and scores every pending row once."""
+    from typer.testing import CliRunner
+
+    from retail.cli import app
+    from training import families, run
+
+    monkeypatch.delenv("RETAIL_DATABASE_URL", raising=False)
+    engine = stock_shop(db.engine(Workspace.at(tmp_path), get_settings(workspace=tmp_path)))
+    feedback.create(engine, body("bad box"))
+    feedback.create(engine, body("great"))
+    monkeypatch.setattr(run, "load", lambda ws, settings, name, alias: (None, "9"))
+    monkeypatch.setattr(families, "family", lambda name: SimpleNamespace(adapter=lambda m, v, ws: StubScorer()))
+    result = CliRunner().invoke(app, ["feedback", "score", "--workspace", str(tmp_path)])
+    assert result.exit_code == 0 and "scored 2 feedback rows with sentiment version 9" in result.output, result.output
+    assert {f.label for f in feedback.list_feedback(engine)} == {"negative", "positive"}
