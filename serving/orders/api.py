@@ -66,18 +66,21 @@ class Problem(BaseModel):
     detail: str | list[dict[str, Any]] = Field(examples=["lines[0].product_id: unknown product 'P9999'"])
 
 
-def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {
-        404: "The order, customer or product in the path does not exist.",
-        409: "The current state forbids it (stock, loyalty balance, status, returned quantity, reused "
-        "Idempotency-Key).",
-        422: "Malformed or invalid request: the detail names the field and value.",
-    }
+PROBLEMS = {
+    404: "The order, customer or product in the path does not exist.",
+    409: "The current state forbids it (stock, loyalty balance, status, returned quantity, reused Idempotency-Key).",
+    422: "Malformed or invalid request: the detail names the field and value.",
+}
+
+
+def documented(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for these statuses plus 401/403; `s404="..."` words one status for the endpoint at hand."""
+    text = PROBLEMS | {int(k[1:]): v for k, v in descriptions.items()}
     return AUTH_RESPONSES | {c: {"model": Problem, "description": text[c]} for c in codes}
 
 
 @contextmanager
-def _http() -> Iterator[None]:
+def domain_errors() -> Iterator[None]:
     """Domain errors become their status code with `{"detail": message}`."""
     try:
         yield
@@ -95,7 +98,7 @@ def _check_order(engine: Engine, caller: Caller, order_id: str) -> None:
     check_store(caller, store_id)
 
 
-@router.post("/orders", status_code=201, response_model=OrderOut, responses=_doc(409, 422))
+@router.post("/orders", status_code=201, response_model=OrderOut, responses=documented(409, 422))
 def place_order(
     body: OrderIn,
     response: Response,
@@ -123,25 +126,25 @@ def place_order(
     """
     check_customer(caller, body.customer_id)
     check_store(caller, body.store_id)
-    with _http():
+    with domain_errors():
         order, created = orders.place_order(engine, idempotency_key, body, created_by=caller.key_id)
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
     return order
 
 
-@router.get("/orders/{order_id}", response_model=OrderOut, responses=_doc(404, 422))
+@router.get("/orders/{order_id}", response_model=OrderOut, responses=documented(404, 422))
 def get_order(order_id: OrderIdPath, engine: Db, caller: Annotated[Caller, Depends(require(*ORDER_ROLES))]) -> OrderOut:
     """An order with its lines and its `history` of statuses and times. Roles: admin, ops, sales_rep, store
     (its store's orders), customer (its own orders)."""
-    with _http():
+    with domain_errors():
         order = orders.get_order(engine, order_id)
     check_customer(caller, order.customer_id)
     check_store(caller, order.store_id)
     return order
 
 
-@router.post("/orders/{order_id}/status", response_model=OrderOut, responses=_doc(404, 409, 422))
+@router.post("/orders/{order_id}/status", response_model=OrderOut, responses=documented(404, 409, 422))
 def set_status(
     order_id: OrderIdPath,
     body: StatusIn,
@@ -156,12 +159,14 @@ def set_status(
     """
     if caller.role in CANCEL_ONLY and body.status != "cancelled":
         raise HTTPException(403, f"a {caller.role} key may only cancel an order, not set it to {body.status!r}")
-    with _http():
+    with domain_errors():
         _check_order(engine, caller, order_id)
         return orders.set_status(engine, order_id, body.status)
 
 
-@router.post("/orders/{order_id}/returns", status_code=201, response_model=ReturnOut, responses=_doc(404, 409, 422))
+@router.post(
+    "/orders/{order_id}/returns", status_code=201, response_model=ReturnOut, responses=documented(404, 409, 422)
+)
 def return_lines(
     order_id: OrderIdPath,
     body: ReturnIn,
@@ -174,13 +179,13 @@ def return_lines(
     Roles: admin, ops, sales_rep, store (returns taken at its own store), customer (its own orders).
     """
     check_store(caller, body.store_id)
-    with _http():
+    with domain_errors():
         customer_id, _ = orders.order_owner(engine, order_id)
         check_customer(caller, customer_id)
         return returns.return_lines(engine, order_id, body)
 
 
-@router.get("/customers/{customer_id}/orders", response_model=list[OrderOut], responses=_doc(404, 422))
+@router.get("/customers/{customer_id}/orders", response_model=list[OrderOut], responses=documented(404, 422))
 def customer_orders(
     customer_id: CustomerIdPath,
     engine: Db,
@@ -189,11 +194,13 @@ def customer_orders(
 ) -> list[OrderOut]:
     """A customer's orders, newest first. Roles: admin, ops, sales_rep, customer (its own)."""
     check_customer(caller, customer_id)
-    with _http():
+    with domain_errors():
         return orders.customer_orders(engine, customer_id, limit)
 
 
-@router.get("/customers/{customer_id}/notifications", response_model=list[NotificationOut], responses=_doc(404, 422))
+@router.get(
+    "/customers/{customer_id}/notifications", response_model=list[NotificationOut], responses=documented(404, 422)
+)
 def customer_notifications(
     customer_id: CustomerIdPath,
     engine: Db,
@@ -203,11 +210,11 @@ def customer_notifications(
     """A customer's notifications (status changes and returns of their orders), newest first.
     Roles: admin, ops, sales_rep, customer (its own)."""
     check_customer(caller, customer_id)
-    with _http():
+    with domain_errors():
         return reports.notifications(engine, customer_id, limit)
 
 
-@router.get("/customers/{customer_id}/loyalty", response_model=LoyaltyOut, responses=_doc(404, 422))
+@router.get("/customers/{customer_id}/loyalty", response_model=LoyaltyOut, responses=documented(404, 422))
 def customer_loyalty(
     customer_id: CustomerIdPath,
     engine: Db,
@@ -217,20 +224,20 @@ def customer_loyalty(
     """A customer's points: balance (and its value at checkout), tier from the last 12 months' paid spend, the
     spend that reaches the next tier, and the ledger entries. Roles: admin, ops, sales_rep, customer (its own)."""
     check_customer(caller, customer_id)
-    with _http():
+    with domain_errors():
         return loyalty.summary(engine, customer_id, limit)
 
 
-@router.get("/products/{product_id}/availability", response_model=AvailabilityOut, responses=_doc(404, 422))
+@router.get("/products/{product_id}/availability", response_model=AvailabilityOut, responses=documented(404, 422))
 def availability(
     product_id: ProductIdPath, engine: Db, _caller: Annotated[Caller, Depends(require(*STOCK_ROLES))]
 ) -> AvailabilityOut:
     """On hand, reserved and available per store, and the online total. Roles: every role but app."""
-    with _http():
+    with domain_errors():
         return inventory.availability(engine, product_id)
 
 
-@router.get("/reports/sales", response_model=SalesReport, responses=_doc(422))
+@router.get("/reports/sales", response_model=SalesReport, responses=documented(422))
 def sales_report(
     engine: Db,
     _caller: Annotated[Caller, Depends(require(*REPORT_ROLES))],
@@ -240,5 +247,5 @@ def sales_report(
 ) -> SalesReport:
     """Revenue, orders, units and average order value of paid-or-later orders, dated by payment, at full value
     (returns not subtracted). Roles: admin, ops, planner."""
-    with _http():
+    with domain_errors():
         return reports.sales(engine, start, end, by)

@@ -15,20 +15,17 @@ stores feedback unscored and answers profiles without the model sections (each w
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from serving.orders import feedback, profile
-from serving.orders.api import Problem
-from serving.orders.auth import AUTH_RESPONSES, Caller, check_customer, require
+from serving.orders.api import documented, domain_errors
+from serving.orders.auth import Caller, check_customer, require
 from serving.orders.deps import database
-from serving.orders.errors import Invalid, NotFound
 from serving.orders.feedback import FeedbackIn, FeedbackOut, Sentiment, Sort
 from serving.orders.profile_schemas import OffersOut, ProfileOut
 from serving.orders.schemas import ID_PATTERN, Id
@@ -46,21 +43,7 @@ CustomerIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PAT
 
 
 def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {
-        404: "The customer (or, as a filter, the product) named does not exist.",
-        422: "Malformed or invalid request: the detail names the field and value.",
-    }
-    return AUTH_RESPONSES | {c: {"model": Problem, "description": text[c]} for c in codes}
-
-
-@contextmanager
-def _http() -> Iterator[None]:
-    try:
-        yield
-    except NotFound as exc:
-        raise HTTPException(404, exc.message) from None
-    except Invalid as exc:
-        raise HTTPException(422, exc.message) from None
+    return documented(*codes, s404="The customer (or, as a filter, the product) named does not exist.")
 
 
 def _runtime(request: Request) -> Any:
@@ -89,7 +72,7 @@ def post_feedback(
     or an order of another customer, is a 422 naming the field. Roles: admin, ops, sales_rep, store,
     customer (for itself)."""
     check_customer(caller, body.customer_id)
-    with _http():
+    with domain_errors():
         return feedback.create(engine, body, _scorer(request))
 
 
@@ -115,7 +98,7 @@ def get_feedback(
     """Feedback for customer service, filtered by product, customer, sentiment and time; newest first, or with
     `sort=priority` negative feedback first (then unscored, then positive), high-value customers first within
     each. An unknown customer or product to filter on is a 404. Roles: admin, ops, sales_rep, marketing."""
-    with _http():
+    with domain_errors():
         return feedback.list_feedback(
             engine, query.product_id, query.customer_id, query.sentiment, query.since, query.sort, query.limit
         )
@@ -133,7 +116,7 @@ def customer_profile(
     store. A missing model or a failing section leaves that section empty with a line in `notes`; only an
     unknown customer fails (404). Roles: admin, ops, sales_rep, marketing, customer (its own)."""
     check_customer(caller, customer_id)
-    with _http():
+    with domain_errors():
         return profile.profile(engine, _runtime(request), customer_id)
 
 
@@ -148,5 +131,5 @@ def customer_offers(
     points balance; either is empty with a note when its model or module is missing. Roles: admin, ops,
     marketing, customer (its own)."""
     check_customer(caller, customer_id)
-    with _http():
+    with domain_errors():
         return profile.offers(engine, _runtime(request), customer_id)
