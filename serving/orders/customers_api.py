@@ -15,7 +15,6 @@ stores feedback unscored and answers profiles without the model sections (each w
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -28,7 +27,7 @@ from serving.orders.auth import Caller, check_customer, require
 from serving.orders.deps import database
 from serving.orders.feedback import FeedbackIn, FeedbackOut, Sentiment, Sort
 from serving.orders.profile_schemas import OffersOut, ProfileOut
-from serving.orders.schemas import ID_PATTERN, Id
+from serving.orders.schemas import ID_PATTERN, DateTimeIn, Id
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["customers"])
@@ -84,7 +83,7 @@ class FeedbackQuery(BaseModel):
     product_id: Id | None = None
     customer_id: Id | None = None
     sentiment: Sentiment | None = Field(None, description="Only scored feedback with this label.")
-    since: datetime | None = Field(None, description="Only feedback from this time on (UTC without an offset).")
+    since: DateTimeIn | None = Field(None, description="Only feedback from this time on (UTC without an offset).")
     sort: Sort = Field("newest", description="newest; or priority: negative first, highest-spending customers first.")
     limit: int = Field(100, ge=1, le=500, description="At most this many.")
 

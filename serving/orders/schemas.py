@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 Channel = Literal["web", "mobile", "store", "sales_rep"]
 Fulfilment = Literal["ship", "pickup", "in_store"]
@@ -27,6 +27,18 @@ def money(cents: int) -> float:
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _not_a_number(value: Any) -> Any:
+    """A time is written as ISO 8601; pydantic would also read a bare number as Unix seconds, which no caller means."""
+    text = str(value).strip()
+    if isinstance(value, int | float) or text.lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError(f"expected an ISO 8601 date-time such as 2026-06-01T00:00:00, got {value!r}")
+    return value
+
+
+# a date-time in a request: ISO 8601 only
+DateTimeIn = Annotated[datetime, BeforeValidator(_not_a_number)]
 
 
 # the database keeps naive UTC; answers say so (RFC 3339 with an offset, as OpenAPI's date-time requires)
