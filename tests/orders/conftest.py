@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pgcluster as pg
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from serving.orders.app import create_app
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +34,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'app.db'}"
     return pg.fresh_database(request.getfixturevalue("postgres_server"))
+
+
+@pytest.fixture
+def client(shop: Engine) -> Iterator[TestClient]:
+    """The order API alone (`create_app`) on the module's `shop` database, over FastAPI's TestClient."""
+    app = create_app()
+    app.state.db_engine = shop
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c

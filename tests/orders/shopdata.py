@@ -62,3 +62,11 @@ def order_body(
 
 def order_in(**kwargs: object) -> OrderIn:
     return OrderIn.model_validate(order_body(**kwargs))  # type: ignore[arg-type]
+
+
+def key(engine: Engine, role: str, **binding: str) -> dict[str, str]:
+    """Headers with a new API key of `role` (bound to `customer_id=` or `store_id=` where given)."""
+    from serving.orders import auth
+
+    plain, _ = auth.create_key(engine, role, **binding)  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {plain}"}

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from modelstubs import StubRuntime, StubScorer
-from shopdata import order_in, stock_shop
+from shopdata import key, order_in, stock_shop
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,6 @@ from retail.db.tables import Feedback
 from retail.settings import get_settings
 from retail.workspace import Workspace
 from serving.orders import auth, feedback, orders
-from serving.orders.app import create_app
 from serving.orders.errors import Invalid
 from serving.orders.feedback import FeedbackIn
 
@@ -122,19 +121,6 @@ def test_priority_puts_negative_feedback_of_high_value_customers_first(shop: Eng
 
 
 # --- over HTTP ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def client(shop: Engine) -> Iterator[TestClient]:
-    app = create_app()
-    app.state.db_engine = shop
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
-
-
-def key(engine: Engine, role: str, **binding: str) -> dict[str, str]:
-    plain, _ = auth.create_key(engine, role, **binding)  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {plain}"}
 
 
 def test_post_feedback_roles_and_validation(client: TestClient, shop: Engine) -> None:

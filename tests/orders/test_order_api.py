@@ -6,12 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from shopdata import order_body, stock, stock_shop
+from shopdata import key, order_body, stock, stock_shop
 from sqlalchemy import Engine
 
 from retail.db import connect
 from serving.orders import auth
-from serving.orders.app import create_app
 
 
 @pytest.fixture
@@ -19,19 +18,6 @@ def shop(db_url: str) -> Iterator[Engine]:
     auth.forget()
     yield stock_shop(connect(db_url))
     auth.forget()
-
-
-@pytest.fixture
-def client(shop: Engine) -> Iterator[TestClient]:
-    app = create_app()
-    app.state.db_engine = shop
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
-
-
-def key(engine: Engine, role: str, **binding: str) -> dict[str, str]:
-    plain, _ = auth.create_key(engine, role, **binding)  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {plain}"}
 
 
 def place(client: TestClient, headers: dict[str, str], idem: str = "k1", **kwargs: object):  # type: ignore[no-untyped-def]

@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from modelstubs import StubChurn, StubRecommender, StubRuntime, StubScorer, StubStock
-from shopdata import T0, order_in, stock_shop
+from shopdata import T0, key, order_in, stock_shop
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from retail.db import connect
 from retail.db.tables import Customer
 from serving.orders import auth, feedback, orders, returns
-from serving.orders.app import create_app
 from serving.orders.feedback import FeedbackIn
 from serving.orders.schemas import ReturnIn
 
@@ -45,19 +44,6 @@ def shop(db_url: str) -> Iterator[Engine]:
         s.add(Customer(customer_id="C3", created_at=T0))  # no orders, no online features
     yield engine
     auth.forget()
-
-
-@pytest.fixture
-def client(shop: Engine) -> Iterator[TestClient]:
-    app = create_app()
-    app.state.db_engine = shop
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
-
-
-def key(engine: Engine, role: str, **binding: str) -> dict[str, str]:
-    plain, _ = auth.create_key(engine, role, **binding)  # type: ignore[arg-type]
-    return {"Authorization": f"Bearer {plain}"}
 
 
 def get(client: TestClient, engine: Engine, path: str) -> dict[str, Any]:
