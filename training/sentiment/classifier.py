@@ -11,7 +11,9 @@ import logging
 import math
 import time
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,25 +83,43 @@ def length_batches(lengths: np.ndarray, size: int, rng: np.random.Generator | No
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-class Scorer:
-    """What both runtimes share: the tokenizer, the token budget, and length-sorted batched scoring."""
+class Scorer(ABC):
+    """What both runtimes share: the tokenizer, the token budget, and length-sorted batched scoring.
+
+    `batch_size` texts of similar length go into one `positive` call; `workers` calls run at once (threads), for a
+    runtime whose calls each use one core.
+    """
 
     tokenizer: Any
     max_length: int
+    batch_size: int = 64
+    workers: int = 1
+    _pool: ThreadPoolExecutor | None = None
 
     def token_counts(self, texts: Sequence[str]) -> np.ndarray:
         return np.array([len(ids) for ids in self.tokenizer(list(texts), truncation=False)["input_ids"]])
 
-    def scores(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def scores(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """P(positive) per text, in order; texts are scored in batches of similar length."""
         texts = list(texts)
         out = np.empty(len(texts), dtype="float64")
-        for idx in length_batches(np.array([len(t) for t in texts]), batch_size, None):
+        batches = length_batches(np.array([len(t) for t in texts]), batch_size or self.batch_size, None)
+
+        def run(idx: np.ndarray) -> None:
             out[idx] = self.positive([texts[i] for i in idx])
+
+        if self.workers == 1 or len(batches) == 1:
+            for idx in batches:
+                run(idx)
+            return out
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sentiment")
+        list(self._pool.map(run, batches))
         return out
 
+    @abstractmethod
     def positive(self, batch: list[str]) -> np.ndarray:
-        raise NotImplementedError
+        """P(positive) for one batch of texts."""
 
 
 class Classifier(Scorer):

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from training.sentiment.classifier import MAX_LENGTH, Scorer, length_batches, quiet
+from training.sentiment.classifier import MAX_LENGTH, Scorer, quiet
 
 MODEL_FILE = "model.int8.onnx"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -75,7 +73,7 @@ class Int8Classifier(Scorer):
     activations stay in cache and no core waits for the other inside an operator.
     """
 
-    BATCH = 8
+    batch_size = 8
 
     def __init__(self, folder: Path) -> None:
         import onnxruntime as ort
@@ -89,25 +87,6 @@ class Int8Classifier(Scorer):
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
         self.workers = max(1, torch.get_num_threads() or os.cpu_count() or 1)
-        self._pool: ThreadPoolExecutor | None = None
-
-    def scores(self, texts: Sequence[str], batch_size: int = BATCH) -> np.ndarray:
-        """P(positive) per text, in order: length-sorted batches of `batch_size`, on `workers` cores at once."""
-        texts = list(texts)
-        out = np.empty(len(texts), dtype="float64")
-        batches = length_batches(np.array([len(t) for t in texts]), batch_size, None)
-
-        def run(idx: np.ndarray) -> None:
-            out[idx] = self.positive([texts[i] for i in idx])
-
-        if self.workers == 1 or len(batches) == 1:
-            for idx in batches:
-                run(idx)
-            return out
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sentiment")
-        list(self._pool.map(run, batches))
-        return out
 
     def positive(self, batch: list[str]) -> np.ndarray:
         enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
