@@ -78,19 +78,15 @@ class Stock:
         return ("db", *totals, stores)
 
     def _refresh_from_database(self, engine: Engine) -> None:
+        from serving.orders.inventory import in_stock
+
+        stocked, online = in_stock(engine)
         with db.reader(engine).connect() as conn:
-            rows = conn.execute(
-                select(Inventory.store_id, Inventory.product_id).where(Inventory.on_hand > Inventory.reserved)
-            ).all()
-            stores = conn.execute(select(StoreRow.store_id, StoreRow.kind)).all()
+            stores = set(conn.execute(select(StoreRow.store_id)).scalars())
             tracked = set(conn.execute(select(Inventory.store_id).distinct()).scalars())
-        in_stock: dict[str, set[str]] = {}
-        for store_id, product_id in rows:
-            in_stock.setdefault(store_id, set()).add(product_id)
-        known = {s for s, _ in stores} | tracked
-        online = sorted(s for s, kind in stores if kind == "online" and s in tracked)
         with self._lock:
-            self._in_stock, self._stores, self._online = in_stock, known, online
+            self._in_stock, self._stores = stocked, stores | tracked
+            self._online = [s for s in online if s in tracked]
             self._masks = {}
         log.info("stock loaded from the application database: %d stores", len(tracked))
 
