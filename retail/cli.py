@@ -12,6 +12,7 @@ import typer
 
 from retail.cliopts import WorkspaceOpt, command
 from retail.cliopts import workspace as _workspace
+from serving.campaign.cli import campaign_app
 from serving.orders.auth_cli import keys_app, webhooks_app
 from serving.orders.cli import db_app
 from serving.orders.feedback_cli import feedback_app
@@ -37,6 +38,7 @@ app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(db_app, name="db")
 app.add_typer(loyalty_app, name="loyalty")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(campaign_app, name="campaign")
 
 
 def _write_raw(workspace: Path, tables: dict[str, Any]) -> None:

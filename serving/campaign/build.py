@@ -1,0 +1,228 @@
+"""`retail campaign build`: one row per customer known before `as_of`, for marketing.
+
+Stages (each timed, see `Campaign.seconds`): load the churn and recommender champions; lifetime value, value at
+risk and loyalty tier from the raw transactions (`history`); churn probability and band (`churn`); the next-best
+offer in stock online (`offers`, blocks of customers spread over worker processes); the discount and its
+expected value (`policy`). Nothing is written here: the caller writes the frame whole or not at all.
+
+Workers are forked once the models are loaded and before anything starts OpenMP threads in this process (the
+churn model's LightGBM), so they share the recommender's memory and never inherit a half-initialised thread pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from retail.settings import Settings
+from retail.workspace import Workspace
+from serving.campaign import churn, history
+from serving.campaign.offers import NONE, top_offers
+from serving.campaign.policy import CampaignPolicy, decide
+from training.recommend.recommender import Recommender
+
+log = logging.getLogger(__name__)
+BLOCK = 2_000  # customers per offer task: large enough for the ranker's batches, small enough to spread
+TX_COLUMNS = ["order_id", "customer_id", "product_id", "ts", "quantity", "unit_price"]
+COLUMNS = [
+    "customer_id", "churn_probability", "risk_band", "lifetime_value", "spend_recent", "value_at_risk",
+    "loyalty_tier", "offer_product_id", "offer_mode", "offer_score", "offer_reason", "offer_price",
+    "discount_pct", "discount_reason", "expected_value", "driver_1", "driver_2", "driver_3",
+]  # fmt: skip
+
+# The recommender and stock mask the forked workers read (set just before forking; never pickled).
+_shared: dict[str, Any] = {}
+
+
+@dataclass
+class Campaign:
+    frame: pd.DataFrame
+    as_of: pd.Timestamp
+    versions: dict[str, str]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
+    log.info("campaign: %s done in %.1fs", stage, seconds[stage])
+
+
+def _load_models(ws: Workspace, settings: Settings) -> tuple[Any, str, Recommender, str]:
+    from training import run
+
+    found = []
+    for name in ("churn", "recommender"):
+        try:
+            found.append(run.load(ws, settings, name))
+        except ValueError:
+            raise ValueError(
+                f"no {name} model is @champion in {ws.root}: train one with `retail train {name}` "
+                f"(and `retail models promote {name}` if it was registered as @challenger)"
+            ) from None
+    (churn_model, churn_version), (loaded, rec_version) = found
+    from training.recommend.pyfunc import recommender_of
+
+    return churn_model, churn_version, recommender_of(loaded, "recommender@champion"), rec_version
+
+
+def resolve_as_of(ws: Workspace, as_of: pd.Timestamp | None) -> pd.Timestamp:
+    """`as_of` (default: the features' date), floored to the day; refused after the data ends."""
+    meta = ws.read_meta()
+    when = as_of if as_of is not None else meta.get("features_as_of")
+    if when is None:
+        raise FileNotFoundError(f"{ws.root} has no features: run `retail features build` first")
+    when = pd.Timestamp(when).floor("D")
+    end = meta.get("data_end")
+    if end is not None and when > pd.Timestamp(end):
+        raise ValueError(f"--as-of {when:%Y-%m-%d} is after the data ends ({pd.Timestamp(end):%Y-%m-%d})")
+    return when
+
+
+def _work(task: tuple[np.ndarray, str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Offers for some campaign rows in one mode (in a worker: reads what `_Offers` shared before forking)."""
+    from threadpoolctl import threadpool_limits
+
+    rows, mode = task
+    shared = _shared
+    customers = [shared["indices"][r] for r in rows]
+    with threadpool_limits(1):  # one core per worker: the workers are the parallelism
+        picks = top_offers(shared["recommender"], customers, mode, shared["available"], shared["bought"][rows])  # type: ignore[arg-type]
+    return picks.items, picks.scores, picks.reasons
+
+
+class _Offers:
+    """Offer tasks over forked workers (or in this process with one worker)."""
+
+    def __init__(self, rec: Recommender, ids: np.ndarray, bought: sp.csr_matrix, available: Any, workers: int) -> None:
+        indices = [rec.customer_index(c) for c in ids]
+        _shared.update(recommender=rec, indices=indices, bought=bought, available=available)
+        self.pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+
+    def run(self, rows: np.ndarray, mode: str, progress: Callable[[str], None]) -> tuple[Any, ...]:
+        tasks = [(rows[s : s + BLOCK], mode) for s in range(0, len(rows), BLOCK)]
+        results = self.pool.imap(_work, tasks) if self.pool is not None else map(_work, tasks)
+        items, scores, reasons, done, start = [], [], [], 0, time.perf_counter()
+        for part, (found, score, why) in zip(tasks, results, strict=True):
+            items.append(found)
+            scores.append(score)
+            reasons += why
+            done += len(part[0])
+            if done == len(rows) or len(items) % 10 == 0:
+                rate = done / max(time.perf_counter() - start, 1e-9) * 60
+                progress(f"offers ({mode}): {done:,}/{len(rows):,} customers, {rate:,.0f} a minute")
+        if not tasks:
+            return np.zeros(0, np.int64), np.zeros(0), []
+        return np.concatenate(items), np.concatenate(scores), reasons
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool.join()
+        _shared.clear()
+
+
+def _offers(pool: _Offers, rec: Recommender, bands: np.ndarray, policy: CampaignPolicy, progress: Any) -> pd.DataFrame:
+    """offer_product_id, offer_mode, offer_score, offer_reason: an upgrade for `up_sell_bands` when there is one,
+    else the top cross-sell."""
+    n = len(bands)
+    item, score = np.full(n, NONE, dtype=np.int64), np.full(n, np.nan)
+    reason, mode = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+    up = np.isin(bands, list(policy.up_sell_bands))
+
+    def offer(rows: np.ndarray, wanted: str) -> np.ndarray:
+        found, s, why = pool.run(rows, wanted, progress)
+        item[rows], score[rows], mode[rows] = found, s, wanted
+        reason[rows] = why
+        return rows[found == NONE]
+
+    missed = offer(np.flatnonzero(up), "up_sell")
+    offer(np.flatnonzero(~up), "cross_sell")
+    offer(missed, "cross_sell")  # no upgrade in stock: the top cross-sell instead
+    products = np.array(rec.product_ids, dtype=object)
+    none = item == NONE
+    product = products[np.where(none, 0, item)]
+    product[none] = None
+    mode[none], reason[none] = None, None
+    frame = {"offer_product_id": product, "offer_mode": mode, "offer_score": score, "offer_reason": reason}
+    return pd.DataFrame(frame)
+
+
+def bought_matrix(tx: pd.DataFrame, ids: np.ndarray, product_ids: tuple[str, ...]) -> sp.csr_matrix:
+    """Customers (`ids` order) x products: units bought in `tx` (the model may not have seen the latest)."""
+    lines = tx[tx["quantity"] > 0]
+    rows = pd.Index(ids).get_indexer(lines["customer_id"])
+    cols = pd.Index(product_ids).get_indexer(lines["product_id"].astype(str))
+    ok = (rows >= 0) & (cols >= 0)
+    data = lines["quantity"].to_numpy(np.float32)[ok]
+    return sp.csr_matrix((data, (rows[ok], cols[ok])), shape=(len(ids), len(product_ids)))
+
+
+def build_campaign(
+    ws: Workspace,
+    settings: Settings,
+    as_of: pd.Timestamp | None = None,
+    policy: CampaignPolicy | None = None,
+    workers: int | None = None,
+    progress: Callable[[str], None] = log.info,
+) -> Campaign:
+    """Every customer known before `as_of` with churn, value, tier, next-best offer, discount and its value."""
+    from serving.orders.loyalty import policy as loyalty_policy
+    from serving.orders.seed import prices_cents
+    from serving.stock import Stock
+
+    policy = policy or CampaignPolicy()
+    workers = workers or min(os.cpu_count() or 1, 2)
+    seconds: dict[str, float] = {}
+    when = resolve_as_of(ws, as_of)
+    with _timed(seconds, "load models"):
+        churn_model, churn_version, rec, rec_version = _load_models(ws, settings)
+        if rec.as_of > when:
+            raise ValueError(
+                f"recommender v{rec_version} learnt from data up to {rec.as_of:%Y-%m-%d}, after --as-of "
+                f"{when:%Y-%m-%d}: train one with --as-of {when:%Y-%m-%d} or pass a later date"
+            )
+        available = Stock(ws, database_url=settings.database_url).available(None, rec.product_ids, rec_version)
+    with _timed(seconds, "history"):
+        tx = ws.read_transactions(TX_COLUMNS)
+        tx = tx[tx["ts"] < when]
+        ids = history.known_customers(tx, when)
+        if not len(ids):
+            raise ValueError(f"no customers are known before {when:%Y-%m-%d}")
+        values = history.customer_values(tx, ids, when, policy, loyalty_policy())
+        prices = pd.Series(prices_cents(ws.read_raw("products"), tx), dtype="float64") / 100
+        bought = bought_matrix(tx, ids, rec.product_ids)
+    progress(f"campaign as of {when:%Y-%m-%d}: {len(ids):,} customers, {workers} worker(s)")
+    pool = _Offers(rec, ids, bought, available, workers)  # forked before this process runs LightGBM (see the docstring)
+    try:
+        with _timed(seconds, "churn"):
+            scores = churn.score(churn_model, churn_version, churn.features_as_of(ws, ids, when))
+        with _timed(seconds, "offers"):
+            offers = _offers(pool, rec, scores["risk_band"].to_numpy(), policy, progress)
+    finally:
+        pool.close()
+    with _timed(seconds, "policy"):
+        frame = pd.concat([scores.reset_index(drop=True), values, offers], axis=1)
+        frame["offer_price"] = frame["offer_product_id"].map(prices).astype("float64")
+        decided = decide(
+            policy,
+            frame["churn_probability"].to_numpy(),
+            frame["risk_band"].to_numpy(),
+            frame["value_at_risk"].to_numpy(),
+            frame["offer_price"].to_numpy(),
+        )
+        frame = pd.concat([frame, decided], axis=1)[COLUMNS]
+    versions = {"churn": churn_version, "recommender": rec_version}
+    return Campaign(frame, when, versions, seconds)
