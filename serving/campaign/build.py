@@ -1,13 +1,14 @@
 """`retail campaign build`: one row per customer known before `as_of`, for marketing.
 
-Stages (each timed, see `Campaign.seconds`): load the churn and recommender champions; lifetime value, value at
-risk and loyalty tier from the raw transactions (`history`); churn probability and band (`churn`); the next-best
-offer in stock online (`offers`, blocks of customers spread over worker processes); the discount and its
-expected value (`policy`). Nothing is written here: the caller writes the frame whole or not at all.
+Stages (each timed, see `Campaign.seconds`): load the churn and recommender champions, stock online and prices
+(`load_scorer`); lifetime value, value at risk, loyalty tier and purchases from the raw transactions (`history`)
+and the churn features as of `as_of` (`churn features`); then `Scorer.score`: churn probability and band
+(`churn`), the next-best offer in stock online (`offers`, blocks of customers spread over worker processes) and
+the discount with its expected value (`policy`). Nothing is written here: the caller writes the frame whole or
+not at all. `Scorer.score` is also what the MLflow pyfunc `CampaignModel` runs (e.g. as a Spark UDF).
 
 Workers are forked once the models are loaded and before anything starts OpenMP threads in this process (the
-churn model's LightGBM), so they share the recommender's memory and never inherit a half-initialised thread pool.
-"""
+churn model's LightGBM), so they share the recommender's memory and never inherit a half-initialised thread pool."""
 
 from __future__ import annotations
 
@@ -170,6 +171,96 @@ def bought_matrix(tx: pd.DataFrame, ids: np.ndarray, product_ids: tuple[str, ...
     return sp.csr_matrix((data, (rows[ok], cols[ok])), shape=(len(ids), len(product_ids)))
 
 
+@dataclass
+class Scorer:
+    """The loaded champions, the stock mask, prices and the policy: what scores a set of customers."""
+
+    churn_model: Any
+    churn_version: str
+    recommender: Recommender
+    recommender_version: str
+    available: np.ndarray | None
+    prices: pd.Series  # product_id -> price, currency units
+    policy: CampaignPolicy
+
+    def score(
+        self,
+        features: pd.DataFrame,
+        values: pd.DataFrame,
+        bought: sp.csr_matrix,
+        workers: int = 1,
+        progress: Callable[[str], None] = log.info,
+        seconds: dict[str, float] | None = None,
+    ) -> pd.DataFrame:
+        """Campaign rows (`COLUMNS`) for the customers of `features` (churn inputs, `churn.features_as_of`), with
+        their `values` (`history.customer_values`) and purchases (`bought_matrix`), all in the same order."""
+        seconds = {} if seconds is None else seconds
+        ids = features["customer_id"].to_numpy()
+        pool = _Offers(self.recommender, ids, bought, self.available, workers)  # forked before LightGBM runs here
+        try:
+            with _timed(seconds, "churn"):
+                scores = churn.score(self.churn_model, self.churn_version, features)
+            with _timed(seconds, "offers"):
+                offers = _offers(pool, self.recommender, scores["risk_band"].to_numpy(), self.policy, progress)
+        finally:
+            pool.close()
+        with _timed(seconds, "policy"):
+            frame = pd.concat([scores.reset_index(drop=True), values.reset_index(drop=True), offers], axis=1)
+            frame["offer_price"] = frame["offer_product_id"].map(self.prices).astype("float64")
+            decided = decide(
+                self.policy,
+                frame["churn_probability"].to_numpy(),
+                frame["risk_band"].to_numpy(),
+                frame["value_at_risk"].to_numpy(),
+                frame["offer_price"].to_numpy(),
+            )
+            return pd.concat([frame, decided], axis=1)[COLUMNS]
+
+
+def load_scorer(ws: Workspace, settings: Settings, as_of: pd.Timestamp, policy: CampaignPolicy) -> Scorer:
+    """The champions (refusing a recommender that learnt from data after `as_of`), stock online and prices."""
+    from serving.orders.seed import prices_cents
+    from serving.stock import Stock
+
+    churn_model, churn_version, rec, rec_version = _load_models(ws, settings)
+    if rec.as_of > as_of:
+        raise ValueError(
+            f"recommender v{rec_version} learnt from data up to {rec.as_of:%Y-%m-%d}, after --as-of "
+            f"{as_of:%Y-%m-%d}: train one with --as-of {as_of:%Y-%m-%d} or pass a later date"
+        )
+    available = Stock(ws, database_url=settings.database_url).available(None, rec.product_ids, rec_version)
+    tx = ws.read_transactions(TX_COLUMNS)
+    prices = pd.Series(prices_cents(ws.read_raw("products"), tx[tx["ts"] < as_of]), dtype="float64") / 100
+    return Scorer(churn_model, churn_version, rec, rec_version, available, prices, policy)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What `Scorer.score` reads for every customer known before `as_of`."""
+
+    features: pd.DataFrame
+    values: pd.DataFrame
+    bought: sp.csr_matrix
+
+
+def campaign_inputs(
+    ws: Workspace, as_of: pd.Timestamp, policy: CampaignPolicy, product_ids: tuple[str, ...], seconds: dict[str, float]
+) -> Inputs:
+    from serving.orders.loyalty import policy as loyalty_policy
+
+    with _timed(seconds, "history"):
+        tx = ws.read_transactions(TX_COLUMNS)
+        tx = tx[tx["ts"] < as_of]
+        ids = history.known_customers(tx, as_of)
+        if not len(ids):
+            raise ValueError(f"no customers are known before {as_of:%Y-%m-%d}")
+        values = history.customer_values(tx, ids, as_of, policy, loyalty_policy())
+        bought = bought_matrix(tx, ids, product_ids)
+    with _timed(seconds, "churn features"):
+        features = churn.features_as_of(ws, ids, as_of)
+    return Inputs(features, values, bought)
+
+
 def build_campaign(
     ws: Workspace,
     settings: Settings,
@@ -179,50 +270,14 @@ def build_campaign(
     progress: Callable[[str], None] = log.info,
 ) -> Campaign:
     """Every customer known before `as_of` with churn, value, tier, next-best offer, discount and its value."""
-    from serving.orders.loyalty import policy as loyalty_policy
-    from serving.orders.seed import prices_cents
-    from serving.stock import Stock
-
     policy = policy or CampaignPolicy()
     workers = workers or min(os.cpu_count() or 1, 2)
     seconds: dict[str, float] = {}
     when = resolve_as_of(ws, as_of)
     with _timed(seconds, "load models"):
-        churn_model, churn_version, rec, rec_version = _load_models(ws, settings)
-        if rec.as_of > when:
-            raise ValueError(
-                f"recommender v{rec_version} learnt from data up to {rec.as_of:%Y-%m-%d}, after --as-of "
-                f"{when:%Y-%m-%d}: train one with --as-of {when:%Y-%m-%d} or pass a later date"
-            )
-        available = Stock(ws, database_url=settings.database_url).available(None, rec.product_ids, rec_version)
-    with _timed(seconds, "history"):
-        tx = ws.read_transactions(TX_COLUMNS)
-        tx = tx[tx["ts"] < when]
-        ids = history.known_customers(tx, when)
-        if not len(ids):
-            raise ValueError(f"no customers are known before {when:%Y-%m-%d}")
-        values = history.customer_values(tx, ids, when, policy, loyalty_policy())
-        prices = pd.Series(prices_cents(ws.read_raw("products"), tx), dtype="float64") / 100
-        bought = bought_matrix(tx, ids, rec.product_ids)
-    progress(f"campaign as of {when:%Y-%m-%d}: {len(ids):,} customers, {workers} worker(s)")
-    pool = _Offers(rec, ids, bought, available, workers)  # forked before this process runs LightGBM (see the docstring)
-    try:
-        with _timed(seconds, "churn"):
-            scores = churn.score(churn_model, churn_version, churn.features_as_of(ws, ids, when))
-        with _timed(seconds, "offers"):
-            offers = _offers(pool, rec, scores["risk_band"].to_numpy(), policy, progress)
-    finally:
-        pool.close()
-    with _timed(seconds, "policy"):
-        frame = pd.concat([scores.reset_index(drop=True), values, offers], axis=1)
-        frame["offer_price"] = frame["offer_product_id"].map(prices).astype("float64")
-        decided = decide(
-            policy,
-            frame["churn_probability"].to_numpy(),
-            frame["risk_band"].to_numpy(),
-            frame["value_at_risk"].to_numpy(),
-            frame["offer_price"].to_numpy(),
-        )
-        frame = pd.concat([frame, decided], axis=1)[COLUMNS]
-    versions = {"churn": churn_version, "recommender": rec_version}
+        scorer = load_scorer(ws, settings, when, policy)
+    inputs = campaign_inputs(ws, when, policy, scorer.recommender.product_ids, seconds)
+    progress(f"campaign as of {when:%Y-%m-%d}: {len(inputs.values):,} customers, {workers} worker(s)")
+    frame = scorer.score(inputs.features, inputs.values, inputs.bought, workers, progress, seconds)
+    versions = {"churn": scorer.churn_version, "recommender": scorer.recommender_version}
     return Campaign(frame, when, versions, seconds)

@@ -22,10 +22,10 @@ def check_out(out: Path) -> None:
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder: name a file")
     parent = next((p for p in (out.parent, *out.parent.parents) if p.exists()), Path("."))
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {out}: cannot write in {parent}")
-    if parent != out.parent and not parent.is_dir():
-        raise ValueError(f"--out {out}: {parent} is not a folder")
+    if not parent.is_dir():
+        raise ValueError(f"--out {out}: cannot write in {parent}, it is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: cannot write in {parent} (permission denied)")
 
 
 @campaign_app.command("build")

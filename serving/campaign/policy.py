@@ -103,7 +103,7 @@ def decide(
     for i, r in enumerate(policy.rules):  # the first matching rule wins
         hit = offered & (rule < 0) & (band == r.band) & (value_at_risk >= r.min_value_at_risk)
         pct[hit], rule[hit] = r.discount_pct, i
-    value = expected_value(policy, p, value_at_risk, price, pct)
+    value = np.round(expected_value(policy, p, value_at_risk, price, pct), 2)  # in cents: what the file shows
     withheld = (pct > 0) & (value <= 0) & policy.require_positive_value
     reasons = np.array([_rule_text(r) for r in policy.rules] + ["no rule for this risk band and value"], dtype=object)
     reason = reasons[rule].astype(object)  # -1 picks the last entry: no rule
@@ -111,7 +111,7 @@ def decide(
     reason[~offered] = "no offer in stock online"
     pct[withheld] = 0.0
     value[withheld] = 0.0
-    return pd.DataFrame({"discount_pct": pct, "expected_value": np.round(value, 2), "discount_reason": reason})
+    return pd.DataFrame({"discount_pct": pct, "expected_value": value, "discount_reason": reason})
 
 
 def _rule_text(rule: DiscountRule) -> str:
