@@ -8,6 +8,7 @@ T, so it knows the latest baskets and products.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -29,7 +30,7 @@ from training.recommend.products import build_product_table
 from training.recommend.pyfunc import SIGNATURE, RecommenderModel, input_example, recommender_of
 from training.recommend.recommender import MODES, Recommender
 from training.recommend.rerank import RerankConfig, fit_reranker
-from training.recommend.side_features import SideFeatures, feast_customer_lookup
+from training.recommend.side_features import ProductLookup, SideFeatures, feast_customer_lookup
 
 log = logging.getLogger(__name__)
 K = 10
@@ -46,15 +47,32 @@ class RecommenderOptions(Options):
         return {f"rerank_{k}": v for k, v in flat.items()} | {f"proposals_{k}": v for k, v in proposals.items()}
 
 
-def fit_recommender(ctx: Context, tx: pd.DataFrame, split: Split, config: RerankConfig) -> Recommender:
-    """The whole two-stage model on the transactions before `split.train_end`, with the workspace's products."""
+def fit_recommender(
+    ctx: Context,
+    tx: pd.DataFrame,
+    split: Split,
+    config: RerankConfig,
+    product_names: Sequence[str] = (),
+    product_lookup: ProductLookup | None = None,
+) -> Recommender:
+    """The whole two-stage model on the transactions before `split.train_end`, with the workspace's products.
+
+    `product_names` / `product_lookup` add extra product columns read as of each cutoff (see `SideFeatures`); the
+    family passes none (`benchmarks/sentiment_recommender.py` measures product sentiment this way).
+    """
     as_of = split.train_end
     tx = tx[tx["ts"] < as_of]
     products = ctx.ws.read_raw("products")
     reviews = ctx.ws.read_raw("reviews", ["product_id", "ts", "rating"])
     if reviews is not None:
         reviews = reviews[reviews["ts"] < as_of]
-    side = SideFeatures(products, reviews, feast_customer_lookup(ctx.ws))
+    side = SideFeatures(
+        products,
+        reviews,
+        feast_customer_lookup(ctx.ws),
+        product_lookup=product_lookup,
+        product_names=tuple(product_names),
+    )
     inner_cutoff = as_of - split.horizon
     reranker = fit_reranker(tx, inner_cutoff, split.horizon.days, config, as_of, ctx.progress, side)
     table = build_product_table(reranker.interactions.product_ids, tx, products, reviews)

@@ -3,6 +3,10 @@
 Tabulated once per cutoff (`SideFeatures.at`), like the purchase features, so training rows and served rows are
 built the same way. At serving time the customer's row can be replaced by the one just read from the online
 store (`customer_row`).
+
+Optional extra product columns (`SideFeatures.product_lookup`, e.g. review sentiment from a stamped feature table,
+`stamped_product_lookup`) are read as of each cutoff too. Off by default: `benchmarks/sentiment_recommender.py`
+measured product sentiment and found no gain, so production rankers do not read it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from training.recommend.products import build_product_table
 from training.recommend.schema import FEAST_PREFIX, ITEM_SIDE, Matrix, side_names
 
 CustomerLookup = Callable[[pd.Timestamp, Sequence[str]], np.ndarray]  # (cutoff, ids) -> rows x features, in order
+ProductLookup = Callable[[pd.Timestamp, Sequence[str]], np.ndarray]  # (cutoff, product ids) -> rows x features
+PRODUCT_PREFIX = "product_"  # an extra product feature `x` is the ranker's column `product_x`
 TIER = ITEM_SIDE.index("item_tier")
 
 
@@ -47,6 +53,20 @@ def feast_customer_lookup(ws: Workspace) -> CustomerLookup:
     return lookup
 
 
+def stamped_product_lookup(table: pd.DataFrame, names: Sequence[str]) -> ProductLookup:
+    """Point-in-time product features from a table stamped by `event_timestamp` (like `product_sentiment`): each
+    product's newest row at or before the cutoff, as Feast's join reads it; NaN for a product with none yet."""
+    stamped = table.assign(product_id=table["product_id"].astype(str)).sort_values("event_timestamp", kind="stable")
+    columns = list(names)
+
+    def lookup(cutoff: pd.Timestamp, ids: Sequence[str]) -> np.ndarray:
+        known = stamped[stamped["event_timestamp"] <= pd.Timestamp(cutoff)]
+        latest = known.drop_duplicates("product_id", keep="last").set_index("product_id")
+        return latest.reindex([str(i) for i in ids])[columns].to_numpy(dtype=np.float64)
+
+    return lookup
+
+
 @dataclass
 class SideTables:
     """Side facts as of one cutoff, indexed like that cutoff's interactions."""
@@ -58,11 +78,13 @@ class SideTables:
     customer: np.ndarray  # customers x Feast features, in `customer_names` order (NaN when unknown)
     # the Feast features `customer` holds; a model pickled before they were recorded held these
     customer_names: tuple[str, ...] = RECOMMENDER_CUSTOMER_FEATURES
+    product: np.ndarray | None = None  # products x extra product features, in `product_names` order
+    product_names: tuple[str, ...] = ()  # none unless `SideFeatures.product_names` asked for some
 
     @property
     def names(self) -> tuple[str, ...]:
-        """The columns of `frame` (see `schema.side_names`)."""
-        return side_names(self.customer_names)
+        """The columns of `frame` (see `schema.side_names`), then the extra product columns, if any."""
+        return side_names(self.customer_names) + tuple(PRODUCT_PREFIX + n for n in self.product_names)
 
     @property
     def width(self) -> int:
@@ -114,22 +136,27 @@ class SideTables:
         out["cart_category_share"] = cart_shares[rows, category]
         out["tier_vs_customer"] = self.item[items, TIER] - own_tier[rows]
         out.put([FEAST_PREFIX + n for n in self.customer_names], customer[rows])
+        if self.product_names and self.product is not None:
+            out.put([PRODUCT_PREFIX + n for n in self.product_names], self.product[items])
         return out.done()
 
 
 @dataclass
 class SideFeatures:
-    """What the side tables are made from: the product and review tables and a customer feature lookup."""
+    """What the side tables are made from: the product and review tables, a customer feature lookup and, when
+    `product_names` is set, a lookup of that many extra product features."""
 
     products: pd.DataFrame | None = None
     reviews: pd.DataFrame | None = None
     customer_lookup: CustomerLookup | None = None
 
     customer_names: tuple[str, ...] = RECOMMENDER_CUSTOMER_FEATURES  # what `customer_lookup` returns, in order
+    product_lookup: ProductLookup | None = None
+    product_names: tuple[str, ...] = ()  # what `product_lookup` returns, in order; none by default
 
     @property
     def names(self) -> list[str]:
-        return list(side_names(self.customer_names))
+        return [*side_names(self.customer_names), *(PRODUCT_PREFIX + n for n in self.product_names)]
 
     def at(self, interactions: Interactions, tx: pd.DataFrame, cutoff: pd.Timestamp) -> SideTables:
         """Tables as of `cutoff` from data before it (reviews included)."""
@@ -156,4 +183,10 @@ class SideFeatures:
             customer = self.customer_lookup(cutoff, interactions.customer_ids)
         else:
             customer = np.full((interactions.n_customers, len(self.customer_names)), np.nan)
-        return SideTables(item, category, shares, customer_tier, customer, tuple(self.customer_names))
+        product = None
+        if self.product_names:
+            product = np.full((len(frame), len(self.product_names)), np.nan)
+            if self.product_lookup is not None and len(frame):
+                product = self.product_lookup(cutoff, interactions.product_ids)
+        customer_names, product_names = tuple(self.customer_names), tuple(self.product_names)
+        return SideTables(item, category, shares, customer_tier, customer, customer_names, product, product_names)
