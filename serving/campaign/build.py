@@ -1,14 +1,13 @@
 """`retail campaign build`: one row per customer known before `as_of`, for marketing.
 
 Stages (each timed, see `Campaign.seconds`): load the churn and recommender champions, stock online and prices
-(`load_scorer`); lifetime value, value at risk, loyalty tier and purchases from the raw transactions (`history`)
-and the churn features as of `as_of` (`churn features`); then `Scorer.score`: churn probability and band
-(`churn`), the next-best offer in stock online (`offers`, blocks of customers spread over worker processes) and
+(`load_scorer`); lifetime value, value at risk, loyalty tier and purchases from the raw transactions
+(`history`) and the churn features as of `as_of` (`churn features`); then `Scorer.score`: churn probability and
+band for everyone at once (`churn model`), the next-best offer in stock online for blocks of customers spread
+over forked worker processes (`offers`, wall time; `offers (worker-seconds)` sums the workers' busy time) and
 the discount with its expected value (`policy`). Nothing is written here: the caller writes the frame whole or
 not at all. `Scorer.score` is also what the MLflow pyfunc `CampaignModel` runs (e.g. as a Spark UDF).
-
-Workers are forked once the models are loaded and before anything starts OpenMP threads in this process (the
-churn model's LightGBM), so they share the recommender's memory and never inherit a half-initialised thread pool."""
+"""
 
 from __future__ import annotations
 
@@ -28,12 +27,12 @@ import scipy.sparse as sp
 from retail.settings import Settings
 from retail.workspace import Workspace
 from serving.campaign import churn, history
-from serving.campaign.offers import NONE, top_offers
+from serving.campaign.offers import NONE, OfferMode, top_offers
 from serving.campaign.policy import CampaignPolicy, decide
 from training.recommend.recommender import Recommender
 
 log = logging.getLogger(__name__)
-BLOCK = 2_000  # customers per offer task: large enough for the ranker's batches, small enough to spread
+BLOCK = 2_000  # customers per task: large enough for the ranker's batches, small enough to spread over workers
 TX_COLUMNS = ["order_id", "customer_id", "product_id", "ts", "quantity", "unit_price"]
 COLUMNS = [
     "customer_id", "churn_probability", "risk_band", "lifetime_value", "spend_recent", "value_at_risk",
@@ -41,7 +40,7 @@ COLUMNS = [
     "discount_pct", "discount_reason", "expected_value", "driver_1", "driver_2", "driver_3",
 ]  # fmt: skip
 
-# The recommender and stock mask the forked workers read (set just before forking; never pickled).
+# The scorer and inputs the forked workers read (set just before forking, so never pickled).
 _shared: dict[str, Any] = {}
 
 
@@ -92,75 +91,6 @@ def resolve_as_of(ws: Workspace, as_of: pd.Timestamp | None) -> pd.Timestamp:
     return when
 
 
-def _work(task: tuple[np.ndarray, str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Offers for some campaign rows in one mode (in a worker: reads what `_Offers` shared before forking)."""
-    from threadpoolctl import threadpool_limits
-
-    rows, mode = task
-    shared = _shared
-    customers = [shared["indices"][r] for r in rows]
-    with threadpool_limits(1):  # one core per worker: the workers are the parallelism
-        picks = top_offers(shared["recommender"], customers, mode, shared["available"], shared["bought"][rows])  # type: ignore[arg-type]
-    return picks.items, picks.scores, picks.reasons
-
-
-class _Offers:
-    """Offer tasks over forked workers (or in this process with one worker)."""
-
-    def __init__(self, rec: Recommender, ids: np.ndarray, bought: sp.csr_matrix, available: Any, workers: int) -> None:
-        indices = [rec.customer_index(c) for c in ids]
-        _shared.update(recommender=rec, indices=indices, bought=bought, available=available)
-        self.pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
-
-    def run(self, rows: np.ndarray, mode: str, progress: Callable[[str], None]) -> tuple[Any, ...]:
-        tasks = [(rows[s : s + BLOCK], mode) for s in range(0, len(rows), BLOCK)]
-        results = self.pool.imap(_work, tasks) if self.pool is not None else map(_work, tasks)
-        items, scores, reasons, done, start = [], [], [], 0, time.perf_counter()
-        for part, (found, score, why) in zip(tasks, results, strict=True):
-            items.append(found)
-            scores.append(score)
-            reasons += why
-            done += len(part[0])
-            if done == len(rows) or len(items) % 10 == 0:
-                rate = done / max(time.perf_counter() - start, 1e-9) * 60
-                progress(f"offers ({mode}): {done:,}/{len(rows):,} customers, {rate:,.0f} a minute")
-        if not tasks:
-            return np.zeros(0, np.int64), np.zeros(0), []
-        return np.concatenate(items), np.concatenate(scores), reasons
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-            self.pool.join()
-        _shared.clear()
-
-
-def _offers(pool: _Offers, rec: Recommender, bands: np.ndarray, policy: CampaignPolicy, progress: Any) -> pd.DataFrame:
-    """offer_product_id, offer_mode, offer_score, offer_reason: an upgrade for `up_sell_bands` when there is one,
-    else the top cross-sell."""
-    n = len(bands)
-    item, score = np.full(n, NONE, dtype=np.int64), np.full(n, np.nan)
-    reason, mode = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
-    up = np.isin(bands, list(policy.up_sell_bands))
-
-    def offer(rows: np.ndarray, wanted: str) -> np.ndarray:
-        found, s, why = pool.run(rows, wanted, progress)
-        item[rows], score[rows], mode[rows] = found, s, wanted
-        reason[rows] = why
-        return rows[found == NONE]
-
-    missed = offer(np.flatnonzero(up), "up_sell")
-    offer(np.flatnonzero(~up), "cross_sell")
-    offer(missed, "cross_sell")  # no upgrade in stock: the top cross-sell instead
-    products = np.array(rec.product_ids, dtype=object)
-    none = item == NONE
-    product = products[np.where(none, 0, item)]
-    product[none] = None
-    mode[none], reason[none] = None, None
-    frame = {"offer_product_id": product, "offer_mode": mode, "offer_score": score, "offer_reason": reason}
-    return pd.DataFrame(frame)
-
-
 def bought_matrix(tx: pd.DataFrame, ids: np.ndarray, product_ids: tuple[str, ...]) -> sp.csr_matrix:
     """Customers (`ids` order) x products: units bought in `tx` (the model may not have seen the latest)."""
     lines = tx[tx["quantity"] > 0]
@@ -169,6 +99,18 @@ def bought_matrix(tx: pd.DataFrame, ids: np.ndarray, product_ids: tuple[str, ...
     ok = (rows >= 0) & (cols >= 0)
     data = lines["quantity"].to_numpy(np.float32)[ok]
     return sp.csr_matrix((data, (rows[ok], cols[ok])), shape=(len(ids), len(product_ids)))
+
+
+def _block(span: tuple[int, int]) -> tuple[pd.DataFrame, float]:
+    """Offers for rows [start, stop) of what `Scorer.score` shared (in a worker, or in this process)."""
+    from threadpoolctl import threadpool_limits
+
+    start, stop = span
+    scorer: Scorer = _shared["scorer"]
+    started = time.perf_counter()
+    with threadpool_limits(1):  # one core per worker: the workers are the parallelism
+        offers = scorer.offers(_shared["ids"][start:stop], _shared["bands"][start:stop], _shared["bought"][start:stop])
+    return offers, time.perf_counter() - started
 
 
 @dataclass
@@ -193,19 +135,41 @@ class Scorer:
         seconds: dict[str, float] | None = None,
     ) -> pd.DataFrame:
         """Campaign rows (`COLUMNS`) for the customers of `features` (churn inputs, `churn.features_as_of`), with
-        their `values` (`history.customer_values`) and purchases (`bought_matrix`), all in the same order."""
+        their `values` (`history.customer_values`) and purchases (`bought_matrix`), all in the same order.
+
+        Churn is scored here, all rows at once; the offers a block at a time by `workers` forked processes. The
+        workers run LightGBM on one thread only: a forked child must not start an OpenMP team of its own, since
+        its OpenMP runtime still believes in the parent's thread pool (it waits for it for ever).
+        """
         seconds = {} if seconds is None else seconds
-        ids = features["customer_id"].to_numpy()
-        pool = _Offers(self.recommender, ids, bought, self.available, workers)  # forked before LightGBM runs here
+        if not len(features):
+            return pd.DataFrame(columns=COLUMNS)
+        with _timed(seconds, "churn model"):
+            scores = churn.score(self.churn_model, self.churn_version, features).reset_index(drop=True)
+        n = len(scores)
+        spans = [(start, min(start + BLOCK, n)) for start in range(0, n, BLOCK)]
+        shared = {"ids": scores["customer_id"].to_numpy(), "bands": scores["risk_band"].to_numpy()}
+        _shared.update(shared, scorer=self, bought=sp.csr_matrix(bought))
+        pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 and len(spans) > 1 else None
+        parts, done, busy, started = [], 0, 0.0, time.perf_counter()
         try:
-            with _timed(seconds, "churn"):
-                scores = churn.score(self.churn_model, self.churn_version, features)
             with _timed(seconds, "offers"):
-                offers = _offers(pool, self.recommender, scores["risk_band"].to_numpy(), self.policy, progress)
+                found = pool.imap(_block, spans) if pool is not None else map(_block, spans)
+                for (start, stop), (part, spent) in zip(spans, found, strict=True):
+                    parts.append(part)
+                    busy += spent
+                    done += stop - start
+                    if done == n or len(parts) % 5 == 0:
+                        rate = done / max(time.perf_counter() - started, 1e-9) * 60
+                        progress(f"offers for {done:,}/{n:,} customers ({rate:,.0f} a minute, {workers} worker(s))")
         finally:
-            pool.close()
+            if pool is not None:
+                pool.close()
+                pool.join()
+            _shared.clear()
+        seconds["offers (worker-seconds)"] = busy
         with _timed(seconds, "policy"):
-            frame = pd.concat([scores.reset_index(drop=True), values.reset_index(drop=True), offers], axis=1)
+            frame = pd.concat([scores, values.reset_index(drop=True), pd.concat(parts, ignore_index=True)], axis=1)
             frame["offer_price"] = frame["offer_product_id"].map(self.prices).astype("float64")
             decided = decide(
                 self.policy,
@@ -215,6 +179,33 @@ class Scorer:
                 frame["offer_price"].to_numpy(),
             )
             return pd.concat([frame, decided], axis=1)[COLUMNS]
+
+    def offers(self, ids: np.ndarray, bands: np.ndarray, bought: sp.csr_matrix) -> pd.DataFrame:
+        """offer_product_id, offer_mode, offer_score, offer_reason: an upgrade for `up_sell_bands` when one is in
+        stock, else the top cross-sell (never one of `bought`)."""
+        rec, n = self.recommender, len(ids)
+        indices = [rec.customer_index(c) for c in ids]
+        item, score = np.full(n, NONE, dtype=np.int64), np.full(n, np.nan)
+        reason, mode = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+
+        def offer(rows: np.ndarray, wanted: OfferMode) -> np.ndarray:
+            if not len(rows):
+                return rows
+            picks = top_offers(rec, [indices[r] for r in rows], wanted, self.available, bought[rows])
+            item[rows], score[rows], mode[rows] = picks.items, picks.scores, wanted
+            reason[rows] = picks.reasons
+            return rows[picks.items == NONE]
+
+        up = np.isin(bands, list(self.policy.up_sell_bands))
+        missed = offer(np.flatnonzero(up), "up_sell")
+        offer(np.flatnonzero(~up), "cross_sell")
+        offer(missed, "cross_sell")  # no upgrade in stock: the top cross-sell instead
+        none = item == NONE
+        product = np.array(rec.product_ids, dtype=object)[np.where(none, 0, item)]
+        product[none], mode[none], reason[none] = None, None, None
+        return pd.DataFrame(
+            {"offer_product_id": product, "offer_mode": mode, "offer_score": score, "offer_reason": reason}
+        )
 
 
 def load_scorer(ws: Workspace, settings: Settings, as_of: pd.Timestamp, policy: CampaignPolicy) -> Scorer:

@@ -112,7 +112,15 @@ def _guarded_picks(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The recommender's own per-customer path, for a mode whose policy is not the model alone."""
     new_only = mode == "cross_sell"
-    pools = rec.reranker.recommend_many(list(customers), None, rec.n_pool, new_only)
+    # `recommend_many` ranks a batch on several threads from 20,000 candidate rows on; a forked worker must stay
+    # on one (see `build.Scorer.score`), so ask for few enough customers at a time to stay below that
+    per_customer = min(rec.n_pool, sum(rec.reranker.context.proposals.values()))
+    step = max(1, 19_999 // max(per_customer, 1))
+    pools = [
+        pool
+        for start in range(0, len(customers), step)
+        for pool in rec.reranker.recommend_many(list(customers[start : start + step]), None, rec.n_pool, new_only)
+    ]
     picked, scores = np.full(len(customers), NONE, dtype=np.int64), np.full(len(customers), np.nan)
     index = rec.reranker.interactions.product_index
     for row, (customer, pool) in enumerate(zip(customers, pools, strict=True)):

@@ -73,8 +73,11 @@ def load_policy(path: Path | None) -> CampaignPolicy:
         else:
             values = json.loads(text)
         return CampaignPolicy.model_validate(values)
-    except (ValidationError, ValueError) as exc:
-        raise ValueError(f"--policy {path}: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"--policy {path}: {problems}") from None
+    except ValueError as exc:  # not YAML / JSON at all
+        raise ValueError(f"--policy {path}: {str(exc).splitlines()[0]}") from None
 
 
 def uplift(policy: CampaignPolicy, discount_pct: np.ndarray) -> np.ndarray:
