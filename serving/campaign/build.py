@@ -262,7 +262,7 @@ def build_campaign(
 ) -> Campaign:
     """Every customer known before `as_of` with churn, value, tier, next-best offer, discount and its value."""
     policy = policy or CampaignPolicy()
-    workers = workers or min(os.cpu_count() or 1, 2)
+    workers = workers or os.cpu_count() or 1
     seconds: dict[str, float] = {}
     when = resolve_as_of(ws, as_of)
     with _timed(seconds, "load models"):

@@ -37,7 +37,7 @@ def build(
     policy: Annotated[
         Path | None, typer.Option(help="Discount policy, YAML or JSON (default: the documented defaults).")
     ] = None,
-    workers: Annotated[int, typer.Option(min=0, help="Offer worker processes; 0 = one per core, at most 2.")] = 0,
+    workers: Annotated[int, typer.Option(min=0, help="Offer worker processes; 0 = one per core.")] = 0,
 ) -> None:
     """Every customer known before --as-of (default: the features' date): churn probability and band, lifetime
     value, loyalty tier, next-best offer in stock online, discount and its expected value."""
