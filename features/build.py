@@ -16,8 +16,17 @@ from retail.workspace import Workspace
 log = logging.getLogger(__name__)
 
 
-def build_features(ws: Workspace, settings: Settings, step: Callable[[str], None] = log.info) -> dict[str, int]:
-    """Compute every feature table, register the repo and fill the online store; returns row counts."""
+def build_features(
+    ws: Workspace,
+    settings: Settings,
+    step: Callable[[str], None] = log.info,
+    feedback: pd.DataFrame | None = None,
+) -> dict[str, int]:
+    """Compute every feature table, register the repo and fill the online store; returns row counts.
+
+    `feedback`: scored feedback from the order API (`serving.orders.feedback.scored_rows`), rolled up into the
+    sentiment features next to the reviews.
+    """
     tx = ws.read_raw("transactions")
     if tx is None:
         raise FileNotFoundError(
@@ -31,11 +40,14 @@ def build_features(ws: Workspace, settings: Settings, step: Callable[[str], None
         if not scored:
             scored.append(sentiment.review_scores(ws, settings))
             write_parquet(scored[0], ws.features_dir / "review_scores.parquet")
+            if feedback is not None and len(feedback):
+                scored[0] = pd.concat([scored[0], feedback[sentiment.SCORE_COLUMNS]], ignore_index=True)
         return scored[0]
 
     has_stores = "store_id" in tx and bool(tx["store_id"].notna().any())
     tables = {
         "customer_features": lambda: transforms.customer_features(tx, products),
+        "customer_products": lambda: transforms.customer_products(tx),
         "product_features": lambda: transforms.product_features(tx),
         "store_features": lambda: transforms.store_features(tx),
         "product_daily_sales": lambda: sales.daily_sales(tx, products, by_store=False),

@@ -104,3 +104,19 @@ def online_row(store: Any, service: Any, key: str, entity_id: str, names: list[s
     """
     values = store.get_online_features(features=service, entity_rows=[{key: entity_id}]).to_dict()
     return [values[name][0] for name in names]
+
+
+def products_bought(store: Any, customer_id: str) -> list[str]:
+    """Every product the customer has bought, as the online store has it now (pushed by orders between builds).
+
+    Empty for a workspace whose features were built before the view existed (until its next build).
+    """
+    from feast.errors import FeatureViewNotFoundException
+
+    try:
+        values = store.get_online_features(
+            features=["customer_products:products_bought"], entity_rows=[{"customer_id": customer_id}]
+        ).to_dict()
+    except FeatureViewNotFoundException:
+        return []
+    return list(values["products_bought"][0] or [])

@@ -9,6 +9,7 @@ with entities x days.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,8 @@ DAY = pd.Timedelta(days=1)
 EPOCH = pd.Timestamp("1970-01-01")
 SUMS = ("orders", "active_days", "units", "returned", "spend")
 BULK_QUANTITY = 12  # a line of a dozen or more: a reseller's restock rather than a gift
+# per line of `tx`: log1p of how many customers had bought its product on earlier days (see `_line_popularity`)
+Popularity = Callable[[pd.DataFrame], pd.Series]
 
 
 def _daily(tx: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -128,14 +131,14 @@ def _distinct_cumulative(tx: pd.DataFrame, column: str) -> pd.DataFrame:
     return first.reset_index().groupby(["customer_id", "day"]).size().rename(f"new_{column}").reset_index()
 
 
-def _customer_day_sums(tx: pd.DataFrame) -> pd.DataFrame:
+def _customer_day_sums(tx: pd.DataFrame, popularity: Popularity) -> pd.DataFrame:
     """Per customer and purchase day: summed popularity and bulk flags of the lines bought, summed order hours."""
     bought = tx[(tx["quantity"] > 0) & tx["customer_id"].notna()]
     lines = pd.DataFrame(
         {
             "customer_id": bought["customer_id"].astype(str),
             "day": bought["ts"].dt.floor("D"),
-            "popularity": _line_popularity(tx)[bought.index],
+            "popularity": popularity(tx)[bought.index],
             "bulk": (bought["quantity"] >= BULK_QUANTITY).astype("float64"),
             "line_price": bought["unit_price"],
         }
@@ -171,15 +174,21 @@ def _line_popularity(tx: pd.DataFrame) -> pd.Series:
     return np.log1p(merged.set_index("index")["buyers"].fillna(0.0)).reindex(tx.index)
 
 
-def customer_features(tx: pd.DataFrame, products: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Customer feature table for churn and recommendations (see features.catalog.CUSTOMER_FEATURES)."""
+def customer_features(
+    tx: pd.DataFrame, products: pd.DataFrame | None = None, popularity: Popularity = _line_popularity
+) -> pd.DataFrame:
+    """Customer feature table for churn and recommendations (see features.catalog.CUSTOMER_FEATURES).
+
+    `popularity` counts earlier buyers per line; by default from `tx` itself, so it must then hold every customer
+    (a push for one customer passes counts taken from all transactions, `features.fresh.Buyers`).
+    """
     if products is not None and "category" in products:
         tx = tx.merge(products[["product_id", "category"]], on="product_id", how="left")
     else:
         tx = tx.assign(category=np.nan)
     tx = tx.assign(month=tx["ts"].dt.year * 12 + tx["ts"].dt.month)
     daily = _daily(tx, "customer_id").sort_values(["customer_id", "day"]).reset_index(drop=True)
-    daily = daily.merge(_customer_day_sums(tx), on=["customer_id", "day"], how="left")
+    daily = daily.merge(_customer_day_sums(tx, popularity), on=["customer_id", "day"], how="left")
     for column in ("product_id", "category", "month"):
         new = _distinct_cumulative(tx, column)
         daily = daily.merge(new, on=["customer_id", "day"], how="left")
@@ -225,3 +234,23 @@ def store_features(tx: pd.DataFrame) -> pd.DataFrame:
     for w in ENTITY_WINDOWS:
         out[f"revenue_{w}d"] = out[f"spend_{w}d"]
     return _finish(out, "store_id", STORE_FEATURES)
+
+
+def customer_products(tx: pd.DataFrame) -> pd.DataFrame:
+    """Per customer, every product bought so far (sorted), stamped the day after their newest purchase."""
+    bought = tx[(tx["quantity"] > 0) & tx["customer_id"].notna()]
+    if bought.empty:
+        return pd.DataFrame(
+            {
+                "customer_id": pd.Series(dtype=str),
+                "event_timestamp": pd.Series(dtype="datetime64[ns]"),
+                "products_bought": pd.Series(dtype=object),
+            }
+        )
+    grouped = bought.assign(customer_id=bought["customer_id"].astype(str)).groupby("customer_id", sort=True)
+    return pd.DataFrame(
+        {
+            "event_timestamp": grouped["ts"].max().dt.floor("D") + DAY,
+            "products_bought": grouped["product_id"].agg(lambda p: sorted(set(map(str, p)))),
+        }
+    ).reset_index()

@@ -90,16 +90,14 @@ def import_online_retail(
     _write_raw(workspace, load(file))
 
 
-def _export_orders(ws: Any, settings: Any) -> int:
-    """Export the order API's pending sale lines, when the workspace has an application database."""
+def _app_database(ws: Any, settings: Any) -> Any:
+    """The workspace's application database (an Engine), or None when it has none yet."""
     from retail import db
 
     address = db.url(ws, settings)
     if address.startswith("sqlite:///") and not Path(address.removeprefix("sqlite:///")).exists():
-        return 0
-    from serving.orders.export import export_transactions
-
-    return export_transactions(db.engine(ws, settings), ws)
+        return None
+    return db.engine(ws, settings)
 
 
 @features_app.command("build")
@@ -108,15 +106,23 @@ def features_build(workspace: WorkspaceOpt = Path(".")) -> None:
     """Compute feature tables, `feast apply` them and materialize the online store.
 
     Lines sold or returned through the order API since the last build are appended to the raw transactions
-    first (`retail db export-transactions`), so features and training see them.
+    first (`retail db export-transactions`), and its scored feedback is rolled up with the reviews, so features
+    and training see them.
     """
     from features.build import build_features
 
     ws, settings = _workspace(workspace)
-    appended = _export_orders(ws, settings)
-    if appended:
-        typer.echo(f"{appended:,} order lines from the order API appended to the raw transactions")
-    counts = build_features(ws, settings)
+    feedback = None
+    engine = _app_database(ws, settings)
+    if engine is not None:
+        from serving.orders.export import export_transactions
+        from serving.orders.feedback import scored_rows
+
+        appended = export_transactions(engine, ws)
+        if appended:
+            typer.echo(f"{appended:,} order lines from the order API appended to the raw transactions")
+        feedback = scored_rows(engine)
+    counts = build_features(ws, settings, feedback=feedback)
     typer.echo(", ".join(f"{name}: {n:,} feature rows" for name, n in counts.items()))
 
 

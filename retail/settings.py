@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     seed: int = 0
     holiday_country: str = "GB"  # public holidays for demand forecasts (ISO code, as the `holidays` package knows it)
     database_url: str | None = None  # the application database; default: SQLite at <workspace>/data/app.db
+    push_features: bool = True  # order events push the customer's features to the online store (serving.orders.push)
 
 
 def get_settings(**overrides: object) -> Settings:

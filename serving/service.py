@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
-from serving.orders import webhooks
+from serving.orders import push, webhooks
 from serving.orders.api import router as orders_router
 from serving.orders.auth import AUTH_RESPONSES, Caller, require
 from serving.orders.customers_api import router as customers_router
@@ -94,6 +94,9 @@ class Retail:
         app.state.runtime = self.runtime
         app.state.db_engine = db.engine(ws, settings)  # migrated here, before the first request
         self.stop_webhooks = webhooks.start(app.state.db_engine)  # outbox -> registered webhooks, in the background
+        if settings.push_features and (ws.feature_repo / "feature_store.yaml").exists():
+            app.state.pusher = push.Pusher(ws, app.state.db_engine)  # sales -> the customer's online features
+            self.stop_push = app.state.pusher.start()
         app.state.batchers = {name: getattr(self, f"batcher_{name}") for name in BATCHERS}
         threading.Thread(target=self.runtime.start, name="load-models", daemon=True).start()
 

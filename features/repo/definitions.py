@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from feast import Entity, FeatureService, FeatureView, Field, FileSource
-from feast.types import Float32, String
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, PushSource
+from feast.types import Array, Float32, String
 from feast.value_type import ValueType
 
 from features.catalog import ENTITY_KEYS, FEATURE_TABLES, SENTIMENT_FEATURES
@@ -32,18 +32,24 @@ RECOMMENDER_CUSTOMER_FEATURES = (
 )
 # Feature rows are written at every change point, so the newest row is always current: no expiry needed.
 NO_EXPIRY = timedelta(days=3650)
+# push sources: order events write a customer's recomputed rows to the online store between builds
+CUSTOMER_PUSH = "customer_push"
+CUSTOMER_PRODUCTS_PUSH = "customer_products_push"
+CUSTOMER_SENTIMENT_PUSH = "customer_sentiment_push"
 
 
 def _entity(name: str) -> Entity:
     return Entity(name=name, join_keys=[ENTITY_KEYS[name]], value_type=ValueType.STRING)
 
 
-def _view(entity: Entity) -> FeatureView:
-    source = FileSource(
+def _view(entity: Entity, push: str | None = None) -> FeatureView:
+    source: FileSource | PushSource = FileSource(
         name=f"{entity.name}_source",
         path=f"../data/features/{entity.name}_features.parquet",
         timestamp_field="event_timestamp",
     )
+    if push is not None:  # the build's file stays the batch source: training and materialization read it
+        source = PushSource(name=push, batch_source=source)
     return FeatureView(
         name=f"{entity.name}_features",
         entities=[entity],
@@ -58,16 +64,20 @@ customer = _entity("customer")
 product = _entity("product")
 store = _entity("store")
 
-customer_features = _view(customer)
+customer_features = _view(customer, push=CUSTOMER_PUSH)
 product_features = _view(product)
 store_features = _view(store)
 
 
-def _table_view(name: str, entities: list[Entity], fields: list[Field], online: bool) -> FeatureView:
+def _table_view(
+    name: str, entities: list[Entity], fields: list[Field], online: bool, push: str | None = None
+) -> FeatureView:
     """A view over a table the build writes under data/features/, rows stamped when their values became known."""
-    source = FileSource(
+    source: FileSource | PushSource = FileSource(
         name=f"{name}_source", path=f"../data/features/{name}.parquet", timestamp_field="event_timestamp"
     )
+    if push is not None:
+        source = PushSource(name=push, batch_source=source)
     return FeatureView(name=name, entities=entities, ttl=NO_EXPIRY, schema=fields, source=source, online=online)
 
 
@@ -81,8 +91,19 @@ product_attributes = _table_view(
     online=True,
 )
 
+# every product a customer has bought, newest state only: what cross-sell leaves out (serving, not training)
+customer_products = _table_view(
+    "customer_products",
+    [customer],
+    [Field(name="products_bought", dtype=Array(String))],
+    online=True,
+    push=CUSTOMER_PRODUCTS_PUSH,
+)
+
 SENTIMENT_SCHEMA = [Field(name=n, dtype=Float32) for n in SENTIMENT_FEATURES]
-customer_sentiment = _table_view("customer_sentiment", [customer], SENTIMENT_SCHEMA, online=True)
+customer_sentiment = _table_view(
+    "customer_sentiment", [customer], SENTIMENT_SCHEMA, online=True, push=CUSTOMER_SENTIMENT_PUSH
+)
 product_sentiment = _table_view("product_sentiment", [product], SENTIMENT_SCHEMA, online=True)
 
 churn_v1 = FeatureService(
@@ -127,6 +148,7 @@ OBJECTS = [
     product_store_daily_sales,
     product_attributes,
     demand_v1,
+    customer_products,
     customer_sentiment,
     product_sentiment,
     sentiment_v1,

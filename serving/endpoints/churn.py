@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pandas as pd
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +32,10 @@ class ChurnScore(BaseModel):
     churn_probability: float
     risk_band: RiskBand = Field(description="low < 0.3 <= medium < 0.6 <= high")
     drivers: list[str] = Field(description="What raises this customer's risk most, strongest first (up to 3).")
+    recency_days: int | None = Field(
+        description="Days from the customer's last order to `features_as_of` minus one day (0: ordered on the "
+        "newest day seen). Orders placed through /v1 count as soon as they are paid."
+    )
 
 
 class ChurnResponse(BaseModel):
@@ -62,9 +67,12 @@ def churn(
         return JSONResponse(status_code=404, content=invalid("customer_ids", "unknown customer", unknown, "not_found"))
     scored = adapter.score_online(frame)
     drivers = scored.filter(like="driver_").to_numpy()
+    recency = [None if pd.isna(r) else int(r) for r in scored["recency_days"]]
     scores = [
-        ChurnScore(customer_id=c, churn_probability=float(p), risk_band=b, drivers=[d for d in row if d])
-        for c, p, b, row in zip(ids, scored["churn_probability"], scored["risk_band"], drivers, strict=True)
+        ChurnScore(
+            customer_id=c, churn_probability=float(p), risk_band=b, drivers=[d for d in row if d], recency_days=r
+        )
+        for c, p, b, row, r in zip(ids, scored["churn_probability"], scored["risk_band"], drivers, recency, strict=True)
     ]
     return ChurnResponse(
         model_version=adapter.version, features_as_of=f"{adapter.reference_date:%Y-%m-%d}", scores=scores

@@ -77,9 +77,14 @@ async def recommend(
         names = list(adapter.feature_names)
         row = feature_store.online_row(rt.store, service, "customer_id", request.customer_id, names)
         features = dict(zip(names, row, strict=True))
+    bought: list[str] = []
+    if request.customer_id is not None and request.mode == "cross_sell":  # pushed by orders since the build
+        bought = feature_store.products_bought(rt.store, request.customer_id)
     try:
         available = rt.stock.available(request.store_id, adapter.product_ids, adapter.version)
-        answer = adapter.recommend(request.customer_id, request.cart, request.mode, request.k, available, features)
+        answer = adapter.recommend(
+            request.customer_id, request.cart, request.mode, request.k, available, features, bought
+        )
     except UnknownStore as exc:
         return JSONResponse(status_code=422, content=invalid("store_id", "unknown store", [exc.store_id]))
     except UnknownProducts as exc:

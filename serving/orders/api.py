@@ -17,7 +17,7 @@ thread pool, and each commits its transaction before it answers, so a 201 means 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any
@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 
 from serving.orders import inventory, loyalty, orders, reports, returns
 from serving.orders.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
-from serving.orders.deps import database
+from serving.orders.deps import database, features_changed
 from serving.orders.errors import Conflict, Invalid, NotFound, OrderError
 from serving.orders.schemas import (
     ID_PATTERN,
@@ -53,6 +53,7 @@ REPORT_ROLES = ("admin", "ops", "planner")
 CANCEL_ONLY = ("customer", "sales_rep")
 
 Db = Annotated[Engine, Depends(database)]
+FeaturesChanged = Annotated[Callable[..., None], Depends(features_changed)]
 OrderIdPath = Annotated[str, Path(min_length=1, max_length=40, pattern=ID_PATTERN, examples=["O3F2A9C1D7E4B5A60"])]
 CustomerIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["C00001"])]
 ProductIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["P0001"])]
@@ -150,6 +151,7 @@ def set_status(
     body: StatusIn,
     engine: Db,
     caller: Annotated[Caller, Depends(require(*ORDER_ROLES))],
+    changed: FeaturesChanged,
 ) -> OrderOut:
     """Move an order to a new status; only legal moves (409 otherwise):
     placed -> paid -> picking -> shipped -> delivered (fulfilment `ship`), picking -> ready_for_pickup ->
@@ -161,7 +163,10 @@ def set_status(
         raise HTTPException(403, f"a {caller.role} key may only cancel an order, not set it to {body.status!r}")
     with domain_errors():
         _check_order(engine, caller, order_id)
-        return orders.set_status(engine, order_id, body.status)
+        order = orders.set_status(engine, order_id, body.status)
+    if order.status in ("paid", "cancelled"):  # a sale, or its reversal: the customer's features move
+        changed(order.customer_id)
+    return order
 
 
 @router.post(
@@ -172,6 +177,7 @@ def return_lines(
     body: ReturnIn,
     engine: Db,
     caller: Annotated[Caller, Depends(require(*ORDER_ROLES))],
+    changed: FeaturesChanged,
 ) -> ReturnOut:
     """Return lines of a delivered or picked-up order at any store (online too); answers the refund.
 
@@ -182,7 +188,9 @@ def return_lines(
     with domain_errors():
         customer_id, _ = orders.order_owner(engine, order_id)
         check_customer(caller, customer_id)
-        return returns.return_lines(engine, order_id, body)
+        answer = returns.return_lines(engine, order_id, body)
+    changed(customer_id)
+    return answer
 
 
 @router.get("/customers/{customer_id}/orders", response_model=list[OrderOut], responses=documented(404, 422))

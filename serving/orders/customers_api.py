@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from serving.orders import feedback, profile
 from serving.orders.api import documented, domain_errors
 from serving.orders.auth import Caller, check_customer, require
-from serving.orders.deps import database
+from serving.orders.deps import database, features_changed
 from serving.orders.feedback import FeedbackIn, FeedbackOut, Sentiment, Sort
 from serving.orders.profile_schemas import OffersOut, ProfileOut
 from serving.orders.schemas import ID_PATTERN, DateTimeIn, Id
@@ -72,7 +72,10 @@ def post_feedback(
     customer (for itself)."""
     check_customer(caller, body.customer_id)
     with domain_errors():
-        return feedback.create(engine, body, _scorer(request))
+        stored = feedback.create(engine, body, _scorer(request))
+    if stored.score is not None:  # the customer's sentiment features move
+        features_changed(request)(stored.customer_id, "feedback")
+    return stored
 
 
 class FeedbackQuery(BaseModel):

@@ -6,6 +6,8 @@ may run after the response is sent), so a 201 always means the order is committe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Request
 from sqlalchemy import Engine
 
@@ -22,3 +24,14 @@ def database(request: Request) -> Engine:
         engine = db.engine(Workspace.at(settings.workspace), settings)
         request.app.state.db_engine = engine
     return engine
+
+
+def features_changed(request: Request) -> Callable[..., None]:
+    """`changed(customer_id, kind="sales"|"feedback")`: tells the app's feature pusher (if it runs one) that a
+    customer's sales or feedback changed; a no-op otherwise."""
+    pusher = getattr(request.app.state, "pusher", None)
+    return pusher.notify if pusher is not None else _ignore
+
+
+def _ignore(customer_id: str | None, kind: str = "sales") -> None:
+    return None

@@ -41,7 +41,7 @@ def _locked(ws: Workspace) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _frame(lines: list[SaleLine]) -> pd.DataFrame:
+def sale_frame(lines: list[SaleLine]) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "order_id": [x.order_id for x in lines],
@@ -65,10 +65,10 @@ def export_transactions(engine: Engine, ws: Workspace) -> int:
             pending = list(s.scalars(select(SaleLine).where(SaleLine.exported_at.is_(None)).order_by(SaleLine.id)))
         if not pending:
             return 0
-        new = _frame(pending)
+        new = sale_frame(pending)
         existing = ws.read_raw("transactions")
         if existing is not None:
-            new = _not_in(new, existing)
+            new = not_in(new, existing)
         if len(new):
             table = new if existing is None else pd.concat([existing, new], ignore_index=True)
             write_parquet(table, ws.raw_table("transactions"))
@@ -83,7 +83,7 @@ def export_transactions(engine: Engine, ws: Workspace) -> int:
     return len(new)
 
 
-def _not_in(new: pd.DataFrame, existing: pd.DataFrame) -> pd.DataFrame:
+def not_in(new: pd.DataFrame, existing: pd.DataFrame) -> pd.DataFrame:
     """The rows of `new` the file does not hold yet (an earlier export that crashed before marking them)."""
     if not set(MATCH) <= set(existing.columns):
         return new

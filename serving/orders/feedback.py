@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Engine, case, func, select, update
 from sqlalchemy.orm import Session
@@ -273,3 +274,22 @@ def recent(s: Session, customer_id: str, limit: int) -> list[FeedbackOut]:
         .limit(limit)
     )
     return [_view(row) for row in s.scalars(query)]
+
+
+def scored_rows(engine: Engine, customer_ids: list[str] | None = None) -> pd.DataFrame:
+    """Scored feedback as review scores (review_id F<id>, customer_id, product_id, ts, score): what the sentiment
+    features roll up next to the reviews, in a build and in a push."""
+    query = select(Feedback).where(Feedback.score.is_not(None))
+    if customer_ids is not None:
+        query = query.where(Feedback.customer_id.in_(customer_ids))
+    with Session(db.reader(engine)) as s:
+        rows = list(s.scalars(query.order_by(Feedback.id)))
+    return pd.DataFrame(
+        {
+            "review_id": [f"F{r.id}" for r in rows],
+            "customer_id": [r.customer_id for r in rows],
+            "product_id": [r.product_id for r in rows],
+            "ts": pd.to_datetime([r.created_at for r in rows]),
+            "score": [float(r.score) for r in rows if r.score is not None],
+        }
+    )

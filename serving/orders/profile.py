@@ -20,6 +20,7 @@ from fastapi import HTTPException
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from features import store as feature_store
 from retail import db
 from retail.db.tables import Customer, Order, Return, Store
 from serving.orders import feedback
@@ -201,9 +202,10 @@ def recommendations(rt: Any, customer_id: str, store_id: str | None, notes: Note
         notes.lines.append(f"recommendations: store {store_id!r} has no stock data; in stock online instead")
         store_id = None
         available = rt.stock.available(None, adapter.product_ids, adapter.version)
+    bought = feature_store.products_bought(rt.store, customer_id)  # pushed by orders since the build
     items: list[Offer] = []
     for mode in MODES:
-        answer = adapter.recommend(customer_id, [], mode, OFFERS_PER_MODE, available, features)
+        answer = adapter.recommend(customer_id, [], mode, OFFERS_PER_MODE, available, features, bought)
         if answer.note:
             notes.lines.append(f"recommendations ({mode}): {answer.note}")
         offered = {item.product_id for item in items}

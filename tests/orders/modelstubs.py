@@ -77,12 +77,19 @@ class StubRecommender:
         return customer_id == "C1"
 
     def recommend(
-        self, customer_id: str | None, cart: Sequence[str], mode: str, k: int, available: Any, features: Any
+        self,
+        customer_id: str | None,
+        cart: Sequence[str],
+        mode: str,
+        k: int,
+        available: Any,
+        features: Any,
+        bought: Sequence[str] = (),
     ) -> SimpleNamespace:
-        self.calls.append({"customer_id": customer_id, "mode": mode, "k": k, "features": features})
-        allowed = set(self.product_ids)
+        self.calls.append({"customer_id": customer_id, "mode": mode, "k": k, "features": features, "bought": bought})
+        allowed = set(self.product_ids) - (set(bought) if mode == "cross_sell" else set())
         if available is not None:
-            allowed = {p for p, a in zip(self.product_ids, available, strict=True) if a}
+            allowed &= {p for p, a in zip(self.product_ids, available, strict=True) if a}
         items = [
             {
                 "product_id": p,
@@ -113,11 +120,15 @@ class StubStock:
 
 
 class StubOnline:
-    """The online store: `orders_90d` = 4 for C1 and C2, nothing for anyone else."""
+    """The online store: `orders_90d` = 4 for C1 and C2, nothing for anyone else; nobody has bought anything."""
 
     def get_online_features(self, features: Any, entity_rows: list[dict[str, str]]) -> Any:
         ids = [row["customer_id"] for row in entity_rows]
-        values = {"customer_id": ids, "orders_90d": [4.0 if c in ("C1", "C2") else None for c in ids]}
+        values = {
+            "customer_id": ids,
+            "orders_90d": [4.0 if c in ("C1", "C2") else None for c in ids],
+            "products_bought": [[] for _ in ids],
+        }
         return SimpleNamespace(to_df=lambda: pd.DataFrame(values), to_dict=lambda: values)
 
 

@@ -62,7 +62,10 @@ class ChurnAdapter:
             if pd.notna(newest):
                 self._reference = max(self._reference, float(newest) + 1.0)
             reference = self._reference
-        return self.score_frame(frame.assign(as_of_day=reference))
+        scored = self.score_frame(frame.assign(as_of_day=reference))
+        # whole days from the last order to the newest purchase day seen: 0 for an order on that day
+        scored["recency_days"] = (reference - 1.0 - frame["last_purchase_day"]).to_numpy()
+        return scored
 
     def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """customer_id, churn_probability, risk_band, driver_1..3 for rows holding as_of_day and the features."""

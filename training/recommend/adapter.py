@@ -34,6 +34,7 @@ class RecommenderAdapter:
         table = recommender.products.frame  # row i is product index i
         facts = zip(table["name"].astype(str), table["category"].astype(str), table["price"].astype(float), strict=True)
         self._facts = dict(zip(recommender.product_ids, facts, strict=True))
+        self._index = {p: i for i, p in enumerate(recommender.product_ids)}
 
     @property
     def product_ids(self) -> tuple[str, ...]:
@@ -51,8 +52,15 @@ class RecommenderAdapter:
         k: int,
         available: np.ndarray | None,
         features: Mapping[str, float | None] | None = None,
+        bought: Sequence[str] = (),
     ) -> Answer:
-        """Top-k allowed products with their facts and reasons; raises `UnknownProducts` for a bad cart."""
+        """Top-k allowed products with their facts and reasons; raises `UnknownProducts` for a bad cart.
+
+        `bought`: products the customer bought since the model was trained (the online store's list); cross-sell
+        leaves them out like the purchases the model saw.
+        """
+        if mode == "cross_sell" and bought:
+            available = self._without(available, bought)
         found = self.recommender.recommend(customer_id, cart, mode, k, available, features)
         items = []
         for item in found.items:
@@ -68,3 +76,8 @@ class RecommenderAdapter:
                 }
             )
         return Answer(items, found.customer_known, found.note)
+
+    def _without(self, available: np.ndarray | None, products: Sequence[str]) -> np.ndarray:
+        mask = np.ones(len(self._index), dtype=bool) if available is None else np.array(available, dtype=bool)
+        mask[[self._index[p] for p in products if p in self._index]] = False
+        return mask
