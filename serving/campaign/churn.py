@@ -32,7 +32,10 @@ def features_as_of(ws: Workspace, customers: np.ndarray, as_of: pd.Timestamp) ->
         columns=["customer_id", "event_timestamp", *CUSTOMER_FEATURES],
         filters=[("event_timestamp", "<=", as_of.to_pydatetime())],
     )
-    newest = table.sort_values("event_timestamp", kind="stable").drop_duplicates("customer_id", keep="last")
+    codes = pd.factorize(table["customer_id"])[0]
+    order = np.lexsort((table["event_timestamp"].to_numpy(), codes))  # stable: equal stamps keep file order
+    last = order[np.r_[np.flatnonzero(np.diff(codes[order])), len(order) - 1]] if len(order) else order
+    newest = table.iloc[last]  # each customer's newest row (the last of equal stamps, as a stable sort keeps it)
     frame = pd.DataFrame({"customer_id": customers, "cutoff": as_of})
     frame = frame.merge(newest.drop(columns="event_timestamp"), on="customer_id", how="left")
     frame.insert(2, "as_of_day", float((as_of - EPOCH) / pd.Timedelta(days=1)))
