@@ -107,7 +107,7 @@ def run(http: httpx.Client, root: Path, orders: int, sample: int) -> None:
             from_paid[name].append(seen)
             from_201[name].append(None if seen is None else seen + (t_paid - t_placed))
         moves.append((before["churn_probability"], after["churn_probability"], before["risk_band"], after["risk_band"]))
-    typer.echo(f"{len(moves)} customers, each the riskiest left of {len(scores)} sampled, placed and paid one order")
+    typer.echo(f"{len(moves)} customers, the riskiest of {len(scores)} sampled, each placed and paid one order")
     _figures("order 201 -> /churn shows recency 0", from_201["churn"])
     _figures("order 201 -> /recommend drops the product", from_201["recommend"])
     _figures("payment 200 -> /churn shows recency 0", from_paid["churn"])

@@ -52,3 +52,25 @@ SENTIMENT_FEATURES: tuple[str, ...] = tuple(  # per customer and per product, fr
 
 FEATURE_TABLES = {"customer": CUSTOMER_FEATURES, "product": PRODUCT_FEATURES, "store": STORE_FEATURES}
 ENTITY_KEYS = {"customer": "customer_id", "product": "product_id", "store": "store_id"}
+
+# FeatureService names (features/repo/definitions.py declares them; importing this module does not load Feast)
+CHURN_SERVICE = "churn_v1"
+RECOMMENDER_SERVICE = "recommender_v1"
+DEMAND_SERVICE = "demand_v1"
+SENTIMENT_SERVICE = "sentiment_v1"
+# the customer features the recommender's ranker reads (training: point in time; serving: online, per request)
+RECOMMENDER_CUSTOMER_FEATURES = (
+    "orders_90d",
+    "spend_90d",
+    "avg_order_value",
+    "avg_line_price",
+    "lines_per_order",
+    "distinct_categories",
+    "returns_share",
+    "orders_trend",
+    "gap_mean_days",
+)
+# push sources: order events write a customer's recomputed rows to the online store between builds
+CUSTOMER_PUSH = "customer_push"
+CUSTOMER_PRODUCTS_PUSH = "customer_products_push"
+CUSTOMER_SENTIMENT_PUSH = "customer_sentiment_push"

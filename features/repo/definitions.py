@@ -11,31 +11,23 @@ from feast import Entity, FeatureService, FeatureView, Field, FileSource, PushSo
 from feast.types import Array, Float32, String
 from feast.value_type import ValueType
 
-from features.catalog import ENTITY_KEYS, FEATURE_TABLES, SENTIMENT_FEATURES
+from features.catalog import (  # names other modules import without loading Feast, re-exported here
+    CHURN_SERVICE,
+    CUSTOMER_PRODUCTS_PUSH,
+    CUSTOMER_PUSH,
+    CUSTOMER_SENTIMENT_PUSH,
+    DEMAND_SERVICE,
+    ENTITY_KEYS,
+    FEATURE_TABLES,
+    RECOMMENDER_CUSTOMER_FEATURES,
+    RECOMMENDER_SERVICE,
+    SENTIMENT_FEATURES,
+    SENTIMENT_SERVICE,
+)
 from features.sales import ATTRIBUTE_FIELDS, SALES_FIELDS
 
-CHURN_SERVICE = "churn_v1"
-RECOMMENDER_SERVICE = "recommender_v1"
-DEMAND_SERVICE = "demand_v1"
-SENTIMENT_SERVICE = "sentiment_v1"
-# the customer features the recommender's ranker reads (training: point in time; serving: online, per request)
-RECOMMENDER_CUSTOMER_FEATURES = (
-    "orders_90d",
-    "spend_90d",
-    "avg_order_value",
-    "avg_line_price",
-    "lines_per_order",
-    "distinct_categories",
-    "returns_share",
-    "orders_trend",
-    "gap_mean_days",
-)
 # Feature rows are written at every change point, so the newest row is always current: no expiry needed.
 NO_EXPIRY = timedelta(days=3650)
-# push sources: order events write a customer's recomputed rows to the online store between builds
-CUSTOMER_PUSH = "customer_push"
-CUSTOMER_PRODUCTS_PUSH = "customer_products_push"
-CUSTOMER_SENTIMENT_PUSH = "customer_sentiment_push"
 
 
 def _entity(name: str) -> Entity:

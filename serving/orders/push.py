@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from features import fresh, sentiment
 from features import store as feature_store
-from features.repo.definitions import CUSTOMER_PRODUCTS_PUSH, CUSTOMER_PUSH, CUSTOMER_SENTIMENT_PUSH
+from features.catalog import CUSTOMER_PRODUCTS_PUSH, CUSTOMER_PUSH, CUSTOMER_SENTIMENT_PUSH
 from retail import db
 from retail.db.tables import SaleLine
 from retail.workspace import Workspace

@@ -45,8 +45,8 @@ class Scored:
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory) -> Scored:
     from features.build import build_features
+    from features.catalog import CHURN_SERVICE
     from features.rawio import write_tables
-    from features.repo.definitions import CHURN_SERVICE
     from features.simulate import simulate
     from retail.settings import Settings
     from retail.workspace import Workspace

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from planted import AS_OF, INNER_CUTOFF, TINY, A, planted_transactions
 
+from features.catalog import RECOMMENDER_CUSTOMER_FEATURES as FEAST
 from features.catalog import SENTIMENT_FEATURES
-from features.repo.definitions import RECOMMENDER_CUSTOMER_FEATURES as FEAST
 from training.recommend.products import build_product_table
 from training.recommend.recommender import Recommender
 from training.recommend.rerank import fit_reranker

@@ -13,8 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from features.catalog import CUSTOMER_FEATURES
-from features.repo.definitions import CHURN_SERVICE
+from features.catalog import CHURN_SERVICE, CUSTOMER_FEATURES
 from retail.workspace import Workspace
 
 EPOCH = pd.Timestamp("1970-01-01")

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from features import store
-from features.catalog import CUSTOMER_FEATURES
-from features.repo.definitions import CHURN_SERVICE
+from features.catalog import CHURN_SERVICE, CUSTOMER_FEATURES
 from retail.workspace import Workspace
 
 log = logging.getLogger(__name__)

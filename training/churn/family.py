@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from pydantic import Field
 
-from features.repo.definitions import CHURN_SERVICE
+from features.catalog import CHURN_SERVICE
 from retail.workspace import Workspace
 from training import compare, metrics, tuning
 from training.churn import dataset

@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from pydantic import Field
 
-from features.repo.definitions import DEMAND_SERVICE
+from features.catalog import DEMAND_SERVICE
 from retail.workspace import Workspace
 from training import compare
 from training.demand import forecaster, scoring, series

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from features.repo.definitions import RECOMMENDER_SERVICE
+from features.catalog import RECOMMENDER_SERVICE
 from training.recommend.recommender import Mode, Recommender, UnknownProducts
 
 __all__ = ["Answer", "RecommenderAdapter", "UnknownProducts"]

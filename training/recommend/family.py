@@ -16,7 +16,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from pydantic import Field
 
-from features.repo.definitions import RECOMMENDER_SERVICE
+from features.catalog import RECOMMENDER_SERVICE
 from retail.workspace import Workspace
 from training.family import Context, Dataset, Evaluation, Family, Options, Packaged, Split
 from training.recommend import compare

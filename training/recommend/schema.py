@@ -122,7 +122,7 @@ def recorded_names(recommender: Recommender) -> dict[str, tuple[str, ...]]:
 def expected_names(recommender: Recommender, feast: Sequence[str] | None = None) -> tuple[str, ...]:
     """The names this code computes for the recommender's sources (and Feast features, when it has side ones)."""
     if feast is None:
-        from features.repo.definitions import RECOMMENDER_CUSTOMER_FEATURES as feast
+        from features.catalog import RECOMMENDER_CUSTOMER_FEATURES as feast
     with_side = recommender.reranker.side is not None
     return ranker_names(recommender.reranker.context.sources, feast if with_side else None)
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features.repo.definitions import RECOMMENDER_CUSTOMER_FEATURES, RECOMMENDER_SERVICE
+from features.catalog import RECOMMENDER_CUSTOMER_FEATURES, RECOMMENDER_SERVICE
 from retail.workspace import Workspace
 from training.recommend.interactions import Interactions
 from training.recommend.pair_features import dense_row

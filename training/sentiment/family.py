@@ -25,7 +25,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from pydantic import Field
 
-from features.repo.definitions import SENTIMENT_SERVICE
+from features.catalog import SENTIMENT_SERVICE
 from retail.workspace import Workspace
 from training import compare
 from training.family import Context, Dataset, Evaluation, Family, NotComparable, Options, Packaged, Split
