@@ -46,8 +46,10 @@ def test_reference_day_moves_forward_with_fresher_online_rows() -> None:
 
 def test_answers_carry_bands_and_drivers_columns() -> None:
     scored = ChurnAdapter(Recency(), "1", reference_day=100.0).score_online(_rows([99.0, 60.0, 30.0]))
-    assert list(scored.columns) == ["customer_id", "churn_probability", "risk_band", "driver_1", "driver_2", "driver_3"]
+    columns = ["customer_id", "churn_probability", "risk_band", "driver_1", "driver_2", "driver_3", "recency_days"]
+    assert list(scored.columns) == columns
     assert scored["risk_band"].tolist() == ["low", "medium", "high"]
+    assert scored["recency_days"].tolist() == [0.0, 39.0, 69.0]  # to the newest purchase day seen (99)
     assert scored["driver_1"].tolist() == ["no order for 1 days", "no order for 40 days", "no order for 70 days"]
     assert (scored["driver_2"] == "").all()
 
