@@ -158,7 +158,7 @@ def test_features_build_first_appends_the_order_api_sales(
     import features.build
 
     seen: list[int] = []
-    monkeypatch.setattr(features.build, "build_features", lambda w, _s: seen.append(len(w.read_transactions())) or {})
+    monkeypatch.setattr(features.build, "build_features", lambda w, _s, **_: seen.append(len(w.read_transactions())) or {})
     assert retail(ws, "db", "init")[0] == 0
     engine = connect(db_url)
     order, _ = orders.place_order(engine, "k", order_in(customer_id="C1", lines=[("P1", 2)]))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from planted import AS_OF, INNER_CUTOFF, TINY, A, planted_transactions
 
-import features.repo.definitions as definitions
+import features.catalog as catalog
 from training.recommend.pair_features import build_context, candidate_frame
 from training.recommend.products import build_product_table
 from training.recommend.recommender import Recommender
@@ -15,7 +15,7 @@ from training.recommend.rerank import fit_reranker
 from training.recommend.schema import ITEM_FEATURES, Matrix, StaleModel, check_features, ranker_names
 from training.recommend.side_features import SideFeatures
 
-FEAST = definitions.RECOMMENDER_CUSTOMER_FEATURES
+FEAST = catalog.RECOMMENDER_CUSTOMER_FEATURES
 
 
 def _lookup(cutoff: pd.Timestamp, ids) -> np.ndarray:
@@ -77,7 +77,7 @@ def test_the_fitted_rankers_record_the_names_this_code_computes(recommender: Rec
 def test_a_model_trained_on_other_features_is_stale(
     recommender: Recommender, monkeypatch: pytest.MonkeyPatch, feast: tuple[str, ...], message: str
 ) -> None:
-    monkeypatch.setattr(definitions, "RECOMMENDER_CUSTOMER_FEATURES", feast)
+    monkeypatch.setattr(catalog, "RECOMMENDER_CUSTOMER_FEATURES", feast)
     with pytest.raises(StaleModel, match=rf"recommender v3 was trained with other features.*{message}.*retail train"):
         check_features(recommender, "recommender v3")
     assert issubclass(StaleModel, ValueError)
