@@ -158,7 +158,12 @@ def test_features_build_first_appends_the_order_api_sales(
     import features.build
 
     seen: list[int] = []
-    monkeypatch.setattr(features.build, "build_features", lambda w, _s, **_: seen.append(len(w.read_transactions())) or {})
+
+    def build(w: Workspace, _s: object, **_: object) -> dict[str, int]:
+        seen.append(len(w.read_transactions()))
+        return {}
+
+    monkeypatch.setattr(features.build, "build_features", build)
     assert retail(ws, "db", "init")[0] == 0
     engine = connect(db_url)
     order, _ = orders.place_order(engine, "k", order_in(customer_id="C1", lines=[("P1", 2)]))
