@@ -5,46 +5,20 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from clirun import RETAIL, fails, ok, retail
 
 from retail import db
-from retail.cli import app
 from retail.workspace import Workspace
 from serving.campaign import build as campaign_build
 from serving.campaign.policy import CampaignPolicy, expected_value
 from training.churn.adapter import risk_band
 
 pytestmark = pytest.mark.integration
-
-RETAIL = Path(sys.executable).parent / "retail"
-runner = CliRunner()
-
-
-def retail(*args: str | Path) -> Result:
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def ok(*args: str | Path) -> str:
-    result = retail(*args)
-    assert result.exit_code == 0, f"{args}: {result.output}\n{result.exception!r}"
-    return result.stdout
-
-
-def fails(*args: str | Path) -> str:
-    """An expected error: exit code 1 and one `error:` line, no traceback."""
-    result = retail(*args)
-    assert result.exit_code == 1, result.output
-    assert isinstance(result.exception, SystemExit), f"unhandled {result.exception!r}"
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr
-    return errors[0]
 
 
 def leftovers(folder: Path) -> list[str]:
