@@ -48,3 +48,14 @@ UNAVAILABLE: Responses = {503: {"model": Unavailable, "description": "Not ready,
 INVALID: Responses = {
     422: {"model": Invalid, "description": "The body is not valid: each problem with its field path."}
 }
+
+
+class Recommended(BaseModel):
+    """One recommended product, as /recommend and the customer profile answer it."""
+
+    product_id: str
+    name: str
+    category: str
+    price: float
+    score: float
+    reason: str

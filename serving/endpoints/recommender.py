@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from features import store as feature_store
 from serving.orders.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
 from serving.runtime import Runtime, runtime
-from serving.schemas import INVALID, UNAVAILABLE, invalid
+from serving.schemas import INVALID, UNAVAILABLE, Recommended, invalid
 from serving.stock import UnknownStore
 from training.recommend.adapter import UnknownProducts
 from training.recommend.recommender import Mode
@@ -41,15 +41,6 @@ class RecommendRequest(BaseModel):
     )
     mode: Mode = Field("all", description="all: next purchases; cross_sell: never bought; up_sell: a higher tier.")
     k: int = Field(10, ge=1, le=100, description="How many products.")
-
-
-class Recommended(BaseModel):
-    product_id: str
-    name: str
-    category: str
-    price: float
-    score: float
-    reason: str
 
 
 class RecommendResponse(BaseModel):

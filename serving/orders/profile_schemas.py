@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from serving.orders.feedback import FeedbackOut
 from serving.orders.schemas import OrderOut, UtcDateTime
+from serving.schemas import Recommended
 
 RiskBand = Literal["low", "medium", "high"]
 OfferKind = Literal["cross_sell", "up_sell"]
@@ -51,14 +52,8 @@ class ChurnOut(BaseModel):
     drivers: list[str] = Field(description="What raises this customer's risk most, strongest first.")
 
 
-class Offer(BaseModel):
+class Offer(Recommended):
     kind: OfferKind = Field(description="cross_sell: never bought; up_sell: a higher tier of what they buy.")
-    product_id: str
-    name: str
-    category: str
-    price: float
-    score: float
-    reason: str
 
 
 class Recommendations(BaseModel):
