@@ -108,7 +108,8 @@ def signed_sqrt(y: np.ndarray) -> np.ndarray:
 
 
 def signed_square(z: np.ndarray) -> np.ndarray:
-    return np.sign(z) * np.square(z)
+    """The inverse of `signed_sqrt`; a model output within 1e-6 of zero is zero (not 1e-45 units in an answer)."""
+    return np.where(np.abs(z) < 1e-6, 0.0, np.sign(z) * np.square(z))
 
 
 def make(spec: Spec, rows: int, seed: int = 0) -> MLForecast:
