@@ -125,6 +125,25 @@ def test_forecaster_learns_the_weekly_pattern_with_ordered_calibrated_quantiles(
     assert wape < naive  # knows the weekday, unlike a flat mean
 
 
+def test_square_root_target_inverts_exactly_and_keeps_returns() -> None:
+    y = np.array([-9.0, -0.25, 0.0, 1.0, 2.5, 400.0])
+    assert np.allclose(forecaster.signed_square(forecaster.signed_sqrt(y)), y)
+    assert forecaster.signed_sqrt(np.array([-4.0]))[0] == -2.0  # a return stays a negative, not NaN
+    assert (forecaster.signed_square(np.array([3e-23, -5e-7])) == 0.0).all()  # no 1e-45 units in an answer
+
+
+def test_forecaster_reaches_a_best_seller_among_small_series() -> None:
+    data = _weekly_pattern(n_series=40)
+    rng = np.random.default_rng(1)
+    big = data["unique_id"] == "S0"
+    data.loc[big, "y"] = rng.poisson(300.0, big.sum())  # one series sells about 100 times the others
+    cut = data["ds"].max() - pd.Timedelta(days=27)
+    train, test = data[data["ds"] < cut], data[data["ds"] >= cut]
+    fitted = forecaster.fit(train, forecaster.Spec(horizon=28, lgbm={"n_estimators": 80, "learning_rate": 0.1}))
+    top = fitted.forecast(train, 28).merge(test, on=["unique_id", "ds"]).query("unique_id == 'S0'")
+    assert 0.85 <= top["p50"].sum() / top["y"].sum() <= 1.15
+
+
 def test_forecaster_needs_enough_history() -> None:
     short = _weekly_pattern(n_series=2, days=60)
     with pytest.raises(ValueError, match="calibration windows"):
