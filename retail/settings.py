@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     holiday_country: str = "GB"  # public holidays for demand forecasts (ISO code, as the `holidays` package knows it)
     database_url: str | None = None  # the application database; default: SQLite at <workspace>/data/app.db
     push_features: bool = True  # order events push the customer's features to the online store (serving.orders.push)
+    sentiment_runtime: Literal["auto", "bf16", "int8", "fp32"] = "auto"  # see training.sentiment.model
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from features.schema import DataError
-from training.sentiment import data, scoring
+from training.sentiment import data, model, scoring
+from training.sentiment.bf16 import Bf16Classifier
 from training.sentiment.classifier import Classifier, Tuning, fine_tune, length_batches, token_budget
 from training.sentiment.family import first_sentence, probe
 from training.sentiment.int8 import Int8Classifier, export
@@ -129,7 +131,10 @@ def test_scores_keep_the_input_order(tiny_classifier: Classifier) -> None:
     np.testing.assert_allclose(tiny_classifier.scores(texts, batch_size=3), one_by_one, atol=1e-5)
 
 
-def test_pyfunc_round_trip_through_its_artifact_folder(tiny_classifier: Classifier, tmp_path: Path) -> None:
+@pytest.mark.parametrize("runtime, kind", [("int8", Int8Classifier), ("bf16", Bf16Classifier)])
+def test_pyfunc_round_trip_through_its_artifact_folder(
+    tiny_classifier: Classifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: str, kind: type
+) -> None:
     tiny_classifier.save(tmp_path)
     export(tmp_path)
 
@@ -137,19 +142,58 @@ def test_pyfunc_round_trip_through_its_artifact_folder(tiny_classifier: Classifi
         artifacts = {ARTIFACT: str(tmp_path)}
 
     texts = pd.DataFrame({"text": [t for t, _ in TINY]})
-    full, int8 = SentimentModel(int8=False), SentimentModel(int8=True)
-    for model in (full, int8):
-        model.load_context(Ctx())
+    full, reduced = SentimentModel(int8=False), SentimentModel(int8=True)
+    full.load_context(Ctx())
+    monkeypatch.setenv("RETAIL_SENTIMENT_RUNTIME", runtime)
+    reduced.load_context(Ctx())
     out = full.predict(None, texts)
     assert list(out.columns) == ["label", "score"]
     np.testing.assert_allclose(out["score"], tiny_classifier.scores(texts["text"].tolist()), atol=1e-6)
     assert (out["label"] == np.where(out["score"] >= 0.5, "positive", "negative")).all()
-    assert isinstance(int8.classifier, Int8Classifier) and isinstance(full.classifier, Classifier)
-    assert np.abs(int8.predict(None, texts)["score"] - out["score"]).max() < 0.1
-    assert int8.classifier.max_length == 16
+    assert type(reduced.classifier) is kind and type(full.classifier) is Classifier
+    assert np.abs(reduced.predict(None, texts)["score"] - out["score"]).max() < 0.1
+    assert reduced.classifier.max_length == 16
     import pickle
 
-    assert pickle.loads(pickle.dumps(int8)).classifier is None  # weights travel as the artifact, not the pickle
+    assert pickle.loads(pickle.dumps(reduced)).classifier is None  # weights travel as the artifact, not the pickle
+
+
+def test_the_runtime_follows_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
+    from training.sentiment import bf16, classifier
+
+    monkeypatch.setattr(bf16, "amx", lambda: True)
+    assert model.runtime(int8=True, exported=True) == "bf16"
+    assert model.runtime(int8=False, exported=True) == "fp32"  # logged with int8=False: full precision
+    assert model.runtime(int8=True, exported=True, asked="int8") == "int8"
+    monkeypatch.setattr(bf16, "amx", lambda: False)
+    assert model.runtime(int8=True, exported=True) == "int8"
+    assert model.runtime(int8=True, exported=False) == "fp32"
+    with pytest.raises(ValueError, match="no int8 export"):
+        model.runtime(int8=True, exported=False, asked="int8")
+    monkeypatch.setattr(classifier, "device", lambda: torch.device("cuda"))
+    assert model.runtime(int8=True, exported=True) == "fp32"  # the torch model on the GPU
+
+
+def test_a_small_call_is_shared_by_every_worker() -> None:
+    from training.sentiment.classifier import Scorer
+
+    class Counting(Scorer):
+        batch_size, workers = 64, 2
+
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
+
+        def positive(self, batch: list[str]) -> np.ndarray:
+            self.sizes.append(len(batch))
+            return np.array([len(t) / 100 for t in batch])
+
+    texts = ["x" * n for n in (5, 40, 7, 33, 12, 9, 50, 21)]
+    scorer = Counting()
+    np.testing.assert_allclose(scorer.scores(texts), [len(t) / 100 for t in texts])
+    assert sorted(scorer.sizes) == [4, 4]  # two batches of similar lengths, one per worker
+    scorer.sizes.clear()
+    scorer.scores(texts, batch_size=8)
+    assert scorer.sizes == [8]
 
 
 def test_a_broken_batcher_call_is_scored_in_process() -> None:

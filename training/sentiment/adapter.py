@@ -30,7 +30,7 @@ class SentimentAdapter:
         if not texts:
             return []
         classifier = self.inner.classifier
-        frame = labelled(classifier.scores(texts, batch_size=len(texts)), self.inner.threshold)
+        frame = labelled(classifier.scores(texts), self.inner.threshold)
         frame["truncated"] = classifier.token_counts(texts) > self.max_tokens
         return frame.to_dict("records")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import warnings
 from abc import ABC, abstractmethod
@@ -49,6 +50,11 @@ def quiet() -> None:
 
 def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cores() -> int:
+    """Workers for a runtime whose calls each use one core: torch's thread count (the physical cores)."""
+    return max(1, torch.get_num_threads() or os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -100,10 +106,15 @@ class Scorer(ABC):
         return np.array([len(ids) for ids in self.tokenizer(list(texts), truncation=False)["input_ids"]])
 
     def scores(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """P(positive) per text, in order; texts are scored in batches of similar length."""
+        """P(positive) per text, in order; texts are scored in batches of similar length.
+
+        Without `batch_size`, a call with fewer than `workers` full batches is split evenly so that every worker
+        gets a share (a served batch of 8 texts runs as two batches of 4 on two cores, not one of 8 on one).
+        """
         texts = list(texts)
         out = np.empty(len(texts), dtype="float64")
-        batches = length_batches(np.array([len(t) for t in texts]), batch_size or self.batch_size, None)
+        size = batch_size or max(1, min(self.batch_size, math.ceil(len(texts) / self.workers)))
+        batches = length_batches(np.array([len(t) for t in texts]), size, None)
 
         def run(idx: np.ndarray) -> None:
             out[idx] = self.positive([texts[i] for i in idx])

@@ -8,14 +8,13 @@ scores about 1.5 times as fast as torch's own dynamic int8 and agrees with full 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from training.sentiment.classifier import MAX_LENGTH, Scorer, quiet
+from training.sentiment.classifier import MAX_LENGTH, Scorer, cores, quiet
 
 MODEL_FILE = "model.int8.onnx"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -86,7 +85,7 @@ class Int8Classifier(Scorer):
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
-        self.workers = max(1, torch.get_num_threads() or os.cpu_count() or 1)
+        self.workers = cores()
 
     def positive(self, batch: list[str]) -> np.ndarray:
         enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")

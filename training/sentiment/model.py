@@ -1,7 +1,8 @@
 """The registered sentiment pyfunc: a `text` column in; `label` and `score` = P(positive) out.
 
-It carries the fine-tuned weights, tokenizer and their int8 ONNX export as an artifact folder. On a CPU it scores
-with ONNX Runtime in int8 unless it was logged with `int8=False`; on a GPU it runs the torch model.
+It carries the fine-tuned weights, tokenizer and their int8 ONNX export as an artifact folder. Which runtime
+scores (`runtime`): on a GPU the torch model; on a CPU with AMX the torch model in bfloat16; on other CPUs the int8
+ONNX export; full precision when logged with `int8=False`. RETAIL_SENTIMENT_RUNTIME (bf16, int8 or fp32) overrides.
 """
 
 from __future__ import annotations
@@ -23,13 +24,34 @@ def labelled(scores: np.ndarray, threshold: float) -> pd.DataFrame:
     return pd.DataFrame({"label": np.where(scores >= threshold, LABELS[1], LABELS[0]), "score": scores})
 
 
-def load_scorer(folder: Path, int8: bool) -> Any:
-    """ONNX Runtime int8 on a CPU when asked for and exported; else the torch model, on the GPU if there is one."""
+def runtime(int8: bool, exported: bool, asked: str = "auto") -> str:
+    """The runtime to score with: `asked` unless it is auto; else as the module docstring says."""
+    from training.sentiment.bf16 import amx
+    from training.sentiment.classifier import device
+
+    if asked == "int8" and not exported:
+        raise ValueError("RETAIL_SENTIMENT_RUNTIME=int8, but this model has no int8 export (logged with int8=False)")
+    if asked != "auto":
+        return asked
+    if not int8 or device().type != "cpu":
+        return "fp32"
+    if amx():
+        return "bf16"
+    return "int8" if exported else "fp32"
+
+
+def load_scorer(folder: Path, int8: bool, asked: str | None = None) -> Any:
+    """The classifier in `folder` in the runtime `runtime` picks (`asked`: default RETAIL_SENTIMENT_RUNTIME)."""
+    from retail.settings import get_settings
+    from training.sentiment.bf16 import Bf16Classifier
     from training.sentiment.classifier import Classifier, device
     from training.sentiment.int8 import MODEL_FILE, Int8Classifier
 
-    if int8 and device().type == "cpu" and (folder / MODEL_FILE).exists():
+    chosen = runtime(int8, (folder / MODEL_FILE).exists(), asked or get_settings().sentiment_runtime)
+    if chosen == "int8":
         return Int8Classifier(folder)
+    if chosen == "bf16":
+        return Bf16Classifier.load(folder)
     classifier = Classifier.load(folder)
     classifier.model.to(device())
     return classifier
