@@ -150,9 +150,9 @@ def test_pyfunc_round_trip_through_its_artifact_folder(
     assert list(out.columns) == ["label", "score"]
     np.testing.assert_allclose(out["score"], tiny_classifier.scores(texts["text"].tolist()), atol=1e-6)
     assert (out["label"] == np.where(out["score"] >= 0.5, "positive", "negative")).all()
+    assert reduced.classifier.max_length == 16
     assert type(reduced.classifier) is kind and type(full.classifier) is Classifier
     assert np.abs(reduced.predict(None, texts)["score"] - out["score"]).max() < 0.1
-    assert reduced.classifier.max_length == 16
     import pickle
 
     assert pickle.loads(pickle.dumps(reduced)).classifier is None  # weights travel as the artifact, not the pickle
