@@ -136,6 +136,8 @@ class Scorer(ABC):
 class Classifier(Scorer):
     """The fine-tuned torch model (full precision): what training makes, saves and exports."""
 
+    pad_to: int | None = None  # batches padded to a multiple of this many tokens
+
     def __init__(self, tokenizer, model, max_length: int) -> None:
         self.tokenizer, self.model, self.max_length = tokenizer, model, max_length
         self.model.eval()
@@ -155,7 +157,14 @@ class Classifier(Scorer):
     @torch.inference_mode()
     def positive(self, batch: list[str]) -> np.ndarray:
         on = next(self.model.parameters()).device
-        enc = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        enc = self.tokenizer(
+            batch,
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            pad_to_multiple_of=self.pad_to,
+            return_tensors="pt",
+        )
         logits = self.model(**enc.to(on)).logits.float()
         return torch.softmax(logits, dim=-1)[:, 1].cpu().numpy()
 
