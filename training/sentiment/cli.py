@@ -22,7 +22,7 @@ def train(
     epochs: Annotated[int | None, typer.Option(min=1, help="Passes (default: 1, more on small data).")] = None,
     negative_weight: Annotated[float, typer.Option(min=0.01, help="Loss weight of negative reviews.")] = 1.0,
     max_length: Annotated[int | None, typer.Option(min=8, help="Token budget (default: from the data).")] = None,
-    int8: Annotated[bool, typer.Option(help="Serve with ONNX Runtime in int8 on CPUs.")] = True,
+    int8: Annotated[bool, typer.Option(help="Reduced precision on CPUs: bfloat16 with AMX, else int8.")] = True,
     refit: Annotated[bool, typer.Option(help="Fit again on every review before registering (twice the time).")] = False,
 ) -> None:
     """Fine-tune MiniLM on rated reviews (rating 3 left out), against VADER and a frozen encoder; register."""

@@ -48,7 +48,7 @@ class SentimentOptions(Options):
     learning_rate: float = Field(default=5e-5, gt=0)
     max_length: int | None = Field(default=None, ge=8, description="Token budget (default: from the data).")
     negative_weight: float = Field(default=1.0, gt=0, description="Loss weight of negative reviews.")
-    int8: bool = Field(default=True, description="Serve with ONNX Runtime in int8 on CPUs.")
+    int8: bool = Field(default=True, description="Serve in reduced precision on CPUs (bfloat16 with AMX, else int8).")
     refit: bool = Field(default=False, description="Fit again on every review before registering.")
 
     def params(self) -> dict[str, Any]:
