@@ -1,6 +1,6 @@
 """The CPU runtime for processors with AMX matrix units: the torch model in bfloat16, one core per batch.
 
-On the 2-core Xeon with AMX this project is measured on, bfloat16 scores the clothing reviews about 1.4
+On the 2-core Xeon with AMX this project is measured on, bfloat16 scores the clothing reviews about 1.3
 times as fast as the int8 ONNX export and agrees with full precision more closely (bfloat16 keeps the float range
 and rounds each product's inputs; int8 rounds weights and activations to 256 levels). Without AMX, bfloat16
 products are emulated and slow, so `training.sentiment.model.load_scorer` picks int8 there.
@@ -47,9 +47,8 @@ class Bf16Classifier(Classifier):
     """Batches of 32 texts of similar length, each on one core (torch's intra-op threads set to one while scoring).
 
     Measured on 2 cores over the 22,641 clothing reviews, cold: batches of 32 score 360-368 reviews/s, of 16 336,
-    of 64 345; one batch of 64 on two threads ~255 before the other changes here. Batches are padded to a multiple
-    of 8 tokens: fewer distinct shapes for oneDNN to prepare kernels for, and about 10% faster than padding to the
-    longest text only.
+    of 64 345 (batches of 64 on one two-threaded call: about 255). Batches are padded to a multiple of 8 tokens:
+    fewer distinct shapes for oneDNN to prepare kernels for, and about 10% faster than padding to the longest text.
     """
 
     batch_size = 32

@@ -129,7 +129,7 @@ class SentimentFamily(Family):
         for name, p in scores.items():
             found = scoring.figures(y, p, thresholds.get(name, 0.5))
             results |= {f"{name}_{k}": v for k, v in found.items()}
-        if served is not model:  # what int8 costs, on the same rows
+        if served is not model:  # what the served runtime costs, on the same rows
             full = scoring.figures(y, model.scores(test["text"].tolist()))
             results |= {f"full_precision_{k}": v for k, v in full.items()}
         short = first_sentence(test["text"])
