@@ -82,10 +82,15 @@ class ForecastOverride(Base):
     replaced_override_id: Mapped[int | None] = mapped_column(ForeignKey("forecast_overrides.id"), nullable=True)
     reverted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     reverted_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # the API keys that created and reverted it, as they were then (no foreign key: the audit is a snapshot)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    key_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reverted_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reverted_key_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class AuditEntry(Base):
-    """Who did what to which override, when, and the values before and after (JSON)."""
+    """Who did what to which override, when, and the values before and after (JSON); with the API key used."""
 
     __tablename__ = "audit_log"
 
@@ -96,6 +101,8 @@ class AuditEntry(Base):
     author: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(DateTime)
     detail: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    key_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 # --- the order API: catalogue, stock, orders, returns, notifications, API keys -------------------------------

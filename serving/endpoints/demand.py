@@ -114,10 +114,17 @@ class OverrideRequest(BaseModel):
     store_id: Id | None = None
     start: date
     end: date
-    value: float | None = Field(default=None, ge=0, le=1e9, description="Units per period in [start, end].")
-    factor: float | None = Field(default=None, gt=0, le=100, description="Multiplies the P50 in [start, end].")
+    # strict: a JSON number only (`true` or "12" is a 422, not 1.0 or 12.0)
+    value: float | None = Field(
+        default=None, ge=0, le=1e9, strict=True, description="Units per period in [start, end]."
+    )
+    factor: float | None = Field(
+        default=None, gt=0, le=100, strict=True, description="Multiplies the P50 in [start, end]."
+    )
     reason: str = Field(min_length=1, max_length=2000)
-    author: str = Field(min_length=1, max_length=128)
+    author: str = Field(
+        min_length=1, max_length=128, description="Who asked for it, in words; the API key used is recorded too."
+    )
 
     @model_validator(mode="after")
     def one_adjustment(self) -> OverrideRequest:
@@ -128,9 +135,17 @@ class OverrideRequest(BaseModel):
         return self
 
 
+class KeyOut(BaseModel):
+    """The API key that made a change: its id (`retail keys list`) and name (its prefix if it has none)."""
+
+    id: int
+    name: str
+
+
 class AuditItem(BaseModel):
     action: str
     author: str
+    key: KeyOut | None = Field(description="The API key used; None for changes made before keys were recorded.")
     at: datetime
     detail: str
 
@@ -150,6 +165,8 @@ class Override(BaseModel):
     replaced_override_id: int | None = Field(description="The newest older override in force it overlaps.")
     reverted_at: datetime | None
     reverted_by: str | None
+    key: KeyOut | None = Field(description="The API key that created it (None if made before keys were recorded).")
+    reverted_key: KeyOut | None = Field(description="The API key that reverted it.")
     audit: list[AuditItem] = []
 
 
@@ -158,11 +175,31 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None else None
 
 
+def _key(key_id: int | None, name: str | None) -> KeyOut | None:
+    return None if key_id is None else KeyOut(id=key_id, name=name or "")
+
+
 def _override(o: Any, trail: list[Any]) -> Override:
-    fields = {k: getattr(o, k) for k in Override.model_fields if k not in ("audit", "store_id")}
+    own = ("audit", "store_id", "key", "reverted_key")
+    fields = {k: getattr(o, k) for k in Override.model_fields if k not in own}
     fields |= {"created_at": _utc(o.created_at), "reverted_at": _utc(o.reverted_at)}
-    audit = [AuditItem(action=a.action, author=a.author, at=a.at.replace(tzinfo=UTC), detail=a.detail) for a in trail]
-    return Override(**fields, store_id=o.store_id or None, audit=audit)
+    audit = [
+        AuditItem(
+            action=a.action,
+            author=a.author,
+            key=_key(a.key_id, a.key_name),
+            at=a.at.replace(tzinfo=UTC),
+            detail=a.detail,
+        )
+        for a in trail
+    ]
+    return Override(
+        **fields,
+        store_id=o.store_id or None,
+        key=_key(o.key_id, o.key_name),
+        reverted_key=_key(o.reverted_key_id, o.reverted_key_name),
+        audit=audit,
+    )
 
 
 @router.post(
@@ -172,7 +209,7 @@ def _override(o: Any, trail: list[Any]) -> Override:
     responses={**NOT_FOUND, **INVALID, **UNAVAILABLE, **AUTH_RESPONSES},
 )
 def create_override(
-    request: OverrideRequest, rt: Annotated[Runtime, Depends(runtime)], _: Annotated[Caller, Depends(WRITERS)]
+    request: OverrideRequest, rt: Annotated[Runtime, Depends(runtime)], caller: Annotated[Caller, Depends(WRITERS)]
 ) -> Override | JSONResponse:
     """Adjust a forecast. Where it overlaps older overrides it wins; they are kept and apply again if it is reverted."""
     adapter = rt.adapter("demand")
@@ -188,7 +225,7 @@ def create_override(
     current = adapter.current(request.product_id, store)
     asked = records.OverrideRequest(**(request.model_dump() | {"store_id": store}))
     with db.session(rt.ws, rt.settings) as s:
-        created = records.create_override(s, asked, current)
+        created = records.create_override(s, asked, current, records.key_of(s, caller.key_id))
         s.flush()
         return _override(created, records.audit_trail(s, created.id))
 
@@ -208,13 +245,13 @@ def revert_override(
     override_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     author: Annotated[str, Query(min_length=1, max_length=128, description="Who reverts it.")],
     rt: Annotated[Runtime, Depends(runtime)],
-    _: Annotated[Caller, Depends(WRITERS)],
+    caller: Annotated[Caller, Depends(WRITERS)],
 ) -> Override | JSONResponse:
     """Revert an override (the forecast falls back to the model); the revert is itself audited."""
     rt.adapter("demand")
     try:
         with db.session(rt.ws, rt.settings) as s:
-            reverted = records.revert_override(s, override_id, author)
+            reverted = records.revert_override(s, override_id, author, records.key_of(s, caller.key_id))
             s.flush()
             return _override(reverted, records.audit_trail(s, override_id))
     except LookupError:
@@ -238,7 +275,7 @@ def list_overrides(
 ) -> list[Override]:
     """Overrides with their audit trails, newest first."""
     rt.adapter("demand")
-    with db.session(rt.ws, rt.settings) as s:
+    with records.reading(rt.ws, rt.settings) as s:
         found = records.list_overrides(s, product_id, include_closed)
         return [_override(o, records.audit_trail(s, o.id)) for o in found]
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from retail import db
 from retail.settings import Settings
 from retail.workspace import Workspace
 from training.demand import records, series
@@ -55,7 +54,7 @@ def measure(ws: Workspace, settings: Settings, since: pd.Timestamp) -> Accuracy:
     until = pd.Timestamp(ws.read_meta().get("data_end") or pd.Timestamp.now()).floor("D")
     if since >= until:
         raise ValueError(f"--since {since:%Y-%m-%d} is not before the end of the data ({until:%Y-%m-%d})")
-    with db.session(ws, settings) as s:
+    with records.reading(ws, settings) as s:  # a read transaction: it never takes the write lock
         stored = records.stored_values(s, since, until)
         if stored.empty:
             raise ValueError(f"no stored forecasts for days from {since:%Y-%m-%d}: run `retail predict demand` first")

@@ -24,7 +24,7 @@ class DemandAdapter:
         self.version, self.ws, self.settings = version, ws, get_settings(workspace=ws.root)
         self.level, self.freq, self.horizon = inner.level, inner.spec.freq, inner.spec.horizon
         self.as_of = pd.Timestamp(ws.read_meta().get("data_end") or pd.Timestamp.now()).floor("D")
-        with db.session(ws, self.settings) as s:
+        with records.reading(ws, self.settings) as s:
             stored = records.load_run(s, version, self.as_of, self.level, SOURCE)
         if stored is None:
             stored = self._make(model)
@@ -51,7 +51,7 @@ class DemandAdapter:
     def series(self, product_id: str, store_id: str, horizon: int) -> pd.DataFrame:
         """`ds, p10, p50, p90, adjusted, override_id, revenue_p50, revenue_adjusted` for the next periods."""
         rows = self.frame.loc[[(product_id, store_id)]].reset_index().head(horizon)
-        with db.session(self.ws, self.settings) as s:
+        with records.reading(self.ws, self.settings) as s:  # a read: never queues behind the write lock
             rows = records.adjust(rows, records.active_overrides(s, [product_id]))
         rows["revenue_p50"] = rows["p50"] * rows["price"]
         rows["revenue_adjusted"] = rows["adjusted"] * rows["price"]

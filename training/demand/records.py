@@ -3,13 +3,15 @@
 A forecast run is stored whole or not at all. An override never overwrites another: overlapping overrides
 coexist, the newest in force winning on each day, and each records the adjusted units it replaced and the
 override it overlapped; a revert closes it (the earlier one applies again). Every change writes an audit entry
-in the same transaction.
+in the same transaction, naming the API key that made it (id and name) beside the free-text author.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -18,7 +20,10 @@ import pandas as pd
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from retail.db.tables import AuditEntry, ForecastOverride, ForecastRun, ForecastValue
+from retail import db
+from retail.db.tables import ApiKey, AuditEntry, ForecastOverride, ForecastRun, ForecastValue
+from retail.settings import Settings
+from retail.workspace import Workspace
 
 log = logging.getLogger(__name__)
 VALUE_COLUMNS = ["product_id", "store_id", "ds", "p10", "p50", "p90", "price"]
@@ -27,6 +32,13 @@ VALUE_COLUMNS = ["product_id", "store_id", "ds", "p10", "p50", "p90", "price"]
 def now() -> datetime:
     """UTC, timezone-naive (the data contract's timestamps)."""
     return datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+
+
+@contextmanager
+def reading(ws: Workspace, settings: Settings) -> Iterator[Session]:
+    """A read-only transaction: on SQLite a plain (deferred) BEGIN, so it never takes or queues for the write lock."""
+    with Session(db.reader(db.engine(ws, settings))) as s, s.begin():
+        yield s
 
 
 def store_run(
@@ -120,23 +132,42 @@ class OverrideRequest:
     author: str
 
 
-def _audit(s: Session, entity_id: int, action: str, author: str, detail: dict) -> None:
+@dataclass(frozen=True)
+class Key:
+    """The API key behind a change: its id and name (its prefix when it was created without one)."""
+
+    id: int
+    name: str
+
+
+def key_of(s: Session, key_id: int) -> Key:
+    """The key with this id as the audit records it (keys are revoked, never deleted, so it is there)."""
+    found = s.get(ApiKey, key_id)
+    return Key(key_id, (found.name or found.prefix) if found is not None else "")
+
+
+def _audit(s: Session, entity_id: int, action: str, author: str, detail: dict, key: Key | None) -> None:
     s.add(
         AuditEntry(
             entity="forecast_override",
             entity_id=str(entity_id),
             action=action,
             author=author,
+            key_id=key.id if key else None,
+            key_name=key.name if key else None,
             at=now(),
             detail=json.dumps(detail, default=str),
         )
     )
 
 
-def create_override(s: Session, request: OverrideRequest, current: pd.DataFrame | None) -> ForecastOverride:
+def create_override(
+    s: Session, request: OverrideRequest, current: pd.DataFrame | None, key: Key | None = None
+) -> ForecastOverride:
     """Record an override; on the days it shares with older overrides in force, it wins (they are kept).
 
-    `current` is the champion's stored forecast for the series (with `adjusted`), to record what it replaced.
+    `current` is the champion's stored forecast for the series (with `adjusted`), to record what it replaced;
+    `key` is the API key making the change (None from code that runs without one).
     """
     if (request.value is None) == (request.factor is None):
         raise ValueError("give exactly one of value and factor")
@@ -158,18 +189,20 @@ def create_override(s: Session, request: OverrideRequest, current: pd.DataFrame 
     override = ForecastOverride(
         **request.__dict__,
         created_at=now(),
+        key_id=key.id if key else None,
+        key_name=key.name if key else None,
         replaced_value=replaced,
         replaced_override_id=max((o.id for o in overlapping), default=None),
     )
     s.add(override)
     s.flush()
     for old in overlapping:
-        _audit(s, old.id, "overlapped", request.author, {"by": override.id})
-    _audit(s, override.id, "created", request.author, {**request.__dict__, "replaced_value": replaced})
+        _audit(s, old.id, "overlapped", request.author, {"by": override.id}, key)
+    _audit(s, override.id, "created", request.author, {**request.__dict__, "replaced_value": replaced}, key)
     return override
 
 
-def revert_override(s: Session, override_id: int, author: str) -> ForecastOverride:
+def revert_override(s: Session, override_id: int, author: str, key: Key | None = None) -> ForecastOverride:
     """Close an override; its days fall back to older overrides in force, or the model."""
     override = s.get(ForecastOverride, override_id, with_for_update=True)
     if override is None:
@@ -177,7 +210,8 @@ def revert_override(s: Session, override_id: int, author: str) -> ForecastOverri
     if override.reverted_at is not None:
         raise ValueError(f"override {override_id} was already reverted by {override.reverted_by}")
     override.reverted_at, override.reverted_by = now(), author
-    _audit(s, override.id, "reverted", author, {"value": override.value, "factor": override.factor})
+    override.reverted_key_id, override.reverted_key_name = (key.id, key.name) if key else (None, None)
+    _audit(s, override.id, "reverted", author, {"value": override.value, "factor": override.factor}, key)
     return override
 
 
