@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +23,8 @@ class Settings(BaseSettings):
     database_url: str | None = None  # the application database; default: SQLite at <workspace>/data/app.db
     push_features: bool = True  # order events push the customer's features to the online store (serving.orders.push)
     sentiment_runtime: Literal["auto", "bf16", "int8", "fp32"] = "auto"  # see training.sentiment.model
+    webhook_max_attempts: PositiveInt = 24  # tries before a delivery is dead-lettered (~2.5 h of backoff)
+    webhook_retention_days: PositiveInt = 90  # delivered outbox entries (and customers' notifications) kept this long
 
 
 def get_settings(**overrides: object) -> Settings:

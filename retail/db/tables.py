@@ -259,16 +259,20 @@ class Outbox(Base):
     customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     kind: Mapped[str] = mapped_column(String(32))  # order.status_changed, order.returned, ...
     payload: Mapped[str] = mapped_column(Text)  # JSON
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)  # pruned by age (serving.orders.webhooks)
 
 
 class Webhook(Base):
+    """A receiver of outbox entries: those after `starts_after_id`, signed with `secret` (HMAC-SHA256)."""
+
     __tablename__ = "webhooks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2048))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret: Mapped[str] = mapped_column(String(64))  # kept in clear: it signs every delivery
+    starts_after_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # newest outbox id when added
 
 
 class WebhookDelivery(Base):
@@ -282,6 +286,7 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    dead_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # dead-lettered: no more tries
 
 
 class ApiKey(Base):

@@ -75,30 +75,47 @@ def keys_revoke(
 @webhooks_app.command("add")
 @command
 def webhooks_add(
-    url: Annotated[str, typer.Argument(help="http(s) URL that receives each notification as a JSON POST.")],
+    url: Annotated[str, typer.Argument(help="http(s) URL that receives each notification as a signed JSON POST.")],
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
-    """Register a webhook: it receives every notification written from now on, in order per order."""
-    from serving.orders.webhooks import add_webhook
+    """Register a webhook: it receives every notification written from now on (not the history), in order per
+    order. Its signing secret is printed once, on the last line."""
+    from serving.orders.webhook_admin import add_webhook
 
     row = add_webhook(_engine(workspace), url)
     typer.echo(f"webhook {row.id}: {row.url}")
+    typer.echo("signing secret (X-Retail-Signature; shown only now, `webhooks rotate` makes a new one):")
+    typer.echo(row.secret)
 
 
 @webhooks_app.command("list")
 @command
 def webhooks_list(workspace: WorkspaceOpt = Path(".")) -> None:
-    """Registered webhooks with how many notifications each has delivered and has pending."""
-    from serving.orders.webhooks import webhook_status
+    """Registered webhooks with how many notifications each has delivered, pending, failing and dead-lettered."""
+    from serving.orders.webhook_admin import webhook_status
 
     rows = webhook_status(_engine(workspace))
     if not rows:
         typer.echo("no webhooks: add one with `retail webhooks add URL`")
         return
-    typer.echo(f"{'id':>4} {'delivered':>9} {'pending':>7} {'failing':>7}  url  (last error)")
+    typer.echo(f"{'id':>4} {'delivered':>9} {'pending':>7} {'failing':>7} {'dead':>5}  url  (last error)")
     for s in rows:
         error = f"  ({s.last_error})" if s.last_error else ""
-        typer.echo(f"{s.id:>4} {s.delivered:>9} {s.pending:>7} {s.failing:>7}  {s.url}{error}")
+        typer.echo(f"{s.id:>4} {s.delivered:>9} {s.pending:>7} {s.failing:>7} {s.dead:>5}  {s.url}{error}")
+
+
+@webhooks_app.command("rotate")
+@command
+def webhooks_rotate(
+    webhook_id: Annotated[int, typer.Argument(help="The webhook's id as `webhooks list` shows it.")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Give a webhook a new signing secret, printed once on the last line; the old one stops verifying at once."""
+    from serving.orders.webhook_admin import rotate_secret
+
+    row = rotate_secret(_engine(workspace), webhook_id)
+    typer.echo(f"webhook {row.id}: {row.url}: new signing secret (shown only now):")
+    typer.echo(row.secret)
 
 
 @webhooks_app.command("remove")
@@ -108,7 +125,42 @@ def webhooks_remove(
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Stop sending to a webhook (it is deactivated; its delivery record is kept)."""
-    from serving.orders.webhooks import remove_webhook
+    from serving.orders.webhook_admin import remove_webhook
 
     row = remove_webhook(_engine(workspace), webhook_id)
     typer.echo(f"removed webhook {row.id}: {row.url}")
+
+
+@webhooks_app.command("dead-letters")
+@command
+def webhooks_dead_letters(
+    workspace: WorkspaceOpt = Path("."),
+    webhook: Annotated[int | None, typer.Option(help="Only this webhook's (its id).")] = None,
+) -> None:
+    """Deliveries given up after RETAIL_WEBHOOK_MAX_ATTEMPTS tries; `webhooks retry ID` requeues one."""
+    from serving.orders.webhook_admin import dead_letters
+
+    rows = dead_letters(_engine(workspace), webhook)
+    if not rows:
+        typer.echo("no dead letters")
+        return
+    typer.echo(f"{'id':>8} {'webhook':>7} {'order':<12} {'kind':<22} {'tries':>5} {'dead since':<17} last error")
+    for d in rows:
+        line = f"{d.outbox_id:>8} {d.webhook_id:>7} {d.order_id:<12} {d.kind:<22} {d.attempts:>5}"
+        typer.echo(f"{line} {_when(d.dead_at):<17} {d.last_error or ''}")
+
+
+@webhooks_app.command("retry")
+@command
+def webhooks_retry(
+    delivery_id: Annotated[
+        int | None, typer.Argument(help="The dead letter's id (X-Retail-Delivery) as `dead-letters` shows it.")
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+    webhook: Annotated[int | None, typer.Option(help="Only for this webhook; without an id, all of its.")] = None,
+) -> None:
+    """Requeue dead letters with a fresh count of tries; each goes before its order's later pending entries."""
+    from serving.orders.webhook_admin import retry
+
+    count = retry(_engine(workspace), delivery_id, webhook)
+    typer.echo(f"requeued {count} dead letter{'s' if count != 1 else ''}")

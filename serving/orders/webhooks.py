@@ -1,39 +1,58 @@
-"""Webhooks: every outbox entry is POSTed as JSON to every active webhook, at least once, in order per order.
+"""Webhooks: every outbox entry is POSTed, signed, to every active webhook, at least once, in order per order.
 
-`deliver_due` makes one pass; `start` runs passes in a background thread. Per webhook and order only the oldest
-undelivered entry is ever sent, so an order's later event never overtakes an earlier one that is still failing.
-Each attempt is recorded in `webhook_deliveries` (attempts, last_error, next_attempt_at, delivered_at); a failure
-is retried after an exponential backoff (1 s doubling up to 10 min), forever: a receiver that comes back gets
-everything. Before sending, an attempt is claimed by moving `next_attempt_at` past the send's timeout, so
-several service workers never send the same entry at once, and one that dies mid-send only delays a retry.
+Each webhook has its own lane (an asyncio task): deliveries to different webhooks run side by side, so a slow,
+hung or dead receiver only delays itself. A request has a whole deadline (`DEADLINE_S`: connecting, sending and
+the answer's headers; a receiver trickling bytes is cut off too), and only the first `ERROR_BODY_BYTES` of an
+error answer are read. Per webhook and order only the oldest entry not yet delivered nor dead-lettered is sent,
+so an order's later event never overtakes an earlier one that is still being retried.
 
-Receivers should treat `X-Retail-Delivery` (the outbox id) as an idempotency key: at least once means a
-delivery whose answer was lost is sent again.
+Each attempt is recorded in `webhook_deliveries`. Before sending, the attempt is claimed by moving
+`next_attempt_at` past the deadline (a lease taken at the moment of that send), so several service workers never
+send one entry at once and one that dies mid-send only delays a retry. A failure is retried after 1 s, 2 s,
+4 s, ... (at most 10 min) counted from when that send ended; after `webhook_max_attempts` tries (a setting) the
+entry is dead-lettered: it is no longer tried, the order's later entries flow again, and `retry` requeues it.
+Entries every active webhook has delivered are pruned once older than `webhook_retention_days` (a setting).
+
+Receivers should treat `X-Retail-Delivery` (the outbox id) as an idempotency key and check
+`X-Retail-Signature` with `verify` (the README's receiver example is this function).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, and_, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from retail import db
 from retail.db.tables import Outbox, Webhook, WebhookDelivery
+from retail.settings import get_settings
 
 log = logging.getLogger(__name__)
-TIMEOUT_S = 5.0
+DEADLINE_S = 10.0  # a whole request, from connecting to the answer's status line and headers
+CONNECT_TIMEOUT_S = 5.0
+ERROR_BODY_BYTES = 200  # what is read of an error answer, for `webhooks list`
 BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 600.0
-LEASE = timedelta(seconds=TIMEOUT_S + 10)  # a claimed attempt is not taken by another worker before this
+LEASE = timedelta(seconds=DEADLINE_S + 10)  # a claimed attempt is not taken by another worker before this
 MAX_PER_PASS = 1000  # deliveries per webhook per pass, so one pass never runs for long
+PRUNE_EVERY_S = 3600.0
+STOP_WAIT_S = 2.0  # stop() waits at most this long; an in-flight send is abandoned (its lease lets it retry)
+SIGNATURE_HEADER = "X-Retail-Signature"
+T = TypeVar("T")
 
 
 def _now() -> datetime:
@@ -45,88 +64,73 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_MAX_S))
 
 
-# --- registration -------------------------------------------------------------------------------------------
+# --- signatures ---------------------------------------------------------------------------------------------
 
 
-def add_webhook(engine: Engine, url: str) -> Webhook:
-    """Register an http(s) URL; it is sent every notification in the outbox, the earlier ones included."""
-    parsed = httpx.URL(url)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"a webhook needs an http:// or https:// URL with a host, not {url!r}")
-    with Session(engine, expire_on_commit=False) as s, s.begin():
-        row = Webhook(url=url, created_at=_now(), active=True)
-        s.add(row)
-    return row
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The `X-Retail-Signature` value: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`."""
+    t = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
 
 
-def remove_webhook(engine: Engine, webhook_id: int) -> Webhook:
-    """Deactivate a webhook: nothing more is sent to it; what it received stays on record."""
-    with Session(engine, expire_on_commit=False) as s, s.begin():
-        row = s.get(Webhook, webhook_id)
-        if row is None or not row.active:
-            raise ValueError(f"no active webhook has id {webhook_id}: see `retail webhooks list`")
-        row.active = False
-    return row
+def verify(secret: str, header: str, body: bytes, tolerance: int = 300, now: float | None = None) -> bool:
+    """True when `header` (X-Retail-Signature) signs the raw `body` with `secret`, made within `tolerance` s."""
+    fields = dict(part.strip().partition("=")[::2] for part in header.split(","))
+    try:
+        sent = int(fields["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - sent) > tolerance:
+        return False  # too old (a replay) or from a clock far ahead
+    expected = hmac.new(secret.encode(), f"{sent}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields.get("v1", ""))
+
+
+# --- what is due --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class WebhookStatus:
+class Hook:
+    """What a lane needs of a webhook (re-read every pass, so a rotated secret is used at once)."""
+
     id: int
     url: str
-    delivered: int
-    pending: int
-    failing: int  # pending entries with at least one failed attempt
-    last_error: str | None
+    secret: str
+    starts_after_id: int
 
 
-def webhook_status(engine: Engine) -> list[WebhookStatus]:
-    """Each active webhook with its delivered, pending and failing counts and its latest error."""
+def _hooks(engine: Engine, webhook_id: int | None = None) -> list[Hook]:
+    query = select(Webhook).where(Webhook.active.is_(True)).order_by(Webhook.id)
+    if webhook_id is not None:
+        query = query.where(Webhook.id == webhook_id)
     with Session(db.reader(engine)) as s:
-        total = s.scalar(select(func.count()).select_from(Outbox)) or 0
-        result = []
-        for hook in s.scalars(select(Webhook).where(Webhook.active.is_(True)).order_by(Webhook.id)):
-            mine = select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id).subquery()
-            delivered = s.scalar(select(func.count()).where(mine.c.delivered_at.is_not(None))) or 0
-            failing = s.scalar(select(func.count()).where(mine.c.delivered_at.is_(None), mine.c.attempts > 0)) or 0
-            last_error = s.scalar(
-                select(mine.c.last_error)
-                .where(mine.c.delivered_at.is_(None), mine.c.last_error.is_not(None))
-                .order_by(mine.c.outbox_id.desc())
-                .limit(1)
-            )
-            result.append(WebhookStatus(hook.id, hook.url, delivered, total - delivered, failing, last_error))
-        return result
+        return [Hook(h.id, h.url, h.secret, h.starts_after_id) for h in s.scalars(query)]
 
 
-# --- delivery -----------------------------------------------------------------------------------------------
-
-
-def _body(entry: Outbox) -> dict[str, object]:
-    return {
-        "id": entry.id,
-        "kind": entry.kind,
-        "order_id": entry.order_id,
-        "customer_id": entry.customer_id,
-        "created_at": entry.created_at.isoformat(),
-        "data": json.loads(entry.payload),
-    }
-
-
-def _heads(engine: Engine, webhook_id: int, now: datetime) -> list[int]:
-    """Per order, the oldest entry not yet delivered to this webhook, where that entry is due now."""
+def _open(webhook_id: int) -> Any:
+    """Outbox rows joined to this webhook's delivery row, where it is neither delivered nor dead-lettered."""
     joined = and_(WebhookDelivery.outbox_id == Outbox.id, WebhookDelivery.webhook_id == webhook_id)
-    heads = (
-        select(func.min(Outbox.id).label("id"))
+    return (
+        select(Outbox.id)
         .outerjoin(WebhookDelivery, joined)
-        .where(WebhookDelivery.delivered_at.is_(None))
+        .where(WebhookDelivery.delivered_at.is_(None), WebhookDelivery.dead_at.is_(None))
+    )
+
+
+def _heads(engine: Engine, hook: Hook, now: datetime) -> list[int]:
+    """Per order, the oldest entry this webhook still owes, where that entry is due now."""
+    heads = (
+        _open(hook.id)
+        .with_only_columns(func.min(Outbox.id).label("id"))
+        .where(Outbox.id > hook.starts_after_id)
         .group_by(Outbox.order_id)
         .subquery()
     )
+    mine = and_(WebhookDelivery.outbox_id == heads.c.id, WebhookDelivery.webhook_id == hook.id)
     due = (
         select(heads.c.id)
-        .outerjoin(
-            WebhookDelivery, and_(WebhookDelivery.outbox_id == heads.c.id, WebhookDelivery.webhook_id == webhook_id)
-        )
+        .outerjoin(WebhookDelivery, mine)
         .where((WebhookDelivery.next_attempt_at.is_(None)) | (WebhookDelivery.next_attempt_at <= now))
         .order_by(heads.c.id)
         .limit(MAX_PER_PASS)
@@ -135,22 +139,15 @@ def _heads(engine: Engine, webhook_id: int, now: datetime) -> list[int]:
         return list(s.scalars(due))
 
 
-def _next_of_order(engine: Engine, webhook_id: int, entry: Outbox) -> Outbox | None:
-    """The order's next entry after `entry`, unless it was already delivered to this webhook."""
-    with Session(db.reader(engine), expire_on_commit=False) as s:
-        joined = and_(WebhookDelivery.outbox_id == Outbox.id, WebhookDelivery.webhook_id == webhook_id)
-        query = (
-            select(Outbox)
-            .outerjoin(WebhookDelivery, joined)
-            .where(Outbox.order_id == entry.order_id, Outbox.id > entry.id, WebhookDelivery.delivered_at.is_(None))
-            .order_by(Outbox.id)
-            .limit(1)
-        )
-        return s.scalar(query)
+def _next_of_order(engine: Engine, hook: Hook, entry: Outbox) -> int | None:
+    """The order's next entry after `entry` that this webhook still owes."""
+    query = _open(hook.id).where(Outbox.order_id == entry.order_id, Outbox.id > entry.id).order_by(Outbox.id)
+    with Session(db.reader(engine)) as s:
+        return s.scalar(query.limit(1))
 
 
 def _claim(engine: Engine, webhook_id: int, outbox_id: int, now: datetime) -> Outbox | None:
-    """Take one attempt at an entry (attempts + 1, leased); None when it is not due or another worker has it."""
+    """Take one attempt at an entry (attempts + 1, leased from `now`); None when not due or another worker has it."""
     with Session(engine, expire_on_commit=False) as s:
         try:
             with s.begin():
@@ -163,13 +160,14 @@ def _claim(engine: Engine, webhook_id: int, outbox_id: int, now: datetime) -> Ou
                         WebhookDelivery.webhook_id == webhook_id,
                         WebhookDelivery.outbox_id == outbox_id,
                         WebhookDelivery.delivered_at.is_(None),
+                        WebhookDelivery.dead_at.is_(None),
                         (WebhookDelivery.next_attempt_at.is_(None)) | (WebhookDelivery.next_attempt_at <= now),
                     )
                     .values(attempts=WebhookDelivery.attempts + 1, next_attempt_at=now + LEASE)
                 )
                 if claimed.rowcount == 0:  # type: ignore[attr-defined]
                     if s.get(WebhookDelivery, (webhook_id, outbox_id)) is not None:
-                        return None  # delivered, leased by another worker, or not due yet
+                        return None  # delivered, dead, leased by another worker, or not due yet
                     s.add(
                         WebhookDelivery(
                             webhook_id=webhook_id, outbox_id=outbox_id, attempts=1, next_attempt_at=now + LEASE
@@ -180,77 +178,214 @@ def _claim(engine: Engine, webhook_id: int, outbox_id: int, now: datetime) -> Ou
         return entry
 
 
-def _record(engine: Engine, webhook_id: int, outbox_id: int, now: datetime, error: str | None) -> None:
+def _record(engine: Engine, webhook_id: int, outbox_id: int, now: datetime, error: str | None, tries: int) -> None:
+    """The attempt's outcome: delivered, retried after a backoff from `now`, or dead after `tries` attempts."""
     with Session(engine) as s, s.begin():
         row = s.get(WebhookDelivery, (webhook_id, outbox_id))
         if row is None:
             return
         if error is None:
             row.delivered_at, row.next_attempt_at, row.last_error = now, None, None
+            return
+        row.last_error = error[:1000]
+        if row.attempts >= tries:
+            row.dead_at, row.next_attempt_at = now, None
+            log.warning("webhook %d: outbox %d dead-lettered after %d tries", webhook_id, outbox_id, row.attempts)
         else:
-            row.next_attempt_at, row.last_error = now + backoff(row.attempts), error[:1000]
+            row.next_attempt_at = now + backoff(row.attempts)
 
 
-def _send(client: httpx.Client, url: str, entry: Outbox) -> str | None:
-    """POST one entry; None when the receiver answered 2xx, else what went wrong."""
-    headers = {"X-Retail-Event": entry.kind, "X-Retail-Delivery": str(entry.id)}
+def prune(engine: Engine, retention: timedelta, now: datetime | None = None) -> int:
+    """Delete entries older than `retention` that every active webhook has delivered (or was added after)."""
+    owed = (
+        select(Webhook.id)
+        .where(Webhook.active.is_(True), Webhook.starts_after_id < Outbox.id)
+        .where(
+            ~exists()
+            .where(
+                WebhookDelivery.webhook_id == Webhook.id,
+                WebhookDelivery.outbox_id == Outbox.id,
+                WebhookDelivery.delivered_at.is_not(None),
+            )
+            .correlate_except(WebhookDelivery)
+        )
+    )
+    cutoff = (now or _now()) - retention
+    with Session(engine) as s, s.begin():
+        result = s.execute(
+            delete(Outbox)
+            .where(Outbox.created_at < cutoff, ~owed.exists())
+            .execution_options(synchronize_session=False)
+        )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- sending ------------------------------------------------------------------------------------------------
+
+
+def _body(entry: Outbox) -> bytes:
+    body = {
+        "id": entry.id,
+        "kind": entry.kind,
+        "order_id": entry.order_id,
+        "customer_id": entry.customer_id,
+        "created_at": entry.created_at.isoformat(),
+        "data": json.loads(entry.payload),
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def _send(client: httpx.AsyncClient, hook: Hook, entry: Outbox) -> str | None:
+    """POST one entry within the deadline; None when the receiver answered 2xx, else what went wrong."""
+    body = _body(entry)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Retail-Event": entry.kind,
+        "X-Retail-Delivery": str(entry.id),
+        SIGNATURE_HEADER: sign(hook.secret, body),
+    }
     try:
-        response = client.post(url, json=_body(entry), headers=headers, timeout=TIMEOUT_S)
+        async with asyncio.timeout(DEADLINE_S), client.stream("POST", hook.url, content=body, headers=headers) as r:
+            if r.is_success:
+                return None  # the body of a success is never read
+            head = b""
+            async for chunk in r.aiter_bytes():
+                head += chunk
+                if len(head) >= ERROR_BODY_BYTES:
+                    break
+            return f"HTTP {r.status_code}: {head[:ERROR_BODY_BYTES].decode(errors='replace')}"
+    except TimeoutError:
+        return f"no answer within the {DEADLINE_S:g} s deadline"
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"
-    if response.is_success:
-        return None
-    return f"HTTP {response.status_code}: {response.text[:200]}"
 
 
-def deliver_due(engine: Engine, client: httpx.Client, now: datetime | None = None) -> int:
-    """One pass over every active webhook: send what is due, in order per order; how many were delivered."""
-    now = now or _now()
-    with Session(db.reader(engine)) as s:
-        hooks = [(h.id, h.url) for h in s.scalars(select(Webhook).where(Webhook.active.is_(True)))]
-    delivered = 0
-    for webhook_id, url in hooks:
-        sent = 0
-        for head in _heads(engine, webhook_id, now):
-            if sent >= MAX_PER_PASS:
-                break
-            entry = _claim(engine, webhook_id, head, now)
-            while entry is not None and sent < MAX_PER_PASS:
-                error = _send(client, url, entry)
-                _record(engine, webhook_id, entry.id, now, error)
+class _Deliverer:
+    """Passes over the outbox, one webhook per lane; database work runs in `pool` so it never blocks the loop."""
+
+    def __init__(
+        self, engine: Engine, client: httpx.AsyncClient, clock: Callable[[], datetime], tries: int, pool: Any
+    ) -> None:
+        self.engine, self.client, self.clock, self.tries, self.pool = engine, client, clock, tries, pool
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    async def one_pass(self, hook: Hook) -> tuple[int, int]:
+        """Send what is due to one webhook, in order per order: (attempts made, deliveries)."""
+        sent = delivered = 0
+        for head in await self._db(_heads, self.engine, hook, self.clock()):
+            following: int | None = head
+            while following is not None and sent < MAX_PER_PASS:
+                entry = await self._db(_claim, self.engine, hook.id, following, self.clock())
+                if entry is None:
+                    break
+                error = await _send(self.client, hook, entry)
+                await self._db(_record, self.engine, hook.id, entry.id, self.clock(), error, self.tries)
                 sent += 1
                 if error is not None:
-                    log.warning("webhook %d: outbox %d not delivered: %s", webhook_id, entry.id, error)
+                    log.warning("webhook %d: outbox %d not delivered: %s", hook.id, entry.id, error)
                     break
                 delivered += 1
-                following = _next_of_order(engine, webhook_id, entry)
-                entry = None if following is None else _claim(engine, webhook_id, following.id, now)
-    return delivered
+                following = await self._db(_next_of_order, self.engine, hook, entry)
+        return sent, delivered
+
+    async def lane(self, webhook_id: int) -> None:
+        """Passes for one webhook until nothing is due (the webhook re-read each time)."""
+        while True:
+            hooks = await self._db(_hooks, self.engine, webhook_id)
+            if not hooks or (await self.one_pass(hooks[0]))[0] == 0:
+                return
 
 
-def start(engine: Engine, interval_s: float = 1.0, client: httpx.Client | None = None) -> Callable[[], None]:
-    """Deliver in a background thread every `interval_s` until the returned `stop()` is called."""
-    stopping = threading.Event()
-    own_client = client is None
-    http = client or httpx.Client(timeout=TIMEOUT_S)
+def _tries(max_attempts: int | None) -> int:
+    return max_attempts or get_settings().webhook_max_attempts
 
-    def loop() -> None:
-        while not stopping.is_set():
+
+def deliver_due(
+    engine: Engine,
+    now: datetime | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    max_attempts: int | None = None,
+) -> int:
+    """One pass over every active webhook, side by side; how many entries were delivered (tests, tools)."""
+
+    async def run() -> int:
+        clock = (lambda: now) if now is not None else _now
+        with ThreadPoolExecutor(4, thread_name_prefix="webhooks-db") as pool:
+            async with httpx.AsyncClient(transport=transport, timeout=_timeout()) as client:
+                d = _Deliverer(engine, client, clock, _tries(max_attempts), pool)
+                hooks = await d._db(_hooks, engine)
+                done = await asyncio.gather(*(d.one_pass(h) for h in hooks))
+        return sum(delivered for _, delivered in done)
+
+    return asyncio.run(run())
+
+
+def _timeout() -> httpx.Timeout:
+    return httpx.Timeout(DEADLINE_S, connect=CONNECT_TIMEOUT_S)
+
+
+def start(
+    engine: Engine,
+    interval_s: float = 1.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+    max_attempts: int | None = None,
+    retention: timedelta | None = None,
+) -> Callable[[], None]:
+    """Deliver (and prune hourly) in a background thread until the returned `stop()`, which returns promptly."""
+    settings = get_settings()
+    tries = max_attempts or settings.webhook_max_attempts
+    keep = retention or timedelta(days=settings.webhook_retention_days)
+    loop = asyncio.new_event_loop()
+    pool = ThreadPoolExecutor(8, thread_name_prefix="webhooks-db")
+    stopping = asyncio.Event()
+
+    async def serve() -> None:
+        lanes: dict[int, asyncio.Task[None]] = {}
+        next_prune = 0.0
+        async with httpx.AsyncClient(transport=transport, timeout=_timeout()) as client:
+            d = _Deliverer(engine, client, _now, tries, pool)
             try:
-                busy = deliver_due(engine, http) > 0
-            except Exception:  # a database hiccup must not end deliveries for good
-                log.exception("webhook delivery pass failed")
-                busy = False
-            if not busy:
-                stopping.wait(interval_s)
+                while not stopping.is_set():
+                    try:
+                        for hook in await d._db(_hooks, engine):
+                            lane = lanes.get(hook.id)
+                            if lane is None or lane.done():
+                                if lane is not None and lane.exception() is not None:
+                                    log.error("webhook %d: lane failed", hook.id, exc_info=lane.exception())
+                                lanes[hook.id] = asyncio.create_task(d.lane(hook.id), name=f"webhook-{hook.id}")
+                        if time.monotonic() >= next_prune:
+                            pruned = await d._db(prune, engine, keep)
+                            log.info("pruned %d delivered outbox entries older than %s", pruned, keep)
+                            next_prune = time.monotonic() + PRUNE_EVERY_S
+                    except Exception:  # a database hiccup must not end deliveries for good
+                        log.exception("webhook delivery pass failed")
+                    try:
+                        await asyncio.wait_for(stopping.wait(), interval_s)
+                    except TimeoutError:
+                        pass
+            finally:
+                for task in lanes.values():
+                    task.cancel()  # an in-flight send is cut off; its lease lets a later pass retry it
+                await asyncio.gather(*lanes.values(), return_exceptions=True)
 
-    thread = threading.Thread(target=loop, name="webhooks", daemon=True)
+    def run() -> None:
+        try:
+            loop.run_until_complete(serve())
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            loop.close()
+
+    thread = threading.Thread(target=run, name="webhooks", daemon=True)
     thread.start()
 
     def stop() -> None:
-        stopping.set()
-        thread.join(timeout=TIMEOUT_S + 5)
-        if own_client:
-            http.close()
+        if not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(stopping.set)
+            except RuntimeError:  # the loop closed meanwhile: nothing to stop
+                pass
+        thread.join(timeout=STOP_WAIT_S)
 
     return stop
