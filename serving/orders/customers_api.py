@@ -8,6 +8,10 @@ Who may do what (API keys, see `serving.orders.auth`):
 - a customer's profile: admin, ops, sales_rep, marketing, customer (its own);
 - a customer's offers and points: admin, ops, marketing, customer (its own).
 
+Inside the profile and the offers, each section follows `SECTIONS`: a role sees a section only if it may call the
+endpoint that serves that data on its own, so no role reads through the profile what that endpoint refuses it.
+Why a model section is empty is said in full to operator keys (admin, ops) only.
+
 Model-backed parts use the Bento's runtime (`app.state.runtime`) when there is one; the order API run on its own
 stores feedback unscored and answers profiles without the model sections (each with a note).
 """
@@ -15,14 +19,14 @@ stores feedback unscored and answers profiles without the model sections (each w
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from serving.orders import feedback, profile
-from serving.orders.api import documented, domain_errors
+from serving.orders.api import CUSTOMER_DATA_ROLES, documented, domain_errors
 from serving.orders.auth import Caller, check_customer, require
 from serving.orders.deps import database, features_changed
 from serving.orders.feedback import FeedbackIn, FeedbackOut, Sentiment, Sort
@@ -36,6 +40,37 @@ WRITE_FEEDBACK = ("admin", "ops", "sales_rep", "store", "customer")
 READ_FEEDBACK = ("admin", "ops", "sales_rep", "marketing")
 PROFILE_ROLES = ("admin", "ops", "sales_rep", "marketing", "customer")
 OFFER_ROLES = ("admin", "ops", "marketing", "customer")
+OPERATORS = ("admin", "ops")  # read why a model section is empty in full (a load error, a missing version)
+# the roles of POST /churn and POST /recommend (serving.endpoints.churn / .recommender); a test holds them equal
+CHURN_ROLES = ("admin", "ops", "marketing", "sales_rep", "app")
+RECOMMEND_ROLES = ("admin", "ops", "marketing", "sales_rep", "store", "app", "customer")
+
+
+class Section(NamedTuple):
+    endpoint: str  # the endpoint that serves this data on its own
+    roles: tuple[str, ...]  # exactly its roles
+
+
+# profile section -> the endpoint of the same data and its roles (the offers' points are `loyalty`, its offers
+# `recommendations`); the customer record itself is shown to every role that may read the profile
+SECTIONS: dict[str, Section] = {
+    "orders": Section("GET /v1/customers/{id}/orders", CUSTOMER_DATA_ROLES),
+    "open_orders": Section("GET /v1/customers/{id}/orders", CUSTOMER_DATA_ROLES),
+    "loyalty": Section("GET /v1/customers/{id}/loyalty", CUSTOMER_DATA_ROLES),
+    "churn": Section("POST /churn", CHURN_ROLES),
+    "feedback": Section("GET /v1/feedback", READ_FEEDBACK),
+    "recommendations": Section("POST /recommend", RECOMMEND_ROLES),
+}
+
+
+def refused(role: str) -> dict[str, str]:
+    """The sections `role` may not see, each with the note that says so."""
+    return {
+        name: f"not shown to {role} keys ({section.endpoint} refuses them)"
+        for name, section in SECTIONS.items()
+        if role not in section.roles
+    }
+
 
 Db = Annotated[Engine, Depends(database)]
 CustomerIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["C00001"])]
@@ -116,10 +151,12 @@ def customer_profile(
     """The customer 360 profile in one call: the customer, order summary, open orders, loyalty, churn risk
     with drivers, recent feedback with sentiment, and top cross-sell and up-sell items in stock at their usual
     store. A missing model or a failing section leaves that section empty with a line in `notes`; only an
-    unknown customer fails (404). Roles: admin, ops, sales_rep, marketing, customer (its own)."""
+    unknown customer fails (404). Roles: admin, ops, sales_rep, marketing, customer (its own); a section whose
+    own endpoint refuses the role (orders and loyalty: marketing; churn and feedback: customer) is `null` with a
+    note."""
     check_customer(caller, customer_id)
     with domain_errors():
-        return profile.profile(engine, _runtime(request), customer_id)
+        return profile.profile(engine, _runtime(request), customer_id, refused(caller.role), caller.role in OPERATORS)
 
 
 @router.get("/customers/{customer_id}/offers", response_model=OffersOut, responses=_doc(404, 422))
@@ -131,7 +168,8 @@ def customer_offers(
 ) -> OffersOut:
     """A customer's current offers (top cross-sell and up-sell items in stock online, with reasons) and their
     points balance; either is empty with a note when its model or module is missing. Roles: admin, ops,
-    marketing, customer (its own)."""
+    marketing, customer (its own); the points are `null` with a note for marketing keys, which
+    `/v1/customers/{id}/loyalty` refuses."""
     check_customer(caller, customer_id)
     with domain_errors():
-        return profile.offers(engine, _runtime(request), customer_id)
+        return profile.offers(engine, _runtime(request), customer_id, refused(caller.role), caller.role in OPERATORS)

@@ -7,13 +7,18 @@ customer's online features and call the loaded champions, so a profile costs mil
 
 The runtime (the Bento's loaded models, feature store and stock) is optional: the order API run on its own
 has none and answers profiles without the model sections.
+
+Sections the caller's role may not see (`refused`: section -> why, from `customers_api.SECTIONS`) are never
+read: they are `null` with that reason in `notes`. Why a model section is empty is said in full to operators
+only (`detailed`); other keys get a neutral note ("churn score unavailable") and the reason goes to the log, so a
+model's load error never reaches a customer.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from fastapi import HTTPException
@@ -49,25 +54,56 @@ RECENT_LEDGER = 5
 OPEN_ORDERS = 20
 
 
+NEUTRAL = {"churn": "churn score unavailable", "recommendations": "recommendations unavailable"}
+
+
 class Unavailable(Exception):
-    """A section cannot be filled for an expected reason (no model, no features): its message is the note."""
+    """A section cannot be filled for an expected reason (no model, no features): its message is the note.
+
+    `public`: the message is ours and safe for any caller; otherwise it carries the runtime's own words (a model's
+    load error) and only operators read it.
+    """
+
+    def __init__(self, message: str, public: bool = True) -> None:
+        super().__init__(message)
+        self.public = public
 
 
 class Notes:
-    """Collects why sections are empty; `fill` runs one section and never lets it fail the profile."""
+    """Collects why sections are empty; `fill` runs one section and never lets it fail the profile.
 
-    def __init__(self) -> None:
+    With `detailed` (operator keys) a note says what went wrong; otherwise a failure or a runtime's problem is
+    a neutral "<section>: ... unavailable" and the details go to the log.
+    """
+
+    def __init__(self, detailed: bool = True) -> None:
         self.lines: list[str] = []
+        self.detailed = detailed
+
+    def neutral(self, name: str) -> str:
+        return f"{name}: {NEUTRAL.get(name, f'{name} unavailable')}"
 
     def fill(self, name: str, section: Callable[..., T], *args: Any, default: T) -> T:
         try:
             return section(*args)
         except Unavailable as exc:
-            self.lines.append(f"{name}: {exc}")
+            if exc.public or self.detailed:
+                self.lines.append(f"{name}: {exc}")
+            else:
+                log.warning("profile section %s unavailable: %s", name, exc)
+                self.lines.append(self.neutral(name))
         except Exception as exc:
             log.exception("profile section %s failed", name)
-            self.lines.append(f"{name}: failed ({type(exc).__name__}); see the service log")
+            detail = f"{name}: failed ({type(exc).__name__}); see the service log"
+            self.lines.append(detail if self.detailed else self.neutral(name))
         return default
+
+    def refuse(self, name: str, refused: Mapping[str, str]) -> bool:
+        """True (with the reason as a note) when the caller may not see section `name`."""
+        if name in refused:
+            self.lines.append(f"{name}: {refused[name]}")
+            return True
+        return False
 
 
 def _customer(engine: Engine, customer_id: str) -> CustomerOut:
@@ -152,11 +188,13 @@ def _adapter(rt: Any, name: str) -> Any:
     if rt is None:
         raise Unavailable("no models in this process (the order API runs without the model service)")
     if not rt.ready.is_set():
-        raise Unavailable(rt.load_error or "models and features are still loading")
+        if rt.load_error:
+            raise Unavailable(rt.load_error, public=False)
+        raise Unavailable("models and features are still loading")
     try:
         return rt.adapter(name)
-    except HTTPException as exc:
-        raise Unavailable(str(exc.detail)) from None
+    except HTTPException as exc:  # the runtime's words: a missing version, or why the model could not load
+        raise Unavailable(str(exc.detail), public=False) from None
 
 
 def adapter_or_none(rt: Any, name: str) -> Any:
@@ -213,32 +251,60 @@ def recommendations(rt: Any, customer_id: str, store_id: str | None, notes: Note
     return Recommendations(model_version=str(adapter.version), store_id=store_id, items=items)
 
 
-def profile(engine: Engine, rt: Any, customer_id: str) -> ProfileOut:
-    """The whole profile; raises `NotFound` for an unknown customer, and only then."""
+def profile(
+    engine: Engine, rt: Any, customer_id: str, refused: Mapping[str, str] | None = None, detailed: bool = True
+) -> ProfileOut:
+    """The whole profile; raises `NotFound` for an unknown customer, and only then.
+
+    `refused`: sections the caller may not see, each with the reason; they are not read and stay `null`. Without
+    the order summary the offers are those in stock online (the usual store comes from the orders).
+    """
+    refused = refused or {}
     customer = _customer(engine, customer_id)
-    notes = Notes()
+    notes = Notes(detailed)
     empty = OrderSummary(orders=0, spend=0.0, last_order_at=None, channels={}, usual_store_id=None)
     nothing: tuple[OrderSummary, str | None] = (empty, None)
-    summary, usual_kind = notes.fill("orders", order_summary, engine, customer_id, default=nothing)
-    store_id = summary.usual_store_id if usual_kind == "store" else None  # online shop orders: stock online
+    summary: OrderSummary | None = None
+    store_id = None
+    if not notes.refuse("orders", refused):
+        summary, usual_kind = notes.fill("orders", order_summary, engine, customer_id, default=nothing)
+        store_id = summary.usual_store_id if usual_kind == "store" else None  # online shop orders: stock online
+
+    def section(name: str, fill: Callable[..., T], *args: Any, default: T) -> T | None:
+        return None if notes.refuse(name, refused) else notes.fill(name, fill, *args, default=default)
+
     return ProfileOut(
         customer=customer,
         orders=summary,
-        open_orders=notes.fill("open_orders", open_orders, engine, customer_id, default=[]),
-        loyalty=notes.fill("loyalty", loyalty, engine, customer_id, default=None),
-        churn=notes.fill("churn", churn, rt, customer_id, default=None),
-        feedback=notes.fill("feedback", recent_feedback, engine, customer_id, default=[]),
-        recommendations=notes.fill("recommendations", recommendations, rt, customer_id, store_id, notes, default=None),
+        open_orders=section("open_orders", open_orders, engine, customer_id, default=list[OrderOut]()),
+        loyalty=section("loyalty", loyalty, engine, customer_id, default=None),
+        churn=section("churn", churn, rt, customer_id, default=None),
+        feedback=section("feedback", recent_feedback, engine, customer_id, default=list[feedback.FeedbackOut]()),
+        recommendations=section("recommendations", recommendations, rt, customer_id, store_id, notes, default=None),
         notes=notes.lines,
     )
 
 
-def offers(engine: Engine, rt: Any, customer_id: str) -> OffersOut:
-    """A customer's current offers (in stock online) and points balance; `NotFound` for an unknown customer."""
+def offers(
+    engine: Engine, rt: Any, customer_id: str, refused: Mapping[str, str] | None = None, detailed: bool = True
+) -> OffersOut:
+    """A customer's current offers (in stock online) and points balance; `NotFound` for an unknown customer.
+
+    `refused` as for `profile`: the points are the loyalty section, the offers the recommendations section.
+    """
+    refused = refused or {}
     _customer(engine, customer_id)
-    notes = Notes()
-    points = notes.fill("points", loyalty, engine, customer_id, default=None)
-    found = notes.fill("offers", recommendations, rt, customer_id, None, notes, default=None)
+    notes = Notes(detailed)
+    points = None
+    if "loyalty" in refused:
+        notes.lines.append(f"points: {refused['loyalty']}")
+    else:
+        points = notes.fill("points", loyalty, engine, customer_id, default=None)
+    found = None
+    if "recommendations" in refused:
+        notes.lines.append(f"offers: {refused['recommendations']}")
+    else:
+        found = notes.fill("offers", recommendations, rt, customer_id, None, notes, default=None)
     balance = points.get("balance") if points else None
     return OffersOut(
         customer_id=customer_id, points=int(balance) if balance is not None else None, offers=found, notes=notes.lines

@@ -1,6 +1,7 @@
 """Response models of the customer 360 profile and of a customer's offers (pydantic, with examples).
 
-Every model-backed section may be empty (`null` or `[]`); `notes` then says why, one line per section.
+Every model-backed section may be empty (`null` or `[]`); `notes` then says why, one line per section. A section
+the caller's role may not see (see `serving.orders.customers_api.SECTIONS`) is `null`, with a note saying so.
 """
 
 from __future__ import annotations
@@ -114,15 +115,21 @@ class ProfileOut(BaseModel):
     )
 
     customer: CustomerOut
-    orders: OrderSummary
-    open_orders: list[OrderOut] = Field(description="Orders not yet delivered, picked up or cancelled.")
+    orders: OrderSummary | None = Field(description="None: the caller's role may not see the customer's orders.")
+    open_orders: list[OrderOut] | None = Field(
+        description="Orders not yet delivered, picked up or cancelled; None: the role may not see orders."
+    )
     loyalty: dict[str, Any] | None = Field(
         description="Balance, tier, progress to the next tier and the newest ledger entries, as /loyalty answers."
     )
     churn: ChurnOut | None
-    feedback: list[FeedbackOut] = Field(description="Their newest feedback, with its sentiment.")
+    feedback: list[FeedbackOut] | None = Field(
+        description="Their newest feedback, with its sentiment; None: the role may not read feedback."
+    )
     recommendations: Recommendations | None = Field(description="In stock at their usual store (online if none).")
-    notes: list[str] = Field(description="Why a section is empty: a missing model, or a section that failed.")
+    notes: list[str] = Field(
+        description="Why a section is empty: the role may not see it, a missing model, or a section that failed."
+    )
 
 
 class OffersOut(BaseModel):
@@ -135,6 +142,8 @@ class OffersOut(BaseModel):
     )
 
     customer_id: str
-    points: int | None = Field(description="Loyalty points balance; None when loyalty is not available.")
+    points: int | None = Field(
+        description="Loyalty points balance; None when loyalty is not available or the role may not see it."
+    )
     offers: Recommendations | None = Field(description="Top cross-sell and up-sell items in stock online.")
     notes: list[str]

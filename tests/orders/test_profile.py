@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from modelstubs import StubChurn, StubRecommender, StubRuntime, StubScorer, StubStock
 from shopdata import T0, key, order_in, stock_shop
@@ -163,3 +164,151 @@ def test_offers_for_the_customer_s_own_key(client: TestClient, shop: Engine) -> 
     client.app.state.runtime = None  # type: ignore[attr-defined]
     alone = get(client, shop, "/v1/customers/C1/offers")
     assert alone["offers"] is None and len(notes_about(alone, "offers")) == 1
+
+
+def test_marketing_reads_no_orders_or_points_through_the_profile_or_offers(client: TestClient, shop: Engine) -> None:
+    """/orders and /loyalty refuse marketing keys; the profile and the offers do not hand them over instead."""
+    marketing = key(shop, "marketing")
+    assert client.get("/v1/customers/C1/orders", headers=marketing).status_code == 403
+    assert client.get("/v1/customers/C1/loyalty", headers=marketing).status_code == 403
+    body = client.get("/v1/customers/C1/profile", headers=marketing).json()
+    assert body["orders"] is None and body["open_orders"] is None and body["loyalty"] is None
+    assert body["feedback"][0]["text"] == "bad stitching"  # GET /v1/feedback lets marketing read it
+    assert client.get("/v1/customers/C1/offers", headers=marketing).json()["points"] is None
+
+
+# --- each role sees the same data in the profile as from the data's own endpoint ---------------------------------
+
+OWN_ENDPOINT = {  # profile section -> the request that asks the same data of C1 on its own
+    "orders": ("GET", "/v1/customers/C1/orders", None),
+    "open_orders": ("GET", "/v1/customers/C1/orders", None),
+    "loyalty": ("GET", "/v1/customers/C1/loyalty", None),
+    "churn": ("POST", "/churn", {"customer_ids": ["C1"]}),
+    "feedback": ("GET", "/v1/feedback?customer_id=C1", None),
+    "recommendations": ("POST", "/recommend", {"customer_id": "C1", "mode": "cross_sell"}),
+}
+
+
+class NotReady:
+    """The model endpoints' runtime while their own answers are asked: 503 once auth lets a request in."""
+
+    def require_ready(self) -> None:
+        raise HTTPException(status_code=503, detail="loading")
+
+    def adapter(self, name: str) -> None:
+        self.require_ready()
+
+
+def _binding(role: str) -> dict[str, str]:
+    return {"customer_id": "C1"} if role == "customer" else {"store_id": "S1"} if role == "store" else {}
+
+
+def test_every_role_sees_each_profile_section_exactly_when_its_own_endpoint_answers(
+    shop: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every role x every section: present in the profile (and the offers) iff the section's own endpoint lets
+    that role in (200, or the model endpoints' 503), `null` with a note iff it answers 403; `SECTIONS` says so."""
+    from serving.orders.customers_api import OFFER_ROLES, PROFILE_ROLES, SECTIONS
+    from serving.service import app
+
+    monkeypatch.setattr(app.state, "db_engine", shop, raising=False)
+    monkeypatch.setattr(app.state, "runtime", None, raising=False)  # put back as it was afterwards
+    stubs = StubRuntime(
+        StubStock({"S1": {"P1", "P2"}, None: {"P1", "P2", "P3"}}), churn=StubChurn(), recommender=StubRecommender()
+    )
+    seen: dict[str, dict[str, bool]] = {}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for role in auth.ROLES:
+            headers = key(shop, role, **_binding(role))
+            app.state.runtime = NotReady()
+            own = {}
+            for section, (method, path, body) in OWN_ENDPOINT.items():
+                status = client.request(method, path, json=body, headers=headers).status_code
+                assert status in (200, 403, 503), (role, section, status)
+                own[section] = status != 403
+                assert own[section] is (role in SECTIONS[section].roles), (role, section, status)
+            seen[role] = own
+            app.state.runtime = stubs
+            answer = client.get("/v1/customers/C1/profile", headers=headers)
+            assert answer.status_code == (200 if role in PROFILE_ROLES else 403), (role, answer.text)
+            if answer.status_code == 200:
+                body = answer.json()
+                assert body["customer"]["customer_id"] == "C1"
+                for section, allowed in own.items():
+                    assert (body[section] is not None) is allowed, (role, section, body[section])
+                    refusal = f"{section}: not shown to {role} keys ({SECTIONS[section].endpoint} refuses them)"
+                    assert (refusal in body["notes"]) is not allowed, (role, section, body["notes"])
+                assert [n for n in body["notes"] if "not shown" not in n] == [], (role, body["notes"])
+            offers = client.get("/v1/customers/C1/offers", headers=headers)
+            assert offers.status_code == (200 if role in OFFER_ROLES else 403), (role, offers.text)
+            if offers.status_code == 200:
+                body = offers.json()
+                assert (body["points"] is not None) is own["loyalty"], (role, body)
+                assert (body["offers"] is not None) is own["recommendations"], (role, body)
+    # the table the README shows
+    assert {role for role, own in seen.items() if own["loyalty"] and role in PROFILE_ROLES} == {
+        "admin",
+        "ops",
+        "sales_rep",
+        "customer",
+    }
+    assert {role for role, own in seen.items() if own["churn"] and role in PROFILE_ROLES} == {
+        "admin",
+        "ops",
+        "sales_rep",
+        "marketing",
+    }
+    assert {role for role, own in seen.items() if own["feedback"] and role in PROFILE_ROLES} == {
+        "admin",
+        "ops",
+        "sales_rep",
+        "marketing",
+    }
+
+
+LOAD_ERROR = "OSError: [Errno 2] No such file or directory: '/srv/mlruns/models/m-7f3a/artifacts/model.pkl'"
+UNPICKLABLE = "UnpicklingError: invalid load key, '\\x00' (/srv/mlruns/models/m-91c2/artifacts/model.pkl)"
+
+
+class Unloadable(StubRuntime):
+    """Ready, but every model failed to load: the runtime's 503 carries the exception text, as `Runtime` does."""
+
+    def adapter(self, name: str) -> Any:
+        raise HTTPException(503, UNPICKLABLE)
+
+
+def broken_runtimes() -> list[tuple[StubRuntime, str]]:
+    """Runtimes whose models cannot answer, each with what an operator's note says about it."""
+    failed_load = StubRuntime(loading=True)
+    failed_load.load_error = LOAD_ERROR  # type: ignore[assignment]
+    crashing = StubRuntime(churn=StubChurn(fail=True), recommender=StubRecommender())
+    return [(failed_load, LOAD_ERROR), (Unloadable(), UNPICKLABLE), (crashing, "failed (RuntimeError)")]
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_model_load_errors_reach_operators_only(
+    client: TestClient, shop: Engine, caplog: pytest.LogCaptureFixture, case: int
+) -> None:
+    """A model's load error (or a section's exception) is in an operator's notes and in the log; other keys get
+    a neutral note ("churn score unavailable") that names no exception, file or path."""
+    runtime, detail = broken_runtimes()[case]
+    client.app.state.runtime = runtime  # type: ignore[attr-defined]
+    for role in ("admin", "ops"):
+        notes = client.get("/v1/customers/C1/profile", headers=key(shop, role)).json()["notes"]
+        assert f"churn: {detail}" in " ".join(notes), (role, notes)
+    for role in ("customer", "sales_rep", "marketing"):
+        headers = key(shop, role, **({"customer_id": "C1"} if role == "customer" else {}))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="serving.orders.profile"):
+            profile = client.get("/v1/customers/C1/profile", headers=headers).json()["notes"]
+        offers = client.get("/v1/customers/C1/offers", headers=headers)
+        notes = profile + (offers.json()["notes"] if offers.status_code == 200 else [])
+        assert all(word not in " ".join(notes) for word in ("Error", "/srv", "failed", "log")), (role, notes)
+        if role == "customer":  # churn is not the customer's to see at all
+            assert "churn: not shown to customer keys (POST /churn refuses them)" in profile
+        else:
+            assert "churn: churn score unavailable" in profile, (role, profile)
+        if case < 2:
+            assert "recommendations: recommendations unavailable" in profile, (role, profile)
+            assert offers.status_code == 403 or "offers: offers unavailable" in offers.json()["notes"]
+            assert detail in caplog.text  # what the caller was not told is in the log
