@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import PositiveInt
+from pydantic import Field, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,3 +31,4 @@ def get_settings(**overrides: object) -> Settings:
     """Read settings now (never at import time) with explicit overrides winning."""
     values = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**values)  # type: ignore[arg-type]
+    idempotency_hours: float = Field(default=24.0, gt=0)  # an Idempotency-Key may be reused after this long

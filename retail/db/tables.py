@@ -167,7 +167,10 @@ class Order(Base):
     total_cents: Mapped[int] = mapped_column(Integer)  # sum of the lines less `discount_cents`
     discount_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # loyalty points redeemed
     points_redeemed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    # `Idempotency-Key`, unique per caller (`key:<api key id>` or `customer:<id>`); cleared when reused after
+    # the retention (RETAIL_IDEMPOTENCY_HOURS)
+    idempotency_scope: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)  # api_keys.id
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
@@ -177,7 +180,10 @@ class Order(Base):
     )
     history: Mapped[list[OrderEvent]] = relationship(cascade="all, delete-orphan", order_by="OrderEvent.id")
 
-    __table_args__ = (CheckConstraint("total_cents >= 0", name="ck_orders_total"),)
+    __table_args__ = (
+        CheckConstraint("total_cents >= 0", name="ck_orders_total"),
+        UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_orders_idempotency"),
+    )
 
 
 class OrderLine(Base):
@@ -216,7 +222,13 @@ class Return(Base):
     store_id: Mapped[str] = mapped_column(ForeignKey("stores.store_id"))
     refund_cents: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    idempotency_scope: Mapped[str] = mapped_column(String(80), default="", server_default="")  # as on orders
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)  # api_keys.id
     lines: Mapped[list[ReturnLine]] = relationship(cascade="all, delete-orphan", order_by="ReturnLine.line_no")
+
+    __table_args__ = (UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_returns_idempotency"),)
 
 
 class ReturnLine(Base):
@@ -319,31 +331,38 @@ class LoyaltyAccount(Base):
 
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), primary_key=True)
     balance: Mapped[int] = mapped_column(Integer, default=0)
+    # points a reversed order earned that were already spent: settled from the next points that arrive
+    owed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
-    __table_args__ = (CheckConstraint("balance >= 0", name="ck_loyalty_balance"),)
+    __table_args__ = (
+        CheckConstraint("balance >= 0", name="ck_loyalty_balance"),
+        CheckConstraint("owed >= 0", name="ck_loyalty_owed"),
+    )
 
 
 class LoyaltyEntry(Base):
-    """One leg of a double entry: every movement of points writes two rows whose points sum to zero.
+    """One leg of a double entry: every movement of points writes legs (two, or three) whose points sum to zero.
 
-    Accounts are `customer` (the customer's points, `customer_id` set) and the programme's own `issued`,
-    `redeemed` and `expired` accounts. `entry_group` names the movement: for an order's movements it is made
+    Accounts are `customer` (the customer's points, `customer_id` set), `owed` (the customer's debt: a
+    reversal of points already spent books them here, negative, and a `settle` movement pays it back; its
+    sum is minus `LoyaltyAccount.owed`) and the programme's own `issued`, `redeemed` and `expired` accounts.
+    `entry_group` names the movement: for an order's movements it is made
     from the order (`earn:O...`, `redeem:O...`, `cancel_earn:O...`, `cancel_redeem:O...`) or the return
     (`return:R...`), and `(entry_group, account)` is unique, so earning, redeeming or reversing for an order
     twice is refused by the database: each is idempotent per order (a return reverses its share once).
-    `expires_at` is the expiry of the lot of earned points a leg belongs to (earn legs and their reversals,
-    points given back by a cancellation); spending legs have none.
+    `expires_at` is the expiry of the lot of earned points a leg belongs to (earn legs and their reversals);
+    spending legs have none, nor do points given back by a cancellation (they undo a spending leg).
     """
 
     __tablename__ = "loyalty_entries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     entry_group: Mapped[str] = mapped_column(String(40), index=True)  # the two legs of one movement
-    account: Mapped[str] = mapped_column(String(16))  # customer | issued | redeemed | expired
+    account: Mapped[str] = mapped_column(String(16))  # customer | owed | issued | redeemed | expired
     customer_id: Mapped[str] = mapped_column(String(64), index=True)
     order_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
-    kind: Mapped[str] = mapped_column(String(24))  # earn | redeem | reverse_earn | reverse_redeem | expire
+    kind: Mapped[str] = mapped_column(String(24))  # earn | redeem | reverse_earn | reverse_redeem | settle | expire
     points: Mapped[int] = mapped_column(Integer)  # signed
     created_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # earn legs: when they lapse

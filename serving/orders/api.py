@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Resp
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from serving.orders import inventory, loyalty, orders, reports, returns
+from serving.orders import idempotency, inventory, loyalty, orders, reports, returns
 from serving.orders.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
 from serving.orders.deps import database, features_changed
 from serving.orders.errors import Conflict, Invalid, NotFound, OrderError
@@ -58,6 +58,17 @@ OrderIdPath = Annotated[str, Path(min_length=1, max_length=40, pattern=ID_PATTER
 CustomerIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["C00001"])]
 ProductIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["P0001"])]
 Limit = Annotated[int, Query(ge=1, le=500, description="At most this many, newest first.")]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=128,
+        pattern=ID_PATTERN,
+        description="A new random key per request; a retry sends the same key and body. Keys belong to the caller "
+        "and may be reused after RETAIL_IDEMPOTENCY_HOURS (24).",
+    ),
+]
 
 
 class Problem(BaseModel):
@@ -93,6 +104,11 @@ def domain_errors() -> Iterator[None]:
         raise HTTPException(422, exc.message) from None
 
 
+def key_scope(caller: Caller) -> str:
+    """Whose `Idempotency-Key`s these are: the customer's for customer keys, else the API key's."""
+    return idempotency.scope(caller.key_id, caller.role, caller.customer_id)
+
+
 def _check_order(engine: Engine, caller: Caller, order_id: str) -> None:
     customer_id, store_id = orders.order_owner(engine, order_id)
     check_customer(caller, customer_id)
@@ -105,30 +121,27 @@ def place_order(
     response: Response,
     engine: Db,
     caller: Annotated[Caller, Depends(require(*ORDER_ROLES))],
-    idempotency_key: Annotated[
-        str,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=128,
-            pattern=ID_PATTERN,
-            description="A new random key per order; a retry sends the same key and body.",
-        ),
-    ],
+    idempotency_key: IdempotencyKey,
 ) -> OrderOut:
     """Place an order: reserves the stock at `store_id` and answers the order with its unit prices and total.
 
     The same `Idempotency-Key` with the same body answers the same order again (header `Idempotent-Replayed:
-    true`); with another body it is a 409. A line above what the store has available is a 409 naming the
-    product and the quantity available, and nothing is reserved. `redeem_points` become a discount (`total` is
-    the lines less `discount`; only the points needed are taken); more than the balance is a 409 naming the
-    balance, and nothing is written; a guest order cannot redeem (422). Roles: admin, ops, sales_rep, store (its
-    own store), customer (its own customer id; no guest orders).
+    true`); with another body it is a 409. Keys belong to the caller (its API key, or its customer for customer
+    keys) and are remembered for `RETAIL_IDEMPOTENCY_HOURS` (24). A line above what the store has available is a
+    409 naming the product and the quantity available, and nothing is reserved. `redeem_points` become a
+    discount (`total` is the lines less `discount`; only the points needed are taken); more than the balance is
+    a 409 (naming the balance to callers that may read the customer's loyalty), and nothing is written; a guest
+    order cannot redeem (422). Roles: admin, ops, sales_rep, store (its own store), customer (its own customer
+    id; no guest orders).
     """
     check_customer(caller, body.customer_id)
     check_store(caller, body.store_id)
     with domain_errors():
-        order, created = orders.place_order(engine, idempotency_key, body, created_by=caller.key_id)
+        try:
+            order, created = orders.place_order(engine, idempotency_key, body, caller.key_id, key_scope(caller))
+        except loyalty.NotEnoughPoints as exc:  # the balance only for those who may read it (not store keys)
+            detail = exc.with_balance() if caller.role in CUSTOMER_DATA_ROLES else exc.message
+            raise HTTPException(409, detail) from None
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
     return order
@@ -175,21 +188,30 @@ def set_status(
 def return_lines(
     order_id: OrderIdPath,
     body: ReturnIn,
+    response: Response,
     engine: Db,
     caller: Annotated[Caller, Depends(require(*ORDER_ROLES))],
     changed: FeaturesChanged,
+    idempotency_key: IdempotencyKey,
 ) -> ReturnOut:
     """Return lines of a delivered or picked-up order at any store (online too); answers the refund.
 
     Never more than was bought minus what was already returned (409). The receiving store is restocked.
+    The same `Idempotency-Key` with the same order and body answers the same return again (header
+    `Idempotent-Replayed: true`) and refunds nothing more; with another body it is a 409 (keys as for orders).
     Roles: admin, ops, sales_rep, store (returns taken at its own store), customer (its own orders).
     """
     check_store(caller, body.store_id)
     with domain_errors():
         customer_id, _ = orders.order_owner(engine, order_id)
         check_customer(caller, customer_id)
-        answer = returns.return_lines(engine, order_id, body)
-    changed(customer_id)
+        answer, created = returns.record_return(
+            engine, order_id, body, idempotency_key, key_scope(caller), caller.key_id
+        )
+    if created:
+        changed(customer_id)
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
     return answer
 
 

@@ -5,8 +5,12 @@
   store and product;
 - totals: each order's total equals the sum of its lines less its loyalty discount, and it has a line;
 - history: each order's newest history entry is its status;
-- loyalty: each customer's balance equals the sum of their ledger legs and is not negative, and every
-  movement (`entry_group`) sums to zero.
+- loyalty: each customer's balance equals the sum of their ledger legs and is not negative, what they owe
+  equals minus their `owed` legs (and while they owe anything their balance is 0), and every movement
+  (`entry_group`) sums to zero;
+- points: no customer holds more points than their orders that were not reversed earned, plus grants
+  (earnings without an order): per order, what it earned less the share its refunds took back, and nothing
+  for a cancelled order. A balance above that means reversed points survived somewhere (laundering).
 
 The database's own constraints already refuse the first; checking it anyway costs nothing and catches a
 database restored from elsewhere.
@@ -18,13 +22,15 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from retail import db
-from retail.db.tables import Inventory, LoyaltyAccount, LoyaltyEntry, Order, OrderEvent, OrderLine
+from retail.db.tables import Inventory, LoyaltyAccount, LoyaltyEntry, Order, OrderEvent, OrderLine, Return
+from serving.orders.loyalty import returned_share
 from serving.orders.orders import OPEN
 
 
 def violations(engine: Engine) -> list[str]:
     with Session(db.reader(engine)) as s:
-        return _stock(s) + _reservations(s) + _totals(s) + _history(s) + _balances(s) + _movements(s)
+        checks = (_stock, _reservations, _totals, _history, _balances, _owed, _movements, _points)
+        return [line for check in checks for line in check(s)]
 
 
 def _stock(s: Session) -> list[str]:
@@ -122,3 +128,54 @@ def _movements(s: Session) -> list[str]:
         .order_by(LoyaltyEntry.entry_group)
     )
     return [f"loyalty movement {r.entry_group}: legs sum to {r.points}, not 0" for r in rows]
+
+
+def _owed(s: Session) -> list[str]:
+    sums = s.execute(
+        select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
+        .where(LoyaltyEntry.account == "owed")
+        .group_by(LoyaltyEntry.customer_id)
+    )
+    ledger = {customer_id: -int(points or 0) for customer_id, points in sums}
+    rows = s.execute(select(LoyaltyAccount.customer_id, LoyaltyAccount.balance, LoyaltyAccount.owed))
+    accounts = {r.customer_id: (r.balance, r.owed) for r in rows}
+    out = []
+    for customer_id in sorted(set(ledger) | {c for c, (_, owed) in accounts.items() if owed}):
+        balance, owed = accounts.get(customer_id, (0, 0))
+        if owed != ledger.get(customer_id, 0) or owed < 0:
+            out.append(f"loyalty {customer_id}: owes {owed} points, owed legs sum to {ledger.get(customer_id, 0)}")
+        if owed > 0 and balance > 0:
+            out.append(f"loyalty {customer_id}: owes {owed} points but has a balance of {balance}")
+    return out
+
+
+def entitlements(s: Session) -> dict[str, int]:
+    """customer -> points their orders that were not reversed earned (less refunded shares), plus grants."""
+    refunded = s.execute(select(Return.order_id, func.sum(Return.refund_cents)).group_by(Return.order_id))
+    refunds = {order_id: int(cents) for order_id, cents in refunded}
+    earned = s.execute(
+        select(LoyaltyEntry.customer_id, LoyaltyEntry.order_id, LoyaltyEntry.points, Order.status, Order.total_cents)
+        .outerjoin(Order, Order.order_id == LoyaltyEntry.order_id)
+        .where(LoyaltyEntry.account == "customer", LoyaltyEntry.kind == "earn")
+    )
+    out: dict[str, int] = {}
+    for r in earned:
+        if r.order_id is None:  # a grant
+            points = r.points
+        elif r.status is None or r.status == "cancelled":
+            points = 0
+        else:
+            points = r.points - returned_share(r.points, r.total_cents, refunds.get(r.order_id, 0))
+        out[r.customer_id] = out.get(r.customer_id, 0) + points
+    return out
+
+
+def _points(s: Session) -> list[str]:
+    allowed = entitlements(s)
+    rows = s.execute(select(LoyaltyAccount.customer_id, LoyaltyAccount.balance).order_by(LoyaltyAccount.customer_id))
+    return [
+        f"loyalty {r.customer_id}: balance {r.balance} is above the {allowed.get(r.customer_id, 0)} points its "
+        "orders that were not reversed earned (plus grants)"
+        for r in rows
+        if r.balance > allowed.get(r.customer_id, 0)
+    ]

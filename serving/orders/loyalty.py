@@ -1,10 +1,11 @@
 """Loyalty points: a double-entry ledger that moves in the same transaction as the order change behind it.
 
-Every movement writes two legs summing to zero (the customer's account against the programme's `issued`,
-`redeemed` or `expired`) and moves `LoyaltyAccount.balance` with one conditional UPDATE (`balance + d >= 0`),
-so the balance is always the sum of the customer's legs and never negative, also under concurrent
-redemptions (PostgreSQL re-checks the condition after waiting for a concurrent writer; SQLite serialises
-writers). Locks are always taken stock rows first, then the account, so two transactions never wait in a cycle.
+Every movement writes legs summing to zero (the customer's account against the programme's `issued`,
+`redeemed` or `expired`, and for a reversal the customer's `owed` account) and moves `LoyaltyAccount.balance`
+with one conditional UPDATE (`balance + d >= 0`), so the balance is always the sum of the customer's legs and
+never negative, also under concurrent redemptions (PostgreSQL re-checks the condition after waiting for a
+concurrent writer; SQLite serialises writers). Locks are always taken stock rows first, then the account, so
+two transactions never wait in a cycle.
 
 Policy (`LoyaltyPolicy`, `RETAIL_LOYALTY_*` environment variables): points per currency unit paid, times the
 tier's multiplier; tiers by paid spend (less refunds) in the last 365 days; a point is worth one cent at
@@ -13,12 +14,17 @@ checkout; earned points lapse after 12 months. Rules where money and points disa
 - earn: when an order is paid, on what was paid (after the discount), at the tier before this order; guests
   earn nothing; once per order (`earn:<order>` is unique).
 - redeem: at checkout, only the points needed to cover the order's value are taken.
-- cancel: redeemed points come back (a fresh lot that lapses `expiry_months` later); earned points are taken
-  back as far as the balance allows: points already spent are not clawed back (the shortfall is logged).
-- return: earned points are taken back in proportion to the refund (what was paid for those units), again
-  as far as the balance allows.
-- expire: first in, first out: spending uses the oldest lots first, so what lapses is what is left of
-  the lots older than their expiry; a second run finds nothing left to expire.
+- cancel: redeemed points come back as if they had never been spent: the give-back leg has no expiry of its
+  own and undoes the spending, so (first in, first out) the points are back in the lots they came from and
+  lapse when those do; cancelling never resets an expiry. Earned points are taken back in full.
+- return: earned points are taken back in proportion to the refund (what was paid for those units).
+- points owed: a reversal takes what the balance has; the rest (points already spent) is booked as owed
+  (`LoyaltyAccount.owed`, legs on the customer's `owed` account) and settled first from the next points that
+  reach the account, whatever brings them: an earning, a grant, or the give-back of a cancelled redemption.
+  So earning on X, spending on Y, then cancelling X and Y leaves nothing: Y's points settle X's debt. While
+  anything is owed the balance is 0.
+- expire: first in, first out: spending (redemptions, settlements, earlier expiries) uses the oldest lots
+  first, so what lapses is what is left of the lots older than their expiry; a second run finds nothing.
 """
 
 from __future__ import annotations
@@ -122,19 +128,70 @@ def spend_cents(s: Session, customer_id: str, at: datetime, window_days: int) ->
 # --- the ledger ----------------------------------------------------------------------------------------------------
 
 
+class NotEnoughPoints(Conflict):
+    """A redemption above the balance. The message leaves the balance out (a store key may not read it);
+    `with_balance()` adds it for a caller who may read the customer's loyalty."""
+
+    def __init__(self, customer_id: str, requested: int, needed: int, balance: int) -> None:
+        super().__init__(
+            f"redeem_points: {requested} points requested ({needed} needed), more than customer {customer_id!r} has",
+            "redeem_points",
+            requested,
+        )
+        self.balance = balance
+
+    def with_balance(self) -> str:
+        return f"{self.message} (balance {self.balance})"
+
+
 def _ensure_account(s: Session, customer_id: str, at: datetime) -> None:
     insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
     s.execute(
         insert(LoyaltyAccount)
-        .values(customer_id=customer_id, balance=0, updated_at=at)
+        .values(customer_id=customer_id, balance=0, owed=0, updated_at=at)
         .on_conflict_do_nothing(index_elements=["customer_id"])
     )
 
 
+def locked_account(s: Session, customer_id: str) -> tuple[int, int]:
+    """`(balance, owed)`, with the account row locked until the transaction ends (PostgreSQL; SQLite is
+    serialised); `(0, 0)` without an account."""
+    query = select(LoyaltyAccount.balance, LoyaltyAccount.owed).where(LoyaltyAccount.customer_id == customer_id)
+    row = s.execute(query.with_for_update()).first()
+    return (0, 0) if row is None else (int(row.balance), int(row.owed))
+
+
 def locked_balance(s: Session, customer_id: str) -> int:
-    """The balance, with the account row locked until the transaction ends (PostgreSQL; SQLite is serialised)."""
-    query = select(LoyaltyAccount.balance).where(LoyaltyAccount.customer_id == customer_id).with_for_update()
-    return int(s.scalar(query) or 0)
+    """The balance, with the account row locked until the transaction ends."""
+    return locked_account(s, customer_id)[0]
+
+
+def _legs(
+    s: Session,
+    group: str,
+    customer_id: str,
+    kind: str,
+    at: datetime,
+    legs: dict[str, tuple[int, datetime | None]],
+    order_id: str | None = None,
+) -> None:
+    """Write one movement: `account -> (points, expires_at)`; legs of 0 points are left out. They sum to 0."""
+    assert sum(points for points, _ in legs.values()) == 0, legs
+    for account, (points, expires_at) in legs.items():
+        if points != 0:
+            s.add(
+                LoyaltyEntry(
+                    entry_group=group,
+                    account=account,
+                    customer_id=customer_id,
+                    order_id=order_id,
+                    kind=kind,
+                    points=points,
+                    created_at=at,
+                    expires_at=expires_at,
+                )
+            )
+    s.flush()  # the unique (entry_group, account) answers here, inside the transaction
 
 
 def post(
@@ -151,7 +208,8 @@ def post(
     """One movement: the customer's leg `points` and the `contra` account's `-points`, and the balance moved.
 
     False, with nothing written, when the balance would go below zero. `group` names the movement; for an
-    order's movements it is unique, so writing one twice fails in the database.
+    order's movements it is unique, so writing one twice fails in the database. Points that arrive settle
+    what the customer owes first (`settle`), in the same transaction.
     """
     if points > 0:
         _ensure_account(s, customer_id, at)
@@ -164,16 +222,38 @@ def post(
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         return False
     group = group or f"{kind}:{uuid.uuid4().hex[:24]}"
-    common = {"entry_group": group, "customer_id": customer_id, "order_id": order_id, "kind": kind, "created_at": at}
-    s.add(LoyaltyEntry(account="customer", points=points, expires_at=expires_at, **common))
-    s.add(LoyaltyEntry(account=contra, points=-points, expires_at=expires_at, **common))
-    s.flush()  # the unique (entry_group, account) answers here, inside the transaction
+    _legs(s, group, customer_id, kind, at, {"customer": (points, expires_at), contra: (-points, expires_at)}, order_id)
+    if points > 0:
+        _settle(s, customer_id, points, at, order_id)
     return True
+
+
+def _settle(s: Session, customer_id: str, arrived: int, at: datetime, order_id: str | None) -> int:
+    """Pay what the customer owes from `arrived` points that just reached the account; what was settled."""
+    _, owed = locked_account(s, customer_id)
+    settled = min(owed, arrived)
+    if settled <= 0:
+        return 0
+    s.execute(
+        update(LoyaltyAccount)
+        .where(LoyaltyAccount.customer_id == customer_id)
+        .values(balance=LoyaltyAccount.balance - settled, owed=LoyaltyAccount.owed - settled, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    group = f"settle:{uuid.uuid4().hex[:24]}"
+    _legs(s, group, customer_id, "settle", at, {"customer": (-settled, None), "owed": (settled, None)}, order_id)
+    log.info("customer %s: %d owed points settled (%d still owed)", customer_id, settled, owed - settled)
+    return settled
 
 
 def _leg(s: Session, group: str) -> LoyaltyEntry | None:
     """The customer's leg of a movement, if it was written."""
     return s.scalar(select(LoyaltyEntry).where(LoyaltyEntry.entry_group == group, LoyaltyEntry.account == "customer"))
+
+
+def _written(s: Session, group: str) -> bool:
+    """Whether any leg of a movement was written (a reversal of spent points has no customer leg)."""
+    return s.scalar(select(LoyaltyEntry.id).where(LoyaltyEntry.entry_group == group).limit(1)) is not None
 
 
 def earn(s: Session, order: Order, at: datetime) -> int:
@@ -196,8 +276,8 @@ def redeem(
 ) -> tuple[int, int]:
     """Take points for a discount on an order worth `value_cents`: `(points taken, discount in cents)`.
 
-    Only the points needed to cover the order are taken. More than the balance is a `Conflict` naming
-    `redeem_points` and the balance; the caller's transaction then rolls back whole.
+    Only the points needed to cover the order are taken. More than the balance is `NotEnoughPoints` (a
+    `Conflict` naming `redeem_points`); the caller's transaction then rolls back whole.
     """
     rules = policy()
     discount = min(requested * rules.point_value_cents, value_cents)
@@ -206,37 +286,40 @@ def redeem(
         return 0, 0
     if not post(s, customer_id, -points, "redeem", "redeemed", at, f"redeem:{order_id}", order_id):
         have = int(s.scalar(select(LoyaltyAccount.balance).where(LoyaltyAccount.customer_id == customer_id)) or 0)
-        raise Conflict(
-            f"redeem_points: {requested} points requested ({points} needed), customer {customer_id!r} has a "
-            f"balance of {have}",
-            "redeem_points",
-            requested,
-        )
+        raise NotEnoughPoints(customer_id, requested, points, have)
     return points, discount
 
 
 def _take_back(s: Session, order: Order, points: int, group: str, expires_at: datetime | None, at: datetime) -> int:
-    """Reverse up to `points` earned points, as far as the balance allows; what was reversed."""
+    """Reverse `points` earned points: what the balance has is taken, the rest is owed; what was taken."""
     assert order.customer_id is not None
-    taken = min(points, locked_balance(s, order.customer_id))
-    if taken < points:
-        log.warning("order %s: %d earned points already spent, not taken back", order.order_id, points - taken)
-    if taken > 0:
-        post(s, order.customer_id, -taken, "reverse_earn", "issued", at, group, order.order_id, expires_at)
-    return max(taken, 0)
+    _ensure_account(s, order.customer_id, at)
+    balance, _ = locked_account(s, order.customer_id)
+    taken = min(points, balance)
+    short = points - taken
+    s.execute(
+        update(LoyaltyAccount)
+        .where(LoyaltyAccount.customer_id == order.customer_id)
+        .values(balance=LoyaltyAccount.balance - taken, owed=LoyaltyAccount.owed + short, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    legs = {"customer": (-taken, expires_at), "owed": (-short, None), "issued": (points, expires_at)}
+    _legs(s, group, order.customer_id, "reverse_earn", at, legs, order.order_id)
+    if short:
+        log.warning("order %s: %d earned points already spent, now owed", order.order_id, short)
+    return taken
 
 
 def cancel(s: Session, order: Order, at: datetime) -> None:
-    """Give back the points the order redeemed, then take back what it earned (as far as the balance allows)."""
+    """Give back the points the order redeemed (settling any debt first), then take back what it earned."""
     if order.customer_id is None:
         return
     redeemed = _leg(s, f"redeem:{order.order_id}")
-    if redeemed is not None and _leg(s, f"cancel_redeem:{order.order_id}") is None:
-        expires = add_months(at, policy().expiry_months)
+    if redeemed is not None and not _written(s, f"cancel_redeem:{order.order_id}"):
         group = f"cancel_redeem:{order.order_id}"
-        post(s, order.customer_id, -redeemed.points, "reverse_redeem", "redeemed", at, group, order.order_id, expires)
+        post(s, order.customer_id, -redeemed.points, "reverse_redeem", "redeemed", at, group, order.order_id)
     earned = _leg(s, f"earn:{order.order_id}")
-    if earned is not None and _leg(s, f"cancel_earn:{order.order_id}") is None:
+    if earned is not None and not _written(s, f"cancel_earn:{order.order_id}"):
         _take_back(s, order, earned.points, f"cancel_earn:{order.order_id}", earned.expires_at, at)
 
 
@@ -244,15 +327,19 @@ def returned(s: Session, order: Order, return_id: str, refunded_before: int, ref
     """Take back the earned points in proportion to this refund of what was paid; what was reversed.
 
     Shares are cumulative (`earned * refunded // total`), so returning everything reverses exactly what
-    was earned, however many returns it takes.
+    was earned, however many returns it takes; what the balance cannot cover is owed.
     """
     earned = _leg(s, f"earn:{order.order_id}")
     if earned is None or order.total_cents <= 0:
         return 0
-    total = order.total_cents
-    due = earned.points * min(refunded_before + refund, total) // total
-    due -= earned.points * min(refunded_before, total) // total
+    due = returned_share(earned.points, order.total_cents, refunded_before + refund)
+    due -= returned_share(earned.points, order.total_cents, refunded_before)
     return _take_back(s, order, due, f"return:{return_id}", earned.expires_at, at) if due > 0 else 0
+
+
+def returned_share(earned: int, total_cents: int, refunded_cents: int) -> int:
+    """The earned points a refund of `refunded_cents` (cumulative) of an order's `total_cents` takes back."""
+    return earned * min(refunded_cents, total_cents) // total_cents if total_cents > 0 else 0
 
 
 def _points(s: Session, *where: ColumnElement[bool]) -> int:
@@ -290,7 +377,8 @@ def summary(engine: Engine, customer_id: str, limit: int = 50) -> LoyaltyOut:
     with Session(db.reader(engine)) as s:
         if s.get(Customer, customer_id) is None:
             raise NotFound(f"customer_id: unknown customer {customer_id!r}", "customer_id", customer_id)
-        balance = s.scalar(select(LoyaltyAccount.balance).where(LoyaltyAccount.customer_id == customer_id)) or 0
+        account = s.get(LoyaltyAccount, customer_id)
+        balance, owed = (account.balance, account.owed) if account is not None else (0, 0)
         spend = spend_cents(s, customer_id, records.now(), rules.tier_window_days)
         legs = s.scalars(
             select(LoyaltyEntry)
@@ -303,6 +391,7 @@ def summary(engine: Engine, customer_id: str, limit: int = 50) -> LoyaltyOut:
         customer_id=customer_id,
         balance=balance,
         balance_value=money(balance * rules.point_value_cents),
+        owed=owed,
         tier=tier.name,
         multiplier=tier.multiplier,
         spend_12m=money(spend),

@@ -7,19 +7,17 @@ orders never oversell, and a refused order leaves nothing reserved: its transact
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from retail import db
 from retail.db.tables import Customer, Order, OrderLine, Product, Store
-from serving.orders import inventory, loyalty, records
+from serving.orders import idempotency, inventory, loyalty, records
 from serving.orders.errors import Conflict, Invalid, NotFound, OutOfStock
 from serving.orders.schemas import LineIn, LineOut, OrderIn, OrderOut, StatusEvent, money
 
@@ -41,8 +39,7 @@ def request_hash(body: OrderIn) -> str:
     data = body.model_dump(mode="json")
     if not data["redeem_points"]:  # bodies without points hash as they did before the field existed
         del data["redeem_points"]
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return idempotency.digest(data)
 
 
 def order_view(order: Order) -> OrderOut:
@@ -73,45 +70,39 @@ def order_view(order: Order) -> OrderOut:
     )
 
 
-def _by_key(s: Session, key: str) -> Order | None:
-    query = select(Order).where(Order.idempotency_key == key)
-    return s.scalar(query.options(selectinload(Order.lines), selectinload(Order.history)))
+def _by_key(s: Session, scope: str, key: str, now: datetime) -> Order | None:
+    return idempotency.find(s, Order, scope, key, now, selectinload(Order.lines), selectinload(Order.history))
 
 
 def _replay(order: Order, digest: str, key: str) -> OrderOut:
-    """The stored order for a retry; a conflict (not naming the order, which may be someone else's) otherwise."""
-    if order.request_hash != digest:
-        raise Conflict(
-            f"Idempotency-Key {key!r} was already used with a different body; use a new key for a new order",
-            "Idempotency-Key",
-            key,
-        )
+    """The stored order for a retry; a conflict (not naming the order) otherwise."""
+    idempotency.check_same(order, digest, key, "order")
     return order_view(order)
 
 
 def place_order(
-    engine: Engine, idempotency_key: str, body: OrderIn, created_by: int | None = None
+    engine: Engine, idempotency_key: str, body: OrderIn, created_by: int | None = None, scope: str = ""
 ) -> tuple[OrderOut, bool]:
-    """Place an order, or return the one this key already placed; `(order, created)`.
+    """Place an order, or return the one this caller's key already placed; `(order, created)`.
 
     The same key with the same body (canonical JSON hash) answers the first order again; with another body it
-    is a `Conflict`. Concurrent retries with one key make one order: on PostgreSQL they queue on an advisory
-    lock for the key, on SQLite on the write lock, and should both miss, the unique index on the key refuses
+    is a `Conflict`. Keys are unique per `scope` (the caller, see `idempotency`) and remembered for the
+    retention. Concurrent retries with one key make one order: on PostgreSQL they queue on an advisory lock
+    for the key, on SQLite on the write lock, and should both miss, the unique index on (scope, key) refuses
     the second insert and the winner is read back.
     """
     digest = request_hash(body)
     try:
         with Session(engine, expire_on_commit=False) as s, s.begin():
-            if s.get_bind().dialect.name == "postgresql":
-                s.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": idempotency_key})
-            existing = _by_key(s, idempotency_key)
+            idempotency.lock(s, "order", scope, idempotency_key)
+            existing = _by_key(s, scope, idempotency_key, records.now())
             if existing is not None:
                 return _replay(existing, digest, idempotency_key), False
-            order = _create(s, idempotency_key, digest, body, created_by)
+            order = _create(s, idempotency_key, digest, body, created_by, scope)
             view = order_view(order)
     except IntegrityError:
         with Session(db.reader(engine)) as s:
-            existing = _by_key(s, idempotency_key)
+            existing = _by_key(s, scope, idempotency_key, records.now())
             if existing is None:
                 raise
             log.info("idempotency key %r: a concurrent request placed %s first", idempotency_key, existing.order_id)
@@ -145,7 +136,7 @@ def _check_refs(s: Session, body: OrderIn, merged: dict[str, tuple[int, int]]) -
     return products
 
 
-def _create(s: Session, key: str, digest: str, body: OrderIn, created_by: int | None) -> Order:
+def _create(s: Session, key: str, digest: str, body: OrderIn, created_by: int | None, scope: str) -> Order:
     merged = _merged(body.lines)
     products = _check_refs(s, body, merged)
     total = sum(products[p].price_cents * q for p, (_, q) in merged.items())
@@ -173,6 +164,7 @@ def _create(s: Session, key: str, digest: str, body: OrderIn, created_by: int | 
         total_cents=total - discount,
         discount_cents=discount,
         points_redeemed=points,
+        idempotency_scope=scope,
         idempotency_key=key,
         request_hash=digest,
         created_by=created_by,

@@ -236,11 +236,17 @@ class SalesReport(BaseModel):
 
 class LoyaltyEntryOut(BaseModel):
     id: int
-    kind: str = Field(description="earn, redeem, reverse_earn (cancel or return), reverse_redeem (cancel), expire.")
+    kind: str = Field(
+        description="earn, redeem, reverse_earn (cancel or return), reverse_redeem (cancel), settle (points owed "
+        "paid back from points that arrived), expire."
+    )
     points: int = Field(description="Signed: what the movement did to the balance.")
     order_id: str | None
     created_at: UtcDateTime
-    expires_at: UtcDateTime | None = Field(description="When these points lapse (earned points and refunds).")
+    expires_at: UtcDateTime | None = Field(
+        description="When these points lapse (earned points and their reversals); points given back by a "
+        "cancellation lapse with the points they were spent from."
+    )
 
 
 class LoyaltyOut(BaseModel):
@@ -276,6 +282,11 @@ class LoyaltyOut(BaseModel):
     balance_value: float = Field(description="What the balance is worth at checkout, in currency units.")
     tier: str
     multiplier: float = Field(description="Points earned per currency unit are multiplied by this.")
+    owed: int = Field(
+        default=0,
+        description="Points a cancelled or returned order earned that were already spent; the next points that "
+        "arrive pay them back first (the balance stays 0 while any are owed).",
+    )
     spend_12m: float = Field(description="Paid spend (less refunds) in the tier window: what sets the tier.")
     next_tier: str | None = Field(description="None at the top tier.")
     spend_to_next_tier: float | None = Field(description="More spend in the window that reaches the next tier.")

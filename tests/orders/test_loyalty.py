@@ -66,6 +66,11 @@ def balance(engine: Engine, customer_id: str) -> int:
         return int(s.scalar(select(LoyaltyAccount.balance).where(LoyaltyAccount.customer_id == customer_id)) or 0)
 
 
+def owed(engine: Engine, customer_id: str) -> int:
+    with Session(engine) as s:
+        return int(s.scalar(select(LoyaltyAccount.owed).where(LoyaltyAccount.customer_id == customer_id)) or 0)
+
+
 def kinds(engine: Engine, customer_id: str) -> list[tuple[str, int]]:
     with Session(engine) as s:
         legs = s.execute(
@@ -133,9 +138,10 @@ def test_redeemed_points_become_a_discount_and_only_what_is_needed_is_taken(shop
 def test_redeeming_more_than_the_balance_is_refused_and_nothing_is_written(shop: Engine) -> None:
     grant(shop, "C1", 100)
     before = (entries(shop), stock(shop, "WEB", "P1"))
-    with pytest.raises(Conflict) as refused:
+    with pytest.raises(loyalty.NotEnoughPoints) as refused:
         orders.place_order(shop, "a", body(101, lines=[("P1", 2)]))
-    assert refused.value.field == "redeem_points" and "balance of 100" in refused.value.message
+    assert refused.value.field == "redeem_points" and refused.value.balance == 100
+    assert "100" not in refused.value.message and refused.value.with_balance().endswith("(balance 100)")
     with pytest.raises(Invalid) as guest:
         orders.place_order(shop, "b", body(10, customer_id=None))
     assert guest.value.field == "redeem_points"
@@ -158,7 +164,7 @@ def test_cancelling_gives_back_redeemed_points_and_takes_back_earned_ones(shop: 
     move(shop, spent, "paid")
     place(shop, "c", 10, customer_id="C2", lines=[("P2", 1)])
     move(shop, spent, "cancelled")
-    assert balance(shop, "C2") == 0, "points already spent are not clawed back"
+    assert balance(shop, "C2") == 0 and owed(shop, "C2") == 10, "points already spent are owed"
     assert kinds(shop, "C2") == [("earn", 10), ("redeem", -10)] and violations(shop) == []
 
 
@@ -180,8 +186,73 @@ def test_a_return_takes_back_earned_points_in_proportion_to_the_refund(shop: Eng
     move(shop, spent, "paid", "picking", "shipped", "delivered")
     place(shop, "c", 250, customer_id="C2", lines=[("P2", 1)])
     returns.return_lines(shop, spent, give_back(("P1", 1)))
-    assert kinds(shop, "C2") == [("earn", 300), ("redeem", -250), ("reverse_earn", -50)], "only what is left"
-    assert balance(shop, "C2") == 0 and violations(shop) == []
+    assert kinds(shop, "C2") == [("earn", 300), ("redeem", -250), ("reverse_earn", -50)], "what is left"
+    assert balance(shop, "C2") == 0 and owed(shop, "C2") == 250 and violations(shop) == []
+
+
+def test_points_of_a_cancelled_order_cannot_be_laundered_through_a_cancelled_redemption(shop: Engine) -> None:
+    """Earn on X, spend them on Y, cancel X, cancel Y: Y's points settle what X's reversal could not take.
+
+    Before, X's reversal took min(10, 0) = 0 and forgot the rest, and cancelling Y gave the 10 points back:
+    10 points from a refunded order per round, as many rounds as a customer key cares to run.
+    """
+    for n in range(2):
+        x = place(shop, f"x{n}", lines=[("P1", 1)])
+        move(shop, x, "paid")  # 10.00: 10 points
+        y = place(shop, f"y{n}", 10, lines=[("P2", 1)])
+        move(shop, x, "cancelled")
+        move(shop, y, "cancelled")
+        assert balance(shop, "C1") == 0, f"round {n}: the given-back points settle what X's reversal could not take"
+    assert kinds(shop, "C1") == [("earn", 10), ("redeem", -10), ("reverse_redeem", 10), ("settle", -10)] * 2
+    assert owed(shop, "C1") == 0 and violations(shop) == []
+
+
+def test_points_of_a_returned_order_cannot_be_laundered_either(shop: Engine) -> None:
+    x = place(shop, "x", lines=[("P1", 1)])
+    move(shop, x, "paid", "picking", "shipped", "delivered")
+    y = place(shop, "y", 10, lines=[("P2", 1)])
+    returns.return_lines(shop, x, give_back(("P1", 1)))
+    move(shop, y, "cancelled")
+    assert balance(shop, "C1") == 0
+    assert owed(shop, "C1") == 0 and violations(shop) == []
+
+
+def test_points_owed_are_settled_from_the_next_points_that_arrive(shop: Engine) -> None:
+    x = place(shop, "x", lines=[("P1", 1)])
+    move(shop, x, "paid")
+    place(shop, "y", 10, lines=[("P2", 1)])
+    move(shop, x, "cancelled")
+    assert (balance(shop, "C1"), owed(shop, "C1"), loyalty.summary(shop, "C1").owed) == (0, 10, 10)
+    grant(shop, "C1", 4)
+    assert (balance(shop, "C1"), owed(shop, "C1")) == (0, 6), "a grant pays what it can"
+    z = place(shop, "z", lines=[("P1", 2)])
+    move(shop, z, "paid")
+    assert kinds(shop, "C1")[-2:] == [("earn", 20), ("settle", -6)]
+    summary = loyalty.summary(shop, "C1")
+    assert (summary.balance, summary.owed) == (14, 0) and violations(shop) == []
+
+
+def test_cancelling_a_redemption_keeps_the_expiry_of_the_points(shop: Engine) -> None:
+    """Redeem-then-cancel used to give the points back as a fresh lot lapsing 12 months later."""
+    now = records.now()
+    grant(shop, "C1", 100, now - timedelta(days=330))  # lapses in about a month
+    order_id = place(shop, "a", 100, lines=[("P1", 1)])
+    move(shop, order_id, "cancelled")
+    assert balance(shop, "C1") == 100
+    assert loyalty.summary(shop, "C1").entries[0].kind == "reverse_redeem"
+    assert loyalty.expire(shop, now + timedelta(days=60)) == (1, 100), "they lapse with the lot they came from"
+    assert balance(shop, "C1") == 0 and violations(shop) == []
+
+
+def test_db_check_reports_points_above_what_orders_that_were_not_reversed_earned(shop: Engine) -> None:
+    order_id = place(shop, "a", lines=[("P1", 2)])
+    move(shop, order_id, "paid")  # 20 points
+    grant(shop, "C1", 5)
+    assert violations(shop) == []
+    with Session(shop) as s, s.begin():  # a cancellation that left the points behind
+        s.execute(update(Order).where(Order.order_id == order_id).values(status="cancelled"))
+    expected = "loyalty C1: balance 25 is above the 5 points its orders that were not reversed earned (plus grants)"
+    assert expected in violations(shop)
 
 
 def test_expiry_is_first_in_first_out_and_idempotent(shop: Engine) -> None:
@@ -249,6 +320,26 @@ def test_loyalty_endpoint_roles_and_redemption_errors_over_http(shop: Engine) ->
             headers=headers["admin"] | {"Idempotency-Key": "y"},
         )
         assert guest.status_code == 422 and "redeem_points" in guest.json()["detail"]
+
+
+def test_a_refused_redemption_shows_the_balance_only_to_callers_that_may_read_it(shop: Engine) -> None:
+    """A store key learned any customer's balance from this 409; customer and sales_rep keys may read it."""
+    app = create_app()
+    app.state.db_engine = shop
+    grant(shop, "C1", 120)
+    bearer = {
+        "store": auth.create_key(shop, "store", store_id="S1")[0],
+        "sales_rep": auth.create_key(shop, "sales_rep")[0],
+        "customer": auth.create_key(shop, "customer", customer_id="C1")[0],
+    }
+    over = order_body(store_id="S1", fulfilment="in_store", channel="store") | {"redeem_points": 500}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for role, plain in bearer.items():
+            headers = {"Authorization": f"Bearer {plain}", "Idempotency-Key": f"over-{role}"}
+            detail = client.post("/v1/orders", json=over, headers=headers).json()["detail"]
+            assert detail.startswith("redeem_points: 500 points requested"), detail
+            assert ("120" in detail) == (role != "store"), (role, detail)
+    assert balance(shop, "C1") == 120
 
 
 @pytest.mark.integration

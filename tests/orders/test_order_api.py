@@ -46,7 +46,7 @@ def test_place_read_move_and_return_through_http(client: TestClient, shop: Engin
     back = client.post(
         f"/v1/orders/{order['order_id']}/returns",
         json={"store_id": "S1", "lines": [{"product_id": "P1", "quantity": 1}]},
-        headers=admin,
+        headers=admin | {"Idempotency-Key": "r1"},
     )
     assert back.status_code == 201 and back.json()["refund"] == 10.0
     assert client.get("/v1/customers/C1/orders", headers=admin).json()[0]["order_id"] == order["order_id"]
@@ -135,9 +135,10 @@ def test_roles_customers_and_stores(client: TestClient, shop: Engine) -> None:
     for status in ("paid", "picking", "ready_for_pickup", "picked_up"):
         assert client.post(f"/v1/orders/{at_s1}/status", json={"status": status}, headers=s1).status_code == 200
     give = {"store_id": "S1", "lines": [{"product_id": "P1", "quantity": 1}]}
-    assert client.post(f"/v1/orders/{at_s1}/returns", json=give, headers=s2).status_code == 403
-    assert client.post(f"/v1/orders/{at_s1}/returns", json=give, headers=c1).status_code == 403
-    assert client.post(f"/v1/orders/{at_s1}/returns", json=give, headers=s1).status_code == 201
+    once = {"Idempotency-Key": "r1"}
+    assert client.post(f"/v1/orders/{at_s1}/returns", json=give, headers=s2 | once).status_code == 403
+    assert client.post(f"/v1/orders/{at_s1}/returns", json=give, headers=c1 | once).status_code == 403
+    assert client.post(f"/v1/orders/{at_s1}/returns", json=give, headers=s1 | once).status_code == 201
     assert client.get("/v1/products/P1/availability", headers=c1).status_code == 200
     assert client.get("/v1/products/P1/availability", headers=app_key).status_code == 403
     report = {"from": "2026-01-01", "to": "2026-01-02"}
@@ -155,3 +156,42 @@ def test_every_answered_status_is_documented(client: TestClient) -> None:
             if "{" in path:
                 assert "404" in codes, (method, path)
     assert "409" in spec["paths"]["/v1/orders"]["post"]["responses"]
+
+
+def test_idempotency_keys_belong_to_the_caller(client: TestClient, shop: Engine) -> None:
+    """Another caller's key is neither occupied (their request is a new order) nor disclosed (no 409)."""
+    admin, other = key(shop, "admin"), key(shop, "admin")
+    c1, c1_phone = key(shop, "customer", customer_id="C1"), key(shop, "customer", customer_id="C1")
+    s1 = key(shop, "store", store_id="S1")
+    mine = place(client, admin, "shared", lines=[("P1", 1)])
+    theirs = place(client, other, "shared", lines=[("P2", 1)])
+    assert (mine.status_code, theirs.status_code) == (201, 201), theirs.text
+    assert theirs.json()["order_id"] != mine.json()["order_id"] and "Idempotent-Replayed" not in theirs.headers
+    probe = place(client, s1, "shared", store_id="S1", fulfilment="in_store", customer_id=None)
+    assert probe.status_code == 201 and probe.json()["order_id"] != mine.json()["order_id"]
+    first = place(client, c1, "c", lines=[("P2", 2)])
+    again = place(client, c1_phone, "c", lines=[("P2", 2)])
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json(), "one customer, one scope"
+    assert place(client, c1_phone, "c", lines=[("P2", 3)]).status_code == 409
+
+
+def test_a_retried_return_is_recorded_once(client: TestClient, shop: Engine) -> None:
+    admin = key(shop, "admin")
+    order = place(client, admin, lines=[("P1", 2)]).json()
+    for status in ("paid", "picking", "shipped", "delivered"):
+        client.post(f"/v1/orders/{order['order_id']}/status", json={"status": status}, headers=admin)
+    url = f"/v1/orders/{order['order_id']}/returns"
+    give = {"store_id": "S1", "lines": [{"product_id": "P1", "quantity": 1}]}
+    first = client.post(url, json=give, headers=admin | {"Idempotency-Key": "back-1"})
+    retry = client.post(url, json=give, headers=admin | {"Idempotency-Key": "back-1"})
+    assert (first.status_code, retry.status_code) == (201, 201) and retry.json() == first.json(), retry.text
+    assert retry.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+    assert stock(shop, "S1", "P1") == (3, 0), "restocked once"
+    other = client.post(url, json=give | {"store_id": "WEB"}, headers=admin | {"Idempotency-Key": "back-1"})
+    assert other.status_code == 409 and "Idempotency-Key 'back-1'" in other.json()["detail"]
+    assert client.get(f"/v1/orders/{order['order_id']}", headers=admin).json()["lines"][0]["returned_quantity"] == 1
+    kinds = [n["kind"] for n in client.get("/v1/customers/C1/notifications", headers=admin).json()]
+    assert kinds.count("order.returned") == 1
+    missing = client.post(url, json=give, headers=admin)
+    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    clean(missing)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from shopdata import order_in, stock, stock_shop
@@ -154,3 +155,31 @@ def test_unknown_order_is_not_found(shop: Engine) -> None:
         orders.set_status(shop, "nope", "paid")
     with pytest.raises(NotFound):
         orders.get_order(shop, "nope")
+
+
+def backdate(engine: Engine, order_id: str, hours: float) -> None:
+    with Session(engine) as s, s.begin():
+        order = s.get(Order, order_id)
+        assert order is not None
+        order.created_at -= timedelta(hours=hours)
+
+
+def test_keys_belong_to_a_scope_and_may_be_reused_after_the_retention(
+    shop: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = orders.place_order(shop, "k1", order_in(lines=[("P1", 1)]), scope="key:1")
+    other, created = orders.place_order(shop, "k1", order_in(lines=[("P2", 1)]), scope="key:2")
+    assert created and other.order_id != first.order_id, "another caller's key is not occupied"
+    with pytest.raises(Conflict, match="Idempotency-Key 'k1' was already used"):
+        orders.place_order(shop, "k1", order_in(lines=[("P2", 1)]), scope="key:1")
+    backdate(shop, first.order_id, 25)  # past the default 24 hours
+    reused, created = orders.place_order(shop, "k1", order_in(lines=[("P2", 1)]), scope="key:1")
+    assert created and reused.order_id != first.order_id
+    with Session(shop) as s:
+        old = s.get(Order, first.order_id)
+        assert old is not None and old.idempotency_key is None, "the old order gave its key up"
+    monkeypatch.setenv("RETAIL_IDEMPOTENCY_HOURS", "48")
+    backdate(shop, other.order_id, 25)
+    replay, created = orders.place_order(shop, "k1", order_in(lines=[("P2", 1)]), scope="key:2")
+    assert not created and replay.order_id == other.order_id, "within a 48-hour retention"
+    assert count(shop, Order) == 3

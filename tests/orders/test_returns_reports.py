@@ -7,11 +7,11 @@ from datetime import date, timedelta
 
 import pytest
 from shopdata import order_in, stock, stock_shop
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from retail.db import connect
-from retail.db.tables import OrderEvent, SaleLine
+from retail.db.tables import OrderEvent, Return, SaleLine
 from serving.orders import inventory, orders, reports, returns
 from serving.orders.errors import Conflict, Invalid, NotFound
 from serving.orders.schemas import ReturnIn
@@ -149,3 +149,32 @@ def test_sales_report_counts_paid_orders_by_payment_day(shop: Engine) -> None:
     with pytest.raises(Invalid, match="to: .* is before from"):
         reports.sales(shop, day, day - timedelta(days=1), "day")
     assert json.loads(by_day.model_dump_json(by_alias=True))["from"] == (day - timedelta(days=1)).isoformat()
+
+
+def test_a_retried_return_with_its_key_is_answered_not_recorded_again(shop: Engine) -> None:
+    order_id = delivered(shop, lines=[("P1", 2)])
+    first, created = returns.record_return(shop, order_id, give_back("S1", ("P1", 1)), "r1", "key:1")
+    again, created_again = returns.record_return(shop, order_id, give_back("S1", ("P1", 1)), "r1", "key:1")
+    assert created and not created_again and again == first
+    assert stock(shop, "S1", "P1") == (3, 0) and orders.get_order(shop, order_id).lines[0].returned_quantity == 1
+    with pytest.raises(Conflict, match="Idempotency-Key 'r1' was already used with a different body"):
+        returns.record_return(shop, order_id, give_back("WEB", ("P1", 1)), "r1", "key:1")
+    other_order = delivered(shop, "k2", lines=[("P2", 1)])
+    with pytest.raises(Conflict, match="Idempotency-Key 'r1'"):  # the same body on another order is another return
+        returns.record_return(shop, other_order, give_back("S1", ("P2", 1)), "r1", "key:1")
+    theirs, created = returns.record_return(shop, order_id, give_back("S1", ("P1", 1)), "r1", "key:2")
+    assert created and theirs.return_id != first.return_id, "another caller's key"
+    with Session(shop) as s:
+        assert s.scalar(select(func.sum(Return.refund_cents))) == 2000
+        assert len(s.scalars(select(SaleLine).where(SaleLine.event == "returned")).all()) == 2
+
+
+def test_a_return_key_may_be_reused_after_the_retention(shop: Engine) -> None:
+    order_id = delivered(shop, lines=[("P1", 2)])
+    first, _ = returns.record_return(shop, order_id, give_back("S1", ("P1", 1)), "r1", "key:1")
+    with Session(shop) as s, s.begin():
+        row = s.get(Return, first.return_id)
+        assert row is not None
+        row.created_at -= timedelta(hours=25)
+    later, created = returns.record_return(shop, order_id, give_back("WEB", ("P1", 1)), "r1", "key:1")
+    assert created and later.return_id != first.return_id
