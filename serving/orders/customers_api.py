@@ -86,12 +86,17 @@ def _runtime(request: Request) -> Any:
 
 
 def _scorer(request: Request) -> feedback.Scorer | None:
-    """The sentiment champion when one is loaded and ready; None stores feedback unscored."""
+    """The sentiment champion when one is loaded and ready, through the Bento's batcher when there is one, else
+    in process behind the bounded pool; None stores feedback unscored."""
     try:
-        return profile.adapter_or_none(_runtime(request), "sentiment")
+        adapter = profile.adapter_or_none(_runtime(request), "sentiment")
     except Exception:
         log.exception("looking up the sentiment model failed; feedback is stored unscored")
         return None
+    if adapter is None:
+        return None
+    remote = getattr(request.app.state, "batchers", {}).get("sentiment")
+    return feedback.Batched(adapter, remote) if remote is not None else feedback.InProcess(adapter)
 
 
 @router.post("/feedback", status_code=201, response_model=FeedbackOut, responses=_doc(422))
@@ -101,10 +106,10 @@ def post_feedback(
     engine: Db,
     caller: Annotated[Caller, Depends(require(*WRITE_FEEDBACK))],
 ) -> FeedbackOut:
-    """Store feedback and score its sentiment at once with the sentiment champion; without one (or if it fails)
-    it is stored unscored and `retail feedback score` scores it later. An unknown customer, order or product,
-    or an order of another customer, is a 422 naming the field. Roles: admin, ops, sales_rep, store,
-    customer (for itself)."""
+    """Store feedback and score its sentiment at once with the sentiment champion (through its batcher); without
+    one (or if it fails or stays busy) it is stored unscored and `retail feedback score` scores it later. An
+    unknown customer, order or product, or an order of another customer, is a 422 naming the field, and costs
+    no model call. Roles: admin, ops, sales_rep, store, customer (for itself)."""
     check_customer(caller, body.customer_id)
     with domain_errors():
         stored = feedback.create(engine, body, _scorer(request))

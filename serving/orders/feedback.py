@@ -1,13 +1,18 @@
 """Customer feedback: stored with its sentiment when a model can score it at once, else scored later in batch.
 
-Scoring happens before the write transaction (a model call should never hold a database lock), and a scorer that
-fails only leaves the row unscored: feedback is never lost because a model is missing or broken. Rows left
-unscored are picked up by `score_pending` (`retail feedback score`) once a sentiment champion is registered.
+The references (customer, order, product) are checked first, so a bad request never costs a model call; then
+the text is scored outside any transaction (a model call should never hold a database lock), and a scorer that
+fails only leaves the row unscored: feedback is never lost because a model is missing, broken or busy. In the
+Bento the text goes through the sentiment batcher (`Batched`: BentoML gathers concurrent calls into one model
+call); otherwise the model runs in this process behind a bounded pool (`InProcess`: at most `SCORING_SLOTS`
+scorings at once, a post that finds none free within `SLOT_WAIT_S` is stored unscored). Rows left unscored are
+picked up by `score_pending` (`retail feedback score`) once a sentiment champion is registered.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -29,6 +34,9 @@ MAX_TEXT = 5000  # characters, as /sentiment accepts
 SPENT = ("paid", "picking", "shipped", "delivered", "ready_for_pickup", "picked_up")  # orders that were paid for
 Sentiment = Literal["positive", "negative"]
 Sort = Literal["newest", "priority"]
+SCORING_SLOTS = 2  # feedback scorings at once in one process (a scoring keeps a core busy for ~10-50 ms)
+SLOT_WAIT_S = 5.0  # a post that waits longer for a slot is stored unscored rather than held
+_slots = threading.BoundedSemaphore(SCORING_SLOTS)
 
 
 class Scorer(Protocol):
@@ -37,6 +45,42 @@ class Scorer(Protocol):
     version: str
 
     def score(self, texts: Sequence[str]) -> list[dict[str, Any]]: ...
+
+
+class Busy(Exception):
+    """Every scoring slot stayed taken for `SLOT_WAIT_S`: the feedback is stored unscored."""
+
+
+class InProcess:
+    """A scorer run in this process behind the bounded pool: at most `SCORING_SLOTS` of its calls at once."""
+
+    def __init__(self, inner: Scorer) -> None:
+        self.inner, self.version = inner, inner.version
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        if not _slots.acquire(timeout=SLOT_WAIT_S):
+            raise Busy(f"no free scoring slot within {SLOT_WAIT_S:g} s")
+        try:
+            return self.inner.score(texts)
+        finally:
+            _slots.release()
+
+
+class Batched:
+    """Scores through the Bento's sentiment batcher (`remote`, whose `classify` answers P(positive) per text); the
+    loaded adapter gives the version and the threshold, and scores in process (bounded) if a batcher call fails."""
+
+    def __init__(self, adapter: Any, remote: Any) -> None:
+        self.adapter, self.remote, self.version = adapter, remote, adapter.version
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        try:
+            scores = [float(p) for p in self.remote.to_sync.classify(list(texts))]
+        except Exception as exc:
+            log.warning("sentiment batcher call failed (%s): scoring %d feedback texts in process", exc, len(texts))
+            return InProcess(self.adapter).score(texts)
+        threshold = float(self.adapter.inner.threshold)
+        return [{"label": "positive" if p >= threshold else "negative", "score": p} for p in scores]
 
 
 class FeedbackIn(BaseModel):
@@ -129,9 +173,11 @@ def _score(scorer: Scorer | None, texts: Sequence[str]) -> tuple[list[dict[str, 
         return None, None
     try:
         return scorer.score(texts), str(scorer.version)
+    except Busy as exc:
+        log.warning("%s: %d feedback texts stay unscored (`retail feedback score`)", exc, len(texts))
     except Exception:
         log.exception("scoring %d feedback texts failed; they stay unscored", len(texts))
-        return None, None
+    return None, None
 
 
 def _check_refs(s: Session, body: FeedbackIn) -> None:
@@ -152,10 +198,13 @@ def _check_refs(s: Session, body: FeedbackIn) -> None:
 
 
 def create(engine: Engine, body: FeedbackIn, scorer: Scorer | None = None) -> FeedbackOut:
-    """Store feedback, scored by `scorer` when there is one; raises `Invalid` for unknown references."""
+    """Store feedback, scored by `scorer` when there is one; raises `Invalid` for unknown references, before
+    any model call."""
+    with Session(db.reader(engine)) as s:
+        _check_refs(s, body)
     scored, version = _score(scorer, [body.text])
     with Session(engine, expire_on_commit=False) as s, s.begin():
-        _check_refs(s, body)
+        _check_refs(s, body)  # again in the write: a few look-ups by key
         row = Feedback(
             customer_id=body.customer_id,
             order_id=body.order_id,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -202,3 +205,104 @@ def test_retail_feedback_score_scores_what_was_stored_unscored(tmp_path: Path, m
     result = CliRunner().invoke(app, ["feedback", "score", "--workspace", str(tmp_path)])
     assert result.exit_code == 0 and "scored 2 feedback rows with sentiment version 9" in result.output, result.output
     assert {f.label for f in feedback.list_feedback(engine)} == {"negative", "positive"}
+
+
+# --- scoring: after the references are checked, through the batcher or a bounded pool ---------------------------
+
+
+@pytest.mark.parametrize(
+    "fields", [{"product_id": "P9"}, {"customer_id": "C9"}, {"order_id": "O404"}], ids=["product", "customer", "order"]
+)
+def test_a_request_with_an_unknown_reference_never_calls_the_scorer(
+    client: TestClient, shop: Engine, fields: dict[str, str]
+) -> None:
+    scorer = StubScorer()
+    client.app.state.runtime = StubRuntime(sentiment=scorer)  # type: ignore[attr-defined]
+    sent = {"customer_id": "C1", "text": "bad"} | fields
+    answer = client.post("/v1/feedback", json=sent, headers=key(shop, "admin"))
+    assert answer.status_code == 422 and answer.json()["detail"].startswith(next(iter(fields))), answer.text
+    assert scorer.seen == 0  # refused before any model call
+    with pytest.raises(Invalid):
+        feedback.create(shop, body(**fields), scorer)
+    assert scorer.seen == 0
+
+
+class Gate(StubScorer):
+    """A scorer that holds every call until released, counting how many run at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = self.peak = 0
+        self.lock = threading.Lock()
+        self.entered = threading.Semaphore(0)
+        self.release = threading.Event()
+
+    def score(self, texts: Sequence[str]) -> list[dict[str, Any]]:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        self.entered.release()
+        self.release.wait(60)
+        with self.lock:
+            self.active -= 1
+            return super().score(texts)
+
+
+def test_concurrent_posts_never_run_more_scorings_than_the_bound(client: TestClient, shop: Engine) -> None:
+    gate = Gate()
+    client.app.state.runtime = StubRuntime(sentiment=gate)  # type: ignore[attr-defined]
+    headers = key(shop, "admin")
+    posts = 3 * feedback.SCORING_SLOTS
+    with ThreadPoolExecutor(posts) as pool:
+        sent = [
+            pool.submit(client.post, "/v1/feedback", json={"customer_id": "C1", "text": f"bad {i}"}, headers=headers)
+            for i in range(posts)
+        ]
+        try:
+            for _ in range(feedback.SCORING_SLOTS):
+                assert gate.entered.acquire(timeout=60)
+            time.sleep(0.5)  # room for a scoring beyond the bound to start (none may): no assertion on time
+            assert gate.peak == feedback.SCORING_SLOTS
+        finally:
+            gate.release.set()
+        answers = [f.result() for f in sent]
+    assert [a.status_code for a in answers] == [201] * posts
+    assert all(a.json()["label"] == "negative" for a in answers) and gate.seen == posts
+    assert gate.peak == feedback.SCORING_SLOTS
+
+
+def test_busy_slots_leave_feedback_unscored(shop: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A post that finds no free slot in time is stored unscored (scored later), not held or failed."""
+    monkeypatch.setattr(feedback, "_slots", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(feedback, "SLOT_WAIT_S", 0.01)
+    feedback._slots.acquire()  # the only slot is taken
+    try:
+        out = feedback.create(shop, body("bad"), feedback.InProcess(StubScorer()))
+    finally:
+        feedback._slots.release()
+    assert out.label is None and out.model_version is None
+    assert feedback.create(shop, body("bad"), feedback.InProcess(StubScorer())).label == "negative"
+
+
+def test_the_batcher_scores_feedback_and_a_broken_call_is_scored_in_process(shop: Engine) -> None:
+    """In the Bento feedback goes through the sentiment batcher (P(positive) per text, labelled at the model's
+    threshold); when a call to it fails, the adapter scores in process."""
+    adapter = StubScorer()
+    adapter.inner = SimpleNamespace(threshold=0.6)  # type: ignore[attr-defined]
+    asked: list[list[str]] = []
+
+    def classify(texts: list[str]) -> list[float]:
+        asked.append(texts)
+        return [0.55]
+
+    remote = SimpleNamespace(to_sync=SimpleNamespace(classify=classify))
+    out = feedback.create(shop, body("lovely"), feedback.Batched(adapter, remote))
+    assert (out.label, out.score, out.model_version) == ("negative", 0.55, "9") and asked == [["lovely"]]
+    assert adapter.seen == 0  # the batcher scored it, not this process
+
+    def dropped(texts: list[str]) -> list[float]:
+        raise ConnectionError("Server disconnected")
+
+    broken = SimpleNamespace(to_sync=SimpleNamespace(classify=dropped))
+    out = feedback.create(shop, body("lovely"), feedback.Batched(adapter, broken))
+    assert (out.label, out.score) == ("positive", 0.9) and adapter.seen == 1
