@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from features import sales, sentiment, store, transforms
+from features import derived, sales, sentiment, store, transforms
 from retail.files import write_parquet
 from retail.settings import Settings
 from retail.workspace import Workspace
@@ -33,6 +33,7 @@ def build_features(
             f"no transactions in {ws.raw_dir}: run `retail data simulate` or `retail data import` first"
         )
     ws.ensure()
+    tx = derived.with_store(tx, ws.read_raw("stores"))  # a plain order-line export: one online store
     products = ws.read_raw("products")
     scored: list[pd.DataFrame] = []
 
@@ -44,16 +45,13 @@ def build_features(
                 scored[0] = pd.concat([scored[0], feedback[sentiment.SCORE_COLUMNS]], ignore_index=True)
         return scored[0]
 
-    has_stores = "store_id" in tx and bool(tx["store_id"].notna().any())
     tables = {
         "customer_features": lambda: transforms.customer_features(tx, products),
         "customer_products": lambda: transforms.customer_products(tx),
         "product_features": lambda: transforms.product_features(tx),
         "store_features": lambda: transforms.store_features(tx),
         "product_daily_sales": lambda: sales.daily_sales(tx, products, by_store=False),
-        "product_store_daily_sales": lambda: sales.daily_sales(
-            tx if has_stores else tx.iloc[:0], products, by_store=True
-        ),
+        "product_store_daily_sales": lambda: sales.daily_sales(tx, products, by_store=True),
         "product_attributes": lambda: sales.product_attributes(products, tx),
         "customer_sentiment": lambda: sentiment.rolled_up(scores(), "customer_id"),
         "product_sentiment": lambda: sentiment.rolled_up(scores(), "product_id"),
@@ -72,6 +70,7 @@ def build_features(
     start = tx["ts"].min().floor("D")
     end = tx["ts"].max().floor("D") + pd.Timedelta(days=1)
     step(f"materializing online store up to {end:%Y-%m-%d}")
-    store.materialize(ws, start.to_pydatetime(), end.to_pydatetime())
+    empty = [name for name, n in counts.items() if n == 0]
+    store.materialize(ws, start.to_pydatetime(), end.to_pydatetime(), empty)
     ws.write_meta(data_start=start, data_end=end, features_as_of=end, feature_rows=counts)
     return counts

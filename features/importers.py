@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.derived import ONLINE_STORE, ONLINE_STORE_NAME, complete
 from features.schema import TABLES, DataError, validate
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ def import_canonical(folder: Path) -> dict[str, pd.DataFrame]:
     """Read `<table>.csv` or `<table>.parquet` per contract table in `folder`; only transactions is required.
 
     Files that are not contract tables are ignored (and logged), so a folder can hold notes or other exports.
+    What the contract derives is derived (`features.derived.complete`): without a store_id column every line is
+    an online sale at one online store, and absent stores, products and customers tables come from the lines.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -78,6 +81,10 @@ def import_canonical(folder: Path) -> dict[str, pd.DataFrame]:
     if ignored:
         log.info("%s: ignoring files that are not contract tables: %s", folder, ignored)
     _warn_unknown_references(tables)
+    tables = {
+        name: df if df is tables.get(name) else validate(name, df, f"{folder.name} (derived {name})")
+        for name, df in complete(tables).items()
+    }
     log.info("imported %s from %s", {n: len(df) for n, df in tables.items()}, folder)
     return tables
 
@@ -109,7 +116,6 @@ UCI_COLUMNS = {
     "UnitPrice": "unit_price",
 }
 UCI_OPTIONAL = ("Description", "Country")
-ONLINE_STORE = "S00"
 
 
 def _read_uci(file: Path) -> tuple[pd.DataFrame, int | None]:
@@ -183,7 +189,7 @@ def import_online_retail(file: Path) -> dict[str, pd.DataFrame]:
     if "Country" in raw.columns:
         regions = _most_frequent(tx["customer_id"], raw["Country"].astype("string"), "customer_id", "region")
         customers = customers.merge(regions, on="customer_id", how="left")
-    stores = pd.DataFrame({"store_id": [ONLINE_STORE], "name": ["Online shop"], "kind": ["online"]})
+    stores = pd.DataFrame({"store_id": [ONLINE_STORE], "name": [ONLINE_STORE_NAME], "kind": ["online"]})
 
     tables = {
         "transactions": tx,

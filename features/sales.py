@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.derived import with_store
+
 DAY = pd.Timedelta(days=1)
 SALES_FIELDS: tuple[str, ...] = ("units", "revenue", "avg_price", "price_ratio")
 ATTRIBUTE_FIELDS: tuple[str, ...] = ("category", "tier", "list_price")
@@ -37,7 +39,8 @@ def daily_sales(tx: pd.DataFrame, products: pd.DataFrame | None, by_store: bool)
     """units, revenue, avg_price and price_ratio (against the usual price) per product[, store] and day."""
     keys = ["product_id", "store_id"] if by_store else ["product_id"]
     bought = tx[tx["quantity"] > 0]
-    if by_store:
+    if by_store:  # no stores in the data: every line is an online sale at the one online store
+        bought = with_store(bought)
         bought = bought[bought["store_id"].notna()]
     frame = pd.DataFrame(
         {

@@ -21,6 +21,7 @@ from features.catalog import (
     PRODUCT_FEATURES,
     STORE_FEATURES,
 )
+from features.derived import with_store
 
 log = logging.getLogger(__name__)
 DAY = pd.Timedelta(days=1)
@@ -227,9 +228,11 @@ def product_features(tx: pd.DataFrame) -> pd.DataFrame:
 
 
 def store_features(tx: pd.DataFrame) -> pd.DataFrame:
-    """Store traffic and revenue features; transactions without a store count for none."""
-    if "store_id" not in tx:
-        return pd.DataFrame(columns=["store_id", "event_timestamp", *STORE_FEATURES])
+    """Store traffic and revenue features; lines without a store count for none.
+
+    Transactions with no stores at all are online sales at the one online store (`features.derived`).
+    """
+    tx = with_store(tx)
     out = _windowed(_daily(tx, "store_id"), "store_id", ENTITY_WINDOWS, [])
     for w in ENTITY_WINDOWS:
         out[f"revenue_{w}d"] = out[f"spend_{w}d"]

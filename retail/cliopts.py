@@ -32,10 +32,20 @@ def command(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except (ValueError, FileNotFoundError, KeyError) as exc:
-            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            typer.secho(f"error: {_said(exc)}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _said(exc: Exception) -> str:
+    """The error in words: a KeyError's bare key (`'store_id'`) becomes a sentence naming what is missing."""
+    if not isinstance(exc, KeyError) or not exc.args or " " in str(exc.args[0]):
+        return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return (
+        f"missing {exc.args[0]!r}: a column or table this step needs is not in the workspace's data "
+        "(the README's raw data contract lists each table's columns; import them with `retail data import`)"
+    )
 
 
 def workspace(path: Path) -> tuple[Workspace, Settings]:

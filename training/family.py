@@ -136,6 +136,13 @@ class Family(ABC):
     def adapter(self, model: Any, version: str, ws: Workspace) -> Any:
         """What the family's endpoint module calls; built once per loaded version."""
 
+    def check_inputs(self, ctx: Context, options: Options) -> None:
+        """Refuse, before a run is started, a workspace that lacks an input this family needs (default: none).
+
+        Beyond the transactions, that is: raise `features.derived.MissingInput` (see `training.inputs`).
+        """
+        return None
+
     def refits(self, options: Options) -> bool:
         """False: register the evaluation fit itself (a model too slow to fit twice); True: refit on everything."""
         return True

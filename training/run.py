@@ -105,6 +105,7 @@ def train(
     horizon_days = horizon_days or family.default_horizon_days
     horizon = pd.Timedelta(days=horizon_days)
     ctx = context(ws, settings, as_of, horizon_days, progress)
+    family.check_inputs(ctx, options)  # a missing table or column is named before any run is recorded
     client = tracking.connect(ws, settings)
     experiment = tracking.experiment(ws, family.name)
     with mlflow.start_run(experiment_id=experiment, run_name=f"{family.name}-{ctx.as_of:%Y%m%d}") as run:

@@ -5,7 +5,8 @@ else of all its sales), stores and inventory (the newest `on_hand` per store and
 on the database is the source of truth for stock, so seeding is idempotent by only ever **adding**: a row whose
 key is already there is left exactly as it is (a second run adds what is new in the raw tables and never
 duplicates a row nor resets stock that orders have moved). Ids found only in transactions or inventory still
-get a row (a product named by its id, a store of kind `store`), so every order the data mentions can be placed.
+get a row (a product named by its id, a store of kind `store`), so every order the data mentions can be placed;
+transactions without a store column are online sales at one online store (`features.derived`), which gets a row.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
+from features.derived import has_stores, online_store_id, stores_from, with_store
 from features.rawio import read_table
 from retail.db.tables import Customer, Inventory, Product, Store
 from retail.workspace import Workspace
@@ -94,11 +96,16 @@ def _stores(stores: pd.DataFrame | None, tx: pd.DataFrame, inventory: pd.DataFra
             stores["store_id"], stores["name"], stores["kind"], _column(stores, "region"), strict=True
         ):
             rows.append({"store_id": s, "name": str(name), "kind": str(kind), "region": _text(region)})
+    online = None if has_stores(tx) else online_store_id(stores)  # no stores in the lines: one online store
     seen = set() if inventory is None else set(inventory["store_id"])
-    if "store_id" in tx:
-        seen |= set(tx["store_id"].dropna())
+    sold = with_store(tx, stores)
+    seen |= set(sold["store_id"].dropna())
     unknown = sorted(seen - {r["store_id"] for r in rows})  # stores only transactions or inventory name
-    return rows + [{"store_id": s, "name": s, "kind": "store", "region": None} for s in unknown]
+    derived = stores_from(pd.DataFrame({"store_id": unknown}), online)
+    return rows + [
+        {"store_id": s, "name": name, "kind": kind, "region": None}
+        for s, name, kind in derived[["store_id", "name", "kind"]].itertuples(index=False)
+    ]
 
 
 def _stock(inventory: pd.DataFrame | None, now: datetime) -> list[dict[str, Any]]:

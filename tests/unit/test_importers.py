@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.derived import ONLINE_STORE, ONLINE_STORE_FALLBACK
 from features.importers import import_canonical, import_online_retail
 from features.rawio import read_table, read_tables, write_tables
 from features.schema import DataError
@@ -46,7 +47,10 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def test_canonical_folder_with_only_transactions(tmp_path: Path) -> None:
     tables = import_canonical(_folder(tmp_path, **{"transactions.csv": TX_CSV, "notes.txt": "ignored"}))
-    assert list(tables) == ["transactions"]
+    assert set(tables) == {"transactions", "stores", "products", "customers"}  # the rest is derived from the lines
+    assert tables["stores"].values.tolist() == [["S00", "S00", "store"], ["S01", "S01", "store"]]
+    assert tables["products"]["name"].tolist() == ["P1", "P2", "007"]  # named by their ids
+    assert tables["customers"]["customer_id"].tolist() == ["C1", "C2"]
     tx = tables["transactions"]
     assert tx["customer_id"].tolist() == ["C1", "C1", None, "C2"]  # empty cell = guest
     assert tx["product_id"].tolist()[-1] == "007"  # leading zeros survive
@@ -59,8 +63,41 @@ def test_canonical_folder_mixes_csv_and_parquet(tmp_path: Path) -> None:
         folder / "products.parquet"
     )
     tables = import_canonical(folder)
-    assert set(tables) == {"transactions", "products"}
-    assert tables["products"]["tier"].tolist() == ["good", "best"]
+    assert set(tables) == {"transactions", "products", "stores", "customers"}
+    assert tables["products"]["tier"].tolist() == ["good", "best"]  # a given table is kept as it is
+
+
+MINIMAL_TX = "\n".join(line.rsplit(",", 1)[0] for line in TX_CSV.splitlines()) + "\n"  # no store_id column
+
+
+def test_minimal_set_is_sold_at_one_online_store(tmp_path: Path) -> None:
+    """Only the required columns: every line is an online sale at the one online store, which the stores table has."""
+    folder = _folder(tmp_path, **{"transactions.csv": MINIMAL_TX, "products.csv": "product_id,name\nP1,Tea\n"})
+    tables = import_canonical(folder)
+    tx = tables["transactions"]
+    assert tx["store_id"].tolist() == [ONLINE_STORE] * 4 and tx["channel"].tolist() == ["online"] * 4
+    assert tables["stores"].values.tolist() == [[ONLINE_STORE, "Online shop", "online"]]
+    assert tables["products"].values.tolist() == [["P1", "Tea"]]  # as given: no category invented
+    assert "category" not in tables["products"]
+    write_tables(tmp_path / "raw", tables)  # and it is a valid data set
+
+
+def test_store_column_left_empty_counts_as_no_store_column(tmp_path: Path) -> None:
+    empty = TX_CSV.replace(",S00", ",").replace(",S01", ",")
+    tables = import_canonical(_folder(tmp_path, **{"transactions.csv": empty}))
+    assert set(tables["transactions"]["store_id"]) == {ONLINE_STORE}
+    assert tables["stores"]["kind"].tolist() == ["online"]
+
+
+def test_given_stores_gain_the_online_store_only_when_lines_have_no_store(tmp_path: Path) -> None:
+    physical = "store_id,name,kind\nS00,High Street,store\n"  # the user's own S00 is a shop
+    tables = import_canonical(_folder(tmp_path, **{"transactions.csv": MINIMAL_TX, "stores.csv": physical}))
+    online = tables["transactions"]["store_id"].unique().tolist()
+    assert online == [ONLINE_STORE_FALLBACK]  # not the user's shop
+    assert tables["stores"][["store_id", "kind"]].values.tolist() == [["S00", "store"], [online[0], "online"]]
+    web = "store_id,name,kind\nW1,Web shop,online\nS01,Mall,store\n"
+    tables = import_canonical(_folder(tmp_path / "web", **{"transactions.csv": MINIMAL_TX, "stores.csv": web}))
+    assert set(tables["transactions"]["store_id"]) == {"W1"} and len(tables["stores"]) == 2
 
 
 @pytest.mark.parametrize(

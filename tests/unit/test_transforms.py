@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 
 from features.catalog import CUSTOMER_FEATURES, PRODUCT_FEATURES, STORE_FEATURES
+from features.derived import ONLINE_STORE
+from features.sales import daily_sales, product_attributes
 from features.transforms import customer_features, product_features, store_features
 
 EPOCH = pd.Timestamp("1970-01-01")
@@ -120,3 +122,18 @@ def test_guests_and_categories() -> None:
     assert table["customer_id"].notna().all()
     assert table["distinct_categories"].max() <= 3
     assert customer_features(tx)["distinct_categories"].isna().all()
+
+
+def test_transactions_without_stores_are_the_online_stores() -> None:
+    """Only the required columns: per-store tables hold the one online store, equal to the product totals."""
+    tx = _tx().drop(columns="store_id")
+    stores = store_features(tx)
+    assert set(stores["store_id"]) == {ONLINE_STORE}
+    totals = product_features(tx).set_index(["product_id", "event_timestamp"])
+    assert len(stores) and stores["orders_30d"].max() >= totals["orders_30d"].max()
+    per_store = daily_sales(tx, None, by_store=True)
+    per_product = daily_sales(tx, None, by_store=False)
+    assert set(per_store["store_id"]) == {ONLINE_STORE}
+    pd.testing.assert_frame_equal(per_store.drop(columns="store_id"), per_product)
+    attributes = product_attributes(None, tx)
+    assert set(attributes["category"]) == {"unknown"} and attributes["list_price"].isna().all()

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from features.catalog import CHURN_SERVICE
 from retail.workspace import Workspace
-from training import compare, metrics, tuning
+from training import compare, inputs, metrics, tuning
 from training.churn import dataset
 from training.churn.adapter import ChurnAdapter, newest_event_day
 from training.churn.model import MODEL_INPUT, ChurnModel, baseline_scores, fit_baselines, fit_lgbm, prepare
@@ -70,6 +70,9 @@ class ChurnFamily(Family):
         ("model_auc", "rfm_logistic_auc", "AUC below the RFM logistic baseline"),
     )
     options_type = ChurnOptions
+
+    def check_inputs(self, ctx: Context, options: Options) -> None:
+        inputs.require_customer_ids(ctx.tx, "training churn (who stops buying)")
 
     def dataset(self, ctx: Context, split: Split, options: Options) -> Dataset:
         assert isinstance(options, ChurnOptions)

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from features.catalog import RECOMMENDER_SERVICE
 from retail.workspace import Workspace
+from training import inputs
 from training.family import Context, Dataset, Evaluation, Family, Options, Packaged, Split
 from training.recommend import compare
 from training.recommend.adapter import RecommenderAdapter
@@ -99,6 +100,9 @@ class RecommenderFamily(Family):
         for b in BASELINES
     )
     options_type = RecommenderOptions
+
+    def check_inputs(self, ctx: Context, options: Options) -> None:
+        inputs.require_customer_ids(ctx.tx, "training the recommender (what each customer buys)")
 
     def dataset(self, ctx: Context, split: Split, options: Options) -> Dataset:
         train = ctx.tx[ctx.tx["ts"] < split.train_end]

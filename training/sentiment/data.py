@@ -15,6 +15,7 @@ from sklearn.model_selection import train_test_split
 from features.importers import read_file
 from features.schema import DataError
 from retail.workspace import Workspace
+from training.inputs import require_reviews
 
 LABELS = ("negative", "positive")  # index = class id
 TEST_SHARE = 0.2
@@ -66,9 +67,9 @@ def read_labelled(path: Path) -> pd.DataFrame:
 
 def workspace_reviews(ws: Workspace, before: pd.Timestamp | None = None) -> pd.DataFrame:
     """The workspace's reviews (written before `before`), labelled from their ratings."""
+    require_reviews(ws, "training sentiment (rated review text)")
     reviews = ws.read_raw("reviews", ["ts", "rating", "text"])
-    if reviews is None or reviews.empty:
-        raise FileNotFoundError(f"{ws.raw_dir} has no reviews: import a reviews table or pass --reviews FILE")
+    assert reviews is not None
     if before is not None:
         reviews = reviews[reviews["ts"] < before]
     return from_ratings(reviews.reset_index(drop=True), "reviews")

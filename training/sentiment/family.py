@@ -27,7 +27,7 @@ from pydantic import Field
 
 from features.catalog import SENTIMENT_SERVICE
 from retail.workspace import Workspace
-from training import compare
+from training import compare, inputs
 from training.family import Context, Dataset, Evaluation, Family, NotComparable, Options, Packaged, Split
 from training.sentiment import baselines, scoring
 from training.sentiment.adapter import SentimentAdapter
@@ -84,6 +84,11 @@ class SentimentFamily(Family):
         ("model_accuracy", "frozen_encoder_accuracy", "accuracy below the frozen encoder"),
     )
     options_type = SentimentOptions
+
+    def check_inputs(self, ctx: Context, options: Options) -> None:
+        assert isinstance(options, SentimentOptions)
+        if options.reviews is None:
+            inputs.require_reviews(ctx.ws, "training sentiment (rated review text)")
 
     def refits(self, options: Options) -> bool:
         assert isinstance(options, SentimentOptions)
