@@ -84,7 +84,7 @@ def verify(secret: str, header: str, body: bytes, tolerance: int = 300, now: flo
     if abs((time.time() if now is None else now) - sent) > tolerance:
         return False  # too old (a replay) or from a clock far ahead
     expected = hmac.new(secret.encode(), f"{sent}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, fields.get("v1", ""))
+    return hmac.compare_digest(expected.encode(), fields.get("v1", "").encode())
 
 
 # --- what is due --------------------------------------------------------------------------------------------
@@ -356,8 +356,8 @@ def start(
                                     log.error("webhook %d: lane failed", hook.id, exc_info=lane.exception())
                                 lanes[hook.id] = asyncio.create_task(d.lane(hook.id), name=f"webhook-{hook.id}")
                         if time.monotonic() >= next_prune:
-                            pruned = await d._db(prune, engine, keep)
-                            log.info("pruned %d delivered outbox entries older than %s", pruned, keep)
+                            if pruned := await d._db(prune, engine, keep):
+                                log.info("pruned %d delivered outbox entries older than %s", pruned, keep)
                             next_prune = time.monotonic() + PRUNE_EVERY_S
                     except Exception:  # a database hiccup must not end deliveries for good
                         log.exception("webhook delivery pass failed")

@@ -215,6 +215,7 @@ def test_deliveries_are_signed_and_tampering_or_old_timestamps_fail(engine, hook
     assert not webhooks.verify("whsec_other", header, body)
     assert not webhooks.verify(receiver.secret, f"t={t + 1}," + header.split(",")[1], body)  # another time
     assert not webhooks.verify(receiver.secret, "garbage", body) and not webhooks.verify(receiver.secret, "", body)
+    assert not webhooks.verify(receiver.secret, f"t={t},v1=\u00e9", body)  # not hex: refused, never an error
 
 
 def test_webhooks_have_their_own_secrets_and_rotation_replaces_one(engine, hook, deliver, receiver, emit) -> None:  # type: ignore[no-untyped-def]
