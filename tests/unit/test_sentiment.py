@@ -213,3 +213,69 @@ def test_a_broken_batcher_call_is_scored_in_process() -> None:
     adapter = SimpleNamespace(scores=lambda texts: np.full(len(texts), 0.75))
     assert asyncio.run(_scores(remote, adapter, ["a", "b"])) == [0.75, 0.75]
     assert asyncio.run(_scores(None, adapter, ["a"])) == [0.75]
+
+
+def _threads_in_a_new_thread() -> int:
+    """torch's threads as a thread started now gets them (torch sets a new thread up from the process setting)."""
+    import threading
+
+    found: list[int] = []
+    thread = threading.Thread(target=lambda: found.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    return found[0]
+
+
+def test_bf16_scoring_leaves_torch_s_threads_as_they_were_under_concurrent_calls(
+    tiny_classifier: Classifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two calls that overlap (the second starts in a new thread while the first is scoring, the first ends
+    first), then many concurrent calls: torch's thread count is what it was, for this thread and for threads
+    started afterwards, and every call scores what it scores alone."""
+    import copy
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    original = torch.get_num_threads()
+    assert _threads_in_a_new_thread() == original
+    bf16 = Bf16Classifier(tiny_classifier.tokenizer, copy.deepcopy(tiny_classifier.model), tiny_classifier.max_length)
+    texts = [t for t, _ in TINY]
+    alone = bf16.scores(texts)
+    one = {t: bf16.scores([t])[0] for t in texts[:2]}
+
+    entered = {t: threading.Event() for t in texts[:2]}
+    go = {t: threading.Event() for t in texts[:2]}
+    score_batch = Classifier.positive
+
+    def gated(self: Classifier, batch: list[str]) -> np.ndarray:
+        if batch[0] in go:
+            entered[batch[0]].set()
+            go[batch[0]].wait(60)
+        return score_batch(self, batch)
+
+    monkeypatch.setattr(Classifier, "positive", gated)
+    found: dict[str, float] = {}
+    first = threading.Thread(target=lambda: found.update(a=bf16.scores([texts[0]])[0]))
+    second = threading.Thread(target=lambda: found.update(b=bf16.scores([texts[1]])[0]))
+    try:
+        first.start()
+        assert entered[texts[0]].wait(60)
+        second.start()  # a new thread, while the first call is scoring
+        assert entered[texts[1]].wait(60)
+        go[texts[0]].set()
+        first.join(60)
+    finally:
+        for event in go.values():
+            event.set()
+    second.join(60)
+    monkeypatch.undo()
+    assert (found["a"], found["b"]) == (one[texts[0]], one[texts[1]])
+    assert torch.get_num_threads() == original and _threads_in_a_new_thread() == original
+
+    calls = [texts, texts[:1], texts[3:], texts] * 4
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(bf16.scores, calls))
+    for call, result in zip(calls, results, strict=True):
+        np.testing.assert_allclose(result, bf16.scores(call), atol=1e-6)
+    np.testing.assert_allclose(results[0], alone, atol=1e-6)
+    assert torch.get_num_threads() == original and _threads_in_a_new_thread() == original
