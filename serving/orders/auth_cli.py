@@ -78,8 +78,7 @@ def webhooks_add(
     url: Annotated[str, typer.Argument(help="http(s) URL that receives each notification as a signed JSON POST.")],
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
-    """Register a webhook: it receives every notification written from now on (not the history), in order per
-    order. Its signing secret is printed once, on the last line."""
+    """Register a webhook for the notifications written from now on (not the history); prints its secret once."""
     from serving.orders.webhook_admin import add_webhook
 
     row = add_webhook(_engine(workspace), url)
@@ -157,7 +156,7 @@ def webhooks_retry(
         int | None, typer.Argument(help="The dead letter's id (X-Retail-Delivery) as `dead-letters` shows it.")
     ] = None,
     workspace: WorkspaceOpt = Path("."),
-    webhook: Annotated[int | None, typer.Option(help="Only for this webhook; without an id, all of its.")] = None,
+    webhook: Annotated[int | None, typer.Option(help="Only this webhook's (all of them without an id).")] = None,
 ) -> None:
     """Requeue dead letters with a fresh count of tries; each goes before its order's later pending entries."""
     from serving.orders.webhook_admin import retry
