@@ -8,6 +8,21 @@ from typing import Literal
 from pydantic import Field, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Requests each API key may make, by its role, and each client address without a valid key ("anonymous"): a
+# `limits` rate (sliding window, counted per worker process; serving.guard). Generous for staff and services, whose
+# bulk work goes through the CLI; RETAIL_RATE_LIMITS='{"customer": "5/second"}' overrides the roles it names.
+RATE_LIMITS = {
+    "admin": "6000/minute",
+    "ops": "6000/minute",
+    "app": "12000/minute",
+    "store": "6000/minute",
+    "sales_rep": "3000/minute",
+    "marketing": "3000/minute",
+    "planner": "3000/minute",
+    "customer": "600/minute",
+    "anonymous": "600/minute",
+}
+
 
 class Settings(BaseSettings):
     """Where the workspace lives and which backing services it uses."""
@@ -23,6 +38,8 @@ class Settings(BaseSettings):
     database_url: str | None = None  # the application database; default: SQLite at <workspace>/data/app.db
     push_features: bool = True  # order events push the customer's features to the online store (serving.orders.push)
     sentiment_runtime: Literal["auto", "bf16", "int8", "fp32"] = "auto"  # see training.sentiment.model
+    max_body_bytes: PositiveInt = 1_048_576  # larger request bodies answer 413 (/sentiment allows its own maximum)
+    rate_limits: dict[str, str] = Field(default_factory=dict)  # per-role overrides of RATE_LIMITS (JSON in the env)
     webhook_max_attempts: PositiveInt = 24  # tries before a delivery is dead-lettered (~2.5 h of backoff)
     webhook_retention_days: PositiveInt = 90  # delivered outbox entries (and customers' notifications) kept this long
 

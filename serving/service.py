@@ -19,10 +19,12 @@ from starlette.exceptions import HTTPException
 from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
+from serving import guard
 from serving.orders import push, webhooks
 from serving.orders.api import router as orders_router
 from serving.orders.auth import AUTH_RESPONSES, Caller, require
 from serving.orders.customers_api import router as customers_router
+from serving.route_metrics import label_by_route
 from serving.runtime import Runtime, runtime
 from serving.schemas import UNAVAILABLE, ModelStatus
 from training import families
@@ -47,6 +49,7 @@ for _name in families.names():
         BATCHERS[_name] = _module.batcher
 app.include_router(orders_router)
 app.include_router(customers_router)
+guard.install(app)  # key check, body limit and rate limits before FastAPI reads a body
 
 
 @app.exception_handler(HTTPException)
@@ -89,6 +92,7 @@ class Retail:
 
     def __init__(self) -> None:
         settings = get_settings()
+        guard.rates(settings)  # a bad RETAIL_RATE_LIMITS stops the start, named (the guard is built at the first call)
         ws = Workspace.at(settings.workspace)
         self.runtime = Runtime(ws, settings)
         app.state.runtime = self.runtime
@@ -104,6 +108,7 @@ class Retail:
         return self.runtime.ready.is_set()
 
 
+label_by_route()  # /metrics by route template: BentoML builds its metrics middleware once it has imported this module
 for _name, _batcher in BATCHERS.items():  # composed services: BentoML runs each and batches calls to it
     setattr(Retail, f"batcher_{_name}", bentoml.depends(_batcher))
 RetailService = bentoml.service(name="retail", traffic={"timeout": 60})(bentoml.asgi_app(app, path="/")(Retail))

@@ -42,6 +42,7 @@ class Stock:
     def __init__(self, ws: Workspace, check_seconds: float = 2.0, database_url: str | None = None) -> None:
         self.ws, self.check_seconds, self.database_url = ws, check_seconds, database_url
         self._lock = threading.Lock()
+        self._rereading = threading.Lock()
         self._stamp: tuple[Any, ...] | None = None
         self._checked = 0.0
         self._in_stock: dict[str, set[str]] | None = None  # store -> products with stock; None: no inventory
@@ -91,10 +92,24 @@ class Stock:
         log.info("stock loaded from the application database: %d stores", len(tracked))
 
     def refresh(self, force: bool = False) -> None:
-        """Re-read the tables if their files changed since the last read."""
+        """Re-read the tables if they changed since the last read (blocking I/O: callers run it off the event loop).
+
+        One thread re-reads at a time; meanwhile the others answer from the counts they have, so a burst of
+        requests never queues behind a re-read (only the first read, with nothing to answer from, is waited for).
+        """
+        if not force and time.monotonic() - self._checked < self.check_seconds:
+            return
+        if not self._rereading.acquire(blocking=force or self._stamp is None):
+            return
+        try:
+            self._reread(force)
+        finally:
+            self._rereading.release()
+
+    def _reread(self, force: bool) -> None:
         now = time.monotonic()
         if not force and now - self._checked < self.check_seconds:
-            return
+            return  # another thread re-read while this one waited
         self._checked = now
         engine = self._database()
         stamp = self._database_stamp(engine) if engine is not None else self._files_stamp()

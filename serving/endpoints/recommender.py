@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import store as feature_store
 from serving.orders.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
+from serving.orders.schemas import Count
 from serving.runtime import Runtime, runtime
-from serving.schemas import INVALID, UNAVAILABLE, Recommended, invalid
+from serving.schemas import UNAVAILABLE, Recommended, invalid, invalid_when
 from serving.stock import UnknownStore
 from training.recommend.adapter import UnknownProducts
 from training.recommend.recommender import Mode
@@ -40,7 +42,7 @@ class RecommendRequest(BaseModel):
         None, min_length=1, max_length=64, description="Only products in stock there; omit for the online shop."
     )
     mode: Mode = Field("all", description="all: next purchases; cross_sell: never bought; up_sell: a higher tier.")
-    k: int = Field(10, ge=1, le=100, description="How many products.")
+    k: Count = Field(10, ge=1, le=100, description="How many products.")
 
 
 class RecommendResponse(BaseModel):
@@ -53,15 +55,8 @@ class RecommendResponse(BaseModel):
     items: list[Recommended]
 
 
-@router.post("/recommend", response_model=RecommendResponse, responses={**INVALID, **UNAVAILABLE, **AUTH_RESPONSES})
-async def recommend(
-    request: RecommendRequest, rt: Annotated[Runtime, Depends(runtime)], caller: Annotated[Caller, Depends(CALLERS)]
-) -> RecommendResponse | JSONResponse:
-    """Top-k products, in stock at the store (or online), each with a reason; unknown stores or products are 422."""
-    check_customer(caller, request.customer_id)
-    if request.store_id is not None:
-        check_store(caller, request.store_id)
-    adapter = rt.adapter("recommender")
+def _lookups(rt: Runtime, adapter: Any, request: RecommendRequest) -> tuple[dict[str, Any] | None, list[str], Any]:
+    """This customer's features and products bought (Feast), and the stock mask; blocking I/O, run in a thread."""
     features = None
     if request.customer_id is not None and adapter.knows(request.customer_id):  # only this customer's row is read
         service = rt.feature_service(adapter.feature_service)
@@ -71,8 +66,27 @@ async def recommend(
     bought: list[str] = []
     if request.customer_id is not None and request.mode == "cross_sell":  # pushed by orders since the build
         bought = feature_store.products_bought(rt.store, request.customer_id)
+    available = rt.stock.available(request.store_id, adapter.product_ids, adapter.version)
+    return features, bought, available
+
+
+@router.post(
+    "/recommend",
+    response_model=RecommendResponse,
+    responses={**invalid_when("a store or cart product the service does not know"), **UNAVAILABLE, **AUTH_RESPONSES},
+)
+async def recommend(
+    request: RecommendRequest, rt: Annotated[Runtime, Depends(runtime)], caller: Annotated[Caller, Depends(CALLERS)]
+) -> RecommendResponse | JSONResponse:
+    """Top-k products, in stock at the store (or online), each with a reason; unknown stores or products are 422."""
+    check_customer(caller, request.customer_id)
+    if request.store_id is not None:
+        check_store(caller, request.store_id)
+    adapter = rt.adapter("recommender")
     try:
-        available = rt.stock.available(request.store_id, adapter.product_ids, adapter.version)
+        # the online store and the stock's database in a thread: a slow read never holds up the event loop (and
+        # every other request); the ranking, a few ms of numpy, stays on the loop (no GIL contention in the pool)
+        features, bought, available = await run_in_threadpool(_lookups, rt, adapter, request)
         answer = adapter.recommend(
             request.customer_id, request.cart, request.mode, request.k, available, features, bought
         )

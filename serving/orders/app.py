@@ -12,6 +12,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException  # what FastAPI raises for an undecodable body
 
+from serving import guard
 from serving.orders.api import router
 from serving.orders.customers_api import router as customers_router
 
@@ -44,4 +45,5 @@ def create_app() -> FastAPI:
     app.include_router(router)
     app.include_router(customers_router)
     install_error_handlers(app)
+    guard.install(app)
     return app

@@ -11,7 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from serving import guard
 from serving.orders.app import create_app
+
+
+@pytest.fixture(autouse=True)
+def _no_requests_counted() -> None:
+    """Each test starts with nothing counted against its keys or address (`serving.guard` counts per process)."""
+    guard.forget()
 
 
 @pytest.fixture(scope="session")
