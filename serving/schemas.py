@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -48,6 +48,21 @@ UNAVAILABLE: Responses = {503: {"model": Unavailable, "description": "Not ready,
 INVALID: Responses = {
     422: {"model": Invalid, "description": "The body is not valid: each problem with its field path."}
 }
+
+
+def invalid_when(rules: str) -> Responses:
+    """A 422 documented with the business rules a schema-valid request can still break (JSON Schema cannot say)."""
+    return {422: {"model": Invalid, "description": f"Not valid: each problem with its field path. Also {rules}."}}
+
+
+class CustomerNotScored(BaseModel):
+    """A customer in a batch request who has no result: the rest of the batch is answered all the same."""
+
+    customer_id: str
+    status: Literal["no_purchases", "unknown_customer"] = Field(
+        description="no_purchases: in the customers table, but no purchase the feature store has seen yet (nothing "
+        "to score until they buy); unknown_customer: not a customer."
+    )
 
 
 class Recommended(BaseModel):

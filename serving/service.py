@@ -22,6 +22,7 @@ from retail.workspace import Workspace
 from serving import guard
 from serving.orders import push, webhooks
 from serving.orders.api import router as orders_router
+from serving.orders.app import allowed_methods
 from serving.orders.auth import AUTH_RESPONSES, Caller, require
 from serving.orders.customers_api import router as customers_router
 from serving.route_metrics import label_by_route
@@ -58,6 +59,8 @@ async def _body_not_json(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 400:
         problem = {"type": "json_invalid", "loc": ["body"], "msg": str(exc.detail), "input": None}
         return JSONResponse(status_code=422, content={"detail": [problem]})
+    if exc.status_code == 405:  # `Allow` names every method of the path (Starlette's, the first route's only)
+        return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": allowed_methods(request)})
     return await http_exception_handler(request, exc)
 
 

@@ -1,22 +1,31 @@
-"""POST /churn: churn probability, risk band and top drivers per customer, from their online features."""
+"""POST /churn: churn probability, risk band and top drivers per customer, from their online features.
+
+A batch answers 200 for every customer that has features; the others are listed in `not_scored` with why.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import pandas as pd
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from features import store as feature_store
+from retail import db
+from retail.db.tables import Customer
 from serving.orders.auth import AUTH_RESPONSES, Caller, require
+from serving.orders.deps import database
 from serving.runtime import Runtime, runtime
-from serving.schemas import INVALID, UNAVAILABLE, Invalid, invalid
-from training.churn.adapter import RiskBand
+from serving.schemas import INVALID, UNAVAILABLE, CustomerNotScored
+from training.churn.adapter import RiskBand, why_unscored
 
 router = APIRouter(tags=["churn"])
 SCORERS = require("admin", "ops", "marketing", "sales_rep", "app")
+LOOKUP_CHUNK = 1000  # ids per IN (...) when asking the customers table
 
 
 class ChurnRequest(BaseModel):
@@ -39,41 +48,81 @@ class ChurnScore(BaseModel):
 
 
 class ChurnResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "3",
+                    "features_as_of": "2026-06-30",
+                    "scores": [
+                        {
+                            "customer_id": "C00001",
+                            "churn_probability": 0.72,
+                            "risk_band": "high",
+                            "drivers": ["days since last purchase"],
+                            "recency_days": 88,
+                        }
+                    ],
+                    "not_scored": [
+                        {"customer_id": "C09999", "status": "no_purchases"},
+                        {"customer_id": "X1", "status": "unknown_customer"},
+                    ],
+                }
+            ]
+        }
+    )
+
     model_version: str
     features_as_of: str = Field(description="The reference day recency is counted to: the newest purchase seen.")
-    scores: list[ChurnScore]
+    scores: list[ChurnScore] = Field(description="Every customer asked for that has features, in the order asked.")
+    not_scored: list[CustomerNotScored] = Field(
+        default_factory=list, description="The customers asked for that have no score, each once, with why."
+    )
+
+
+def customers_among(engine: Engine, ids: Sequence[str]) -> set[str]:
+    """Which of `ids` the customers table holds (a read transaction)."""
+    found: set[str] = set()
+    with Session(db.reader(engine)) as s:
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            chunk = list(ids[start : start + LOOKUP_CHUNK])
+            found.update(s.scalars(select(Customer.customer_id).where(Customer.customer_id.in_(chunk))))
+    return found
 
 
 @router.post(
     "/churn",
     response_model=ChurnResponse,
-    responses={
-        404: {"model": Invalid, "description": "Customers the feature store does not know."},
-        **INVALID,
-        **UNAVAILABLE,
-        **AUTH_RESPONSES,
-    },
+    responses={**INVALID, **UNAVAILABLE, **AUTH_RESPONSES},
 )
 def churn(
-    request: ChurnRequest, rt: Annotated[Runtime, Depends(runtime)], _: Annotated[Caller, Depends(SCORERS)]
-) -> ChurnResponse | JSONResponse:
-    """Churn probability, risk band and drivers per customer, in the order asked."""
+    request: ChurnRequest,
+    rt: Annotated[Runtime, Depends(runtime)],
+    engine: Annotated[Engine, Depends(database)],
+    _: Annotated[Caller, Depends(SCORERS)],
+) -> ChurnResponse:
+    """Churn probability, risk band and drivers per customer, in the order asked.
+
+    Customers without features are not an error: each is in `not_scored` with `no_purchases` (a customer who
+    has not bought yet) or `unknown_customer` (not in the customers table), and the others are scored.
+    """
     adapter = rt.adapter("churn")
-    ids = request.customer_ids
-    frame = feature_store.online_features(rt.store, adapter.feature_service, "customer_id", ids)
-    known = adapter.known(frame)
-    if not known.all():
-        unknown = sorted(set(frame.loc[~known, "customer_id"]))
-        return JSONResponse(status_code=404, content=invalid("customer_ids", "unknown customer", unknown, "not_found"))
-    scored = adapter.score_online(frame)
+    frame = feature_store.online_features(rt.store, adapter.feature_service, "customer_id", request.customer_ids)
+    scored, missing = adapter.score_known(frame)
     drivers = scored.filter(like="driver_").to_numpy()
     recency = [None if pd.isna(r) else int(r) for r in scored["recency_days"]]
     scores = [
         ChurnScore(
             customer_id=c, churn_probability=float(p), risk_band=b, drivers=[d for d in row if d], recency_days=r
         )
-        for c, p, b, row, r in zip(ids, scored["churn_probability"], scored["risk_band"], drivers, recency, strict=True)
+        for c, p, b, row, r in zip(
+            scored["customer_id"], scored["churn_probability"], scored["risk_band"], drivers, recency, strict=True
+        )
     ]
+    statuses = why_unscored(missing, customers_among(engine, missing)) if missing else {}
     return ChurnResponse(
-        model_version=adapter.version, features_as_of=f"{adapter.reference_date:%Y-%m-%d}", scores=scores
+        model_version=adapter.version,
+        features_as_of=f"{adapter.reference_date:%Y-%m-%d}",
+        scores=scores,
+        not_scored=[CustomerNotScored(customer_id=c, status=s) for c, s in statuses.items()],
     )

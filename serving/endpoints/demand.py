@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from retail import db
 from serving.orders.auth import AUTH_RESPONSES, Caller, require
 from serving.runtime import Runtime, runtime
-from serving.schemas import INVALID, UNAVAILABLE, Invalid, Responses, invalid
+from serving.schemas import INVALID, UNAVAILABLE, Invalid, Responses, invalid, invalid_when
 from training.demand import accuracy, records
 
 router = APIRouter(tags=["demand"])
@@ -47,7 +47,14 @@ class ForecastResponse(BaseModel):
 
 
 @router.get(
-    "/forecast", response_model=ForecastResponse, responses={**NOT_FOUND, **INVALID, **UNAVAILABLE, **AUTH_RESPONSES}
+    "/forecast",
+    response_model=ForecastResponse,
+    responses={
+        **NOT_FOUND,
+        **invalid_when("a `horizon` beyond the periods forecast"),
+        **UNAVAILABLE,
+        **AUTH_RESPONSES,
+    },
 )
 def forecast(
     rt: Annotated[Runtime, Depends(runtime)],
@@ -206,7 +213,12 @@ def _override(o: Any, trail: list[Any]) -> Override:
     "/forecast/overrides",
     status_code=201,
     response_model=Override,
-    responses={**NOT_FOUND, **INVALID, **UNAVAILABLE, **AUTH_RESPONSES},
+    responses={
+        **NOT_FOUND,
+        **invalid_when("`end` before `start` (a window of no days), or both or neither of `value` and `factor`"),
+        **UNAVAILABLE,
+        **AUTH_RESPONSES,
+    },
 )
 def create_override(
     request: OverrideRequest, rt: Annotated[Runtime, Depends(runtime)], caller: Annotated[Caller, Depends(WRITERS)]
@@ -308,7 +320,15 @@ def _rows(table: pd.DataFrame, key: str) -> list[AccuracyRow]:
 @router.get(
     "/forecast/accuracy",
     response_model=AccuracyResponse,
-    responses={**NOT_FOUND, **INVALID, **UNAVAILABLE, **AUTH_RESPONSES},
+    responses={
+        404: {
+            "model": Invalid,
+            "description": "`since` is not before the end of the data, or no forecast is stored for days from it.",
+        },
+        **INVALID,
+        **UNAVAILABLE,
+        **AUTH_RESPONSES,
+    },
 )
 def forecast_accuracy(
     rt: Annotated[Runtime, Depends(runtime)],

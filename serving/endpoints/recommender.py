@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from features import store as feature_store
 from serving.orders.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
+from serving.orders.schemas import Count
 from serving.runtime import Runtime, runtime
-from serving.schemas import INVALID, UNAVAILABLE, Recommended, invalid
+from serving.schemas import UNAVAILABLE, Recommended, invalid, invalid_when
 from serving.stock import UnknownStore
 from training.recommend.adapter import UnknownProducts
 from training.recommend.recommender import Mode
@@ -41,7 +42,7 @@ class RecommendRequest(BaseModel):
         None, min_length=1, max_length=64, description="Only products in stock there; omit for the online shop."
     )
     mode: Mode = Field("all", description="all: next purchases; cross_sell: never bought; up_sell: a higher tier.")
-    k: int = Field(10, ge=1, le=100, description="How many products.")
+    k: Count = Field(10, ge=1, le=100, description="How many products.")
 
 
 class RecommendResponse(BaseModel):
@@ -69,7 +70,11 @@ def _lookups(rt: Runtime, adapter: Any, request: RecommendRequest) -> tuple[dict
     return features, bought, available
 
 
-@router.post("/recommend", response_model=RecommendResponse, responses={**INVALID, **UNAVAILABLE, **AUTH_RESPONSES})
+@router.post(
+    "/recommend",
+    response_model=RecommendResponse,
+    responses={**invalid_when("a store or cart product the service does not know"), **UNAVAILABLE, **AUTH_RESPONSES},
+)
 async def recommend(
     request: RecommendRequest, rt: Annotated[Runtime, Depends(runtime)], caller: Annotated[Caller, Depends(CALLERS)]
 ) -> RecommendResponse | JSONResponse:

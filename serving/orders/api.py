@@ -115,7 +115,17 @@ def _check_order(engine: Engine, caller: Caller, order_id: str) -> None:
     check_store(caller, store_id)
 
 
-@router.post("/orders", status_code=201, response_model=OrderOut, responses=documented(409, 422))
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=OrderOut,
+    responses=documented(
+        409,
+        422,
+        s422="Malformed, or well-formed but naming a customer, store or product that does not exist, a guest order "
+        "redeeming points, or a total above the limit: the detail names the field and value.",
+    ),
+)
 def place_order(
     body: OrderIn,
     response: Response,
@@ -183,7 +193,16 @@ def set_status(
 
 
 @router.post(
-    "/orders/{order_id}/returns", status_code=201, response_model=ReturnOut, responses=documented(404, 409, 422)
+    "/orders/{order_id}/returns",
+    status_code=201,
+    response_model=ReturnOut,
+    responses=documented(
+        404,
+        409,
+        422,
+        s422="Malformed, or well-formed but naming a store that does not exist or a product not on the order: the "
+        "detail names the field and value.",
+    ),
 )
 def return_lines(
     order_id: OrderIdPath,
@@ -267,7 +286,11 @@ def availability(
         return inventory.availability(engine, product_id)
 
 
-@router.get("/reports/sales", response_model=SalesReport, responses=documented(422))
+@router.get(
+    "/reports/sales",
+    response_model=SalesReport,
+    responses=documented(422, s422="Malformed, or `to` before `from`: the detail names the field and value."),
+)
 def sales_report(
     engine: Db,
     _caller: Annotated[Caller, Depends(require(*REPORT_ROLES))],

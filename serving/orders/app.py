@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException  # what FastAPI raises for an undecodable body
+from starlette.routing import Match
 
 from serving import guard
 from serving.orders.api import router
@@ -19,12 +20,27 @@ from serving.orders.customers_api import router as customers_router
 log = logging.getLogger(__name__)
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path, for a 405's `Allow` (Starlette's names only one route's)."""
+    routes = request.app.router.routes
+    served = [m for m in METHODS if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes)]
+    return ", ".join(served)
+
+
 async def _body_not_json(request: Request, exc: Exception) -> Response:
-    """FastAPI answers a body it cannot even decode with a bare 400; it is a 422 like every other bad body."""
+    """FastAPI answers a body it cannot even decode with a bare 400; it is a 422 like every other bad body.
+
+    A 405 lists in `Allow` every method of the path, not only those of the first route that matched it.
+    """
     assert isinstance(exc, HTTPException)
     if exc.status_code == 400:
         problem = {"type": "json_invalid", "loc": ["body"], "msg": str(exc.detail), "input": None}
         return JSONResponse(status_code=422, content={"detail": [problem]})
+    if exc.status_code == 405:
+        return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": allowed_methods(request)})
     return await http_exception_handler(request, exc)
 
 

@@ -76,8 +76,9 @@ Db = Annotated[Engine, Depends(database)]
 CustomerIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN, examples=["C00001"])]
 
 
-def _doc(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return documented(*codes, s404="The customer (or, as a filter, the product) named does not exist.")
+def _doc(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    text = {"s404": "The customer (or, as a filter, the product) named does not exist."} | descriptions
+    return documented(*codes, **text)
 
 
 def _runtime(request: Request) -> Any:
@@ -99,7 +100,16 @@ def _scorer(request: Request) -> feedback.Scorer | None:
     return feedback.Batched(adapter, remote) if remote is not None else feedback.InProcess(adapter)
 
 
-@router.post("/feedback", status_code=201, response_model=FeedbackOut, responses=_doc(422))
+@router.post(
+    "/feedback",
+    status_code=201,
+    response_model=FeedbackOut,
+    responses=_doc(
+        422,
+        s422="Malformed, or well-formed but naming a customer, order or product that does not exist, or an order of "
+        "another customer: the detail names the field and value.",
+    ),
+)
 def post_feedback(
     body: FeedbackIn,
     request: Request,

@@ -2,6 +2,7 @@
 
 Money is held in integer cents in the database and shown here in currency units (a float with two decimals).
 Ids are 1-64 printable characters: a control character (or NUL, which PostgreSQL refuses) is a 422, not a 500.
+Quantities and points are JSON integers (`Count`): `true`, `"2"` or `2.5` is a 422, never read as a number.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ def _not_a_number(value: Any) -> Any:
 DateTimeIn = Annotated[datetime, BeforeValidator(_not_a_number)]
 
 
+def _json_integer(value: Any) -> Any:
+    """2.0 is the integer 2, as JSON Schema counts integers; anything else goes to the strict check unchanged."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# money, points and quantities in a request: a JSON integer, strictly (`false`, `"2"` or 2.5 is a 422, not 0 or 2)
+Count = Annotated[int, BeforeValidator(_json_integer), Field(strict=True)]
+
+
 # the database keeps naive UTC; answers say so (RFC 3339 with an offset, as OpenAPI's date-time requires)
 UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 
@@ -53,7 +63,7 @@ class Body(BaseModel):
 
 class LineIn(Body):
     product_id: Id
-    quantity: int = Field(gt=0, le=MAX_LINE_QUANTITY, description="Units, at least 1.")
+    quantity: Count = Field(gt=0, le=MAX_LINE_QUANTITY, description="Units, at least 1.")
 
 
 class OrderIn(Body):
@@ -77,7 +87,7 @@ class OrderIn(Body):
     fulfilment: Fulfilment
     store_id: Id = Field(description="The store whose stock is reserved (the online shop's for web orders).")
     lines: list[LineIn] = Field(min_length=1, max_length=100)
-    redeem_points: int = Field(
+    redeem_points: Count = Field(
         default=0,
         ge=0,
         le=MAX_REDEEM_POINTS,

@@ -10,7 +10,7 @@ import pytest
 
 from features.catalog import CUSTOMER_FEATURES
 from retail.workspace import Workspace
-from training.churn.adapter import ChurnAdapter, newest_event_day, risk_band
+from training.churn.adapter import ChurnAdapter, newest_event_day, risk_band, why_unscored
 from training.churn.model import MODEL_INPUT
 
 
@@ -58,6 +58,27 @@ def test_unknown_customers_are_rows_without_features() -> None:
     frame = _rows([10.0, 20.0])
     frame.loc[1, list(CUSTOMER_FEATURES)] = np.nan
     assert ChurnAdapter(Recency(), "1", 0.0).known(frame).tolist() == [True, False]
+
+
+def test_a_batch_scores_the_customers_with_features_and_names_the_others() -> None:
+    frame = _rows([90.0, 10.0, 60.0, 10.0, 10.0]).assign(customer_id=["C1", "NEW", "C2", "NOPE", "NEW"])
+    frame.loc[frame["customer_id"].isin(["NEW", "NOPE"]), list(CUSTOMER_FEATURES)] = np.nan
+    scored, missing = ChurnAdapter(Recency(), "1", reference_day=100.0).score_known(frame)
+    assert scored["customer_id"].tolist() == ["C1", "C2"]
+    assert scored["churn_probability"].tolist() == pytest.approx([0.10, 0.40])
+    assert missing == ["NEW", "NOPE"]  # each once, in the order asked
+    assert why_unscored(missing, {"C1", "C2", "NEW"}) == {"NEW": "no_purchases", "NOPE": "unknown_customer"}
+
+
+def test_a_batch_without_features_asks_the_model_nothing() -> None:
+    class Refuses(Recency):
+        def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+            raise AssertionError("the model was asked about no rows")
+
+    frame = _rows([10.0]).assign(customer_id=["NEW"])
+    frame[list(CUSTOMER_FEATURES)] = np.nan
+    scored, missing = ChurnAdapter(Refuses(), "1", reference_day=100.0).score_known(frame)
+    assert scored.empty and "churn_probability" in scored and missing == ["NEW"]
 
 
 def test_bands_edges() -> None:

@@ -109,3 +109,11 @@ def test_override_changes_record_the_api_key_that_made_them(ws: tuple[Workspace,
         ("reverted", "carol", admin.id, admin.prefix),
     ]
     assert overlapped == [("created", None), ("overlapped", planner.id)]
+
+
+def test_an_override_ending_centuries_ahead_leaves_the_forecast_readable(ws: tuple[Workspace, Settings]) -> None:
+    """Found by schemathesis: `end` 7944-10-26 was stored, then every read of the series overflowed pandas' dates."""
+    with db.session(*ws) as s:
+        asked = records.OverrideRequest("P1", "", date(2026, 7, 5), date(7944, 10, 26), None, 3.0, "for ever", "ann")
+        records.create_override(s, asked, None)
+    assert _adapter(ws[0]).series("P1", "", 5)["adjusted"].tolist() == [2.0, 9.0, 9.0, 2.0, 6.0]

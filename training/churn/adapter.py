@@ -3,11 +3,15 @@
 Recency and tenure are measured from a reference day: the newest purchase the feature store has seen (the day
 after it, as at training cutoffs). Rows pushed to the online store later move that day forward, so a fresher
 row is never scored as if it were in the future.
+
+A batch is scored for every customer with features; the others get a status saying why they have no score
+(`no_purchases`: a customer with no purchase seen yet; `unknown_customer`: not a customer), never a failed batch.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -18,8 +22,16 @@ from retail.workspace import Workspace
 
 EPOCH = pd.Timestamp("1970-01-01")
 RiskBand = Literal["low", "medium", "high"]
+Unscored = Literal["no_purchases", "unknown_customer"]
 BANDS: tuple[tuple[RiskBand, float], ...] = (("high", 0.6), ("medium", 0.3), ("low", 0.0))
 N_DRIVERS = 3
+SCORE_COLUMNS = [
+    "customer_id",
+    "churn_probability",
+    "risk_band",
+    *[f"driver_{k + 1}" for k in range(N_DRIVERS)],
+    "recency_days",
+]
 
 
 def risk_band(p: float) -> RiskBand:
@@ -34,6 +46,11 @@ def newest_event_day(ws: Workspace) -> float:
         return 0.0
     newest = pd.read_parquet(path, columns=["last_purchase_day"])["last_purchase_day"].max()
     return 0.0 if pd.isna(newest) else float(newest) + 1.0
+
+
+def why_unscored(customer_ids: Sequence[str], customers: Collection[str]) -> dict[str, Unscored]:
+    """Why each customer without features has no score: `customers` are the ids the customers table holds."""
+    return {c: "no_purchases" if c in customers else "unknown_customer" for c in customer_ids}
 
 
 class ChurnAdapter:
@@ -53,6 +70,14 @@ class ChurnAdapter:
     def known(self, frame: pd.DataFrame) -> pd.Series:
         """Rows the online store has features for (unknown customers come back all null)."""
         return frame[list(CUSTOMER_FEATURES)].notna().any(axis=1)
+
+    def score_known(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+        """Scores of the rows with features (in their order), and the ids of the rows without (each once)."""
+        known = self.known(frame).to_numpy()
+        missing = list(dict.fromkeys(frame.loc[~known, "customer_id"].astype(str)))
+        if not known.any():  # the model is not asked about nothing
+            return pd.DataFrame(columns=SCORE_COLUMNS), missing
+        return self.score_online(frame[known].reset_index(drop=True)), missing
 
     def score_online(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Score current online rows: the reference day moves forward to the newest purchase they show."""

@@ -99,8 +99,8 @@ def active_overrides(s: Session, product_ids: list[str] | None = None) -> pd.Dat
     rows = s.scalars(query.order_by(ForecastOverride.id.desc())).all()
     columns = ["id", "product_id", "store_id", "start", "end", "value", "factor"]
     frame = pd.DataFrame([{c: getattr(o, c) for c in columns} for o in rows], columns=columns)
-    for c in ("start", "end"):
-        frame[c] = pd.to_datetime(frame[c])
+    for c in ("start", "end"):  # seconds, not pandas' nanoseconds: a window may end after 2262 (the API allows it)
+        frame[c] = pd.Series(np.array(frame[c].tolist(), dtype="datetime64[s]"), index=frame.index)
     return frame
 
 
