@@ -163,8 +163,11 @@ def test_simulate_then_import_a_csv_folder_round_trip(small: Workspace, tmp_path
 
     out = ok("data", "import", "canonical", folder, "--workspace", small.root)
     assert f"transactions: {len(tx)} rows" in out and f"products: {len(products)} rows" in out
-    # the imported data set replaces the simulated one: no simulated reviews or inventory linger
-    assert sorted(p.name for p in small.raw_dir.iterdir()) == ["products.parquet", "transactions.parquet"]
+    # the imported data set replaces the simulated one: no simulated reviews or inventory linger (stores and
+    # customers are derived from the imported lines)
+    names = sorted(p.name for p in small.raw_dir.iterdir())
+    assert names == ["customers.parquet", "products.parquet", "stores.parquet", "transactions.parquet"]
+    assert set(pd.read_parquet(small.raw_table("stores"))["store_id"]) == set(tx["store_id"])
     pd.testing.assert_frame_equal(pd.read_parquet(small.raw_table("transactions")), tx.reset_index(drop=True))
     pd.testing.assert_frame_equal(pd.read_parquet(small.raw_table("products")), products)
 
