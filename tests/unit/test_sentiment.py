@@ -247,7 +247,10 @@ def test_bf16_scoring_leaves_torch_s_threads_as_they_were_under_concurrent_calls
     go = {t: threading.Event() for t in texts[:2]}
     score_batch = Classifier.positive
 
+    threads_in_batches: list[int] = []
+
     def gated(self: Classifier, batch: list[str]) -> np.ndarray:
+        threads_in_batches.append(torch.get_num_threads())  # each batch on one core
         if batch[0] in go:
             entered[batch[0]].set()
             go[batch[0]].wait(60)
@@ -268,13 +271,14 @@ def test_bf16_scoring_leaves_torch_s_threads_as_they_were_under_concurrent_calls
         for event in go.values():
             event.set()
     second.join(60)
-    monkeypatch.undo()
     assert (found["a"], found["b"]) == (one[texts[0]], one[texts[1]])
     assert torch.get_num_threads() == original and _threads_in_a_new_thread() == original
 
     calls = [texts, texts[:1], texts[3:], texts] * 4
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(bf16.scores, calls))
+    monkeypatch.undo()
+    assert threads_in_batches and set(threads_in_batches) == {1}
     for call, result in zip(calls, results, strict=True):
         np.testing.assert_allclose(result, bf16.scores(call), atol=1e-6)
     np.testing.assert_allclose(results[0], alone, atol=1e-6)
