@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     holiday_country: str = "GB"  # public holidays for demand forecasts (ISO code, as the `holidays` package knows it)
     database_url: str | None = None  # the application database; default: SQLite at <workspace>/data/app.db
     push_features: bool = True  # order events push the customer's features to the online store (serving.orders.push)
+    retry_after_s: PositiveInt = 5  # the Retry-After of a 503 while the database or online store is down
     sentiment_runtime: Literal["auto", "bf16", "int8", "fp32"] = "auto"  # see training.sentiment.model
     max_body_bytes: PositiveInt = 1_048_576  # larger request bodies answer 413 (/sentiment allows its own maximum)
     rate_limits: dict[str, str] = Field(default_factory=dict)  # per-role overrides of RATE_LIMITS (JSON in the env)
