@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
-from serving import guard
+from serving import faults, guard
 from serving.orders import push, webhooks
 from serving.orders.api import router as orders_router
 from serving.orders.app import allowed_methods
@@ -51,6 +51,7 @@ for _name in families.names():
 app.include_router(orders_router)
 app.include_router(customers_router)
 guard.install(app)  # key check, body limit and rate limits before FastAPI reads a body
+faults.install(app)  # the database or online store down: 503 + Retry-After, never 500
 
 
 @app.exception_handler(HTTPException)
@@ -66,6 +67,8 @@ async def _body_not_json(request: Request, exc: HTTPException) -> Response:
 
 @app.exception_handler(Exception)
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    if (outage := faults.answer(exc)) is not None:  # a backing service down outside a route (the guard's key look-up)
+        return outage
     log.exception("unhandled error on %s", request.url.path)
     return JSONResponse(status_code=500, content={"detail": "internal error; see the service log"})
 
@@ -109,6 +112,13 @@ class Retail:
 
     def __is_ready__(self) -> bool:
         return self.runtime.ready.is_set()
+
+    @bentoml.on_shutdown
+    def shutdown(self) -> None:
+        """Stop the push and webhook threads; pushes not made yet stay queued in the database for the next start."""
+        for stop in (getattr(self, "stop_push", None), self.stop_webhooks):
+            if stop is not None:
+                stop()
 
 
 label_by_route()  # /metrics by route template: BentoML builds its metrics middleware once it has imported this module

@@ -45,38 +45,61 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd]
 
 
+class Cluster:
+    """A cluster in a temporary folder on one port; `stop()` and `start()` it to test a database outage."""
+
+    def __init__(self, bin_dir: Path, root: Path, port: int) -> None:
+        self.bin_dir, self.root, self.port = bin_dir, root, port
+        self.data, self.sockets = root / "data", root / "run"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+
+    def _ctl(self, *args: str) -> list[str]:
+        return _as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data), *args])
+
+    def start(self) -> None:
+        """Start the server (again) on its port and wait until it accepts connections."""
+        options = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
+        subprocess.run(
+            self._ctl("-o", options, "-l", str(self.root / "log"), "-w") + ["start"], check=True, capture_output=True
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server: `fast` ends every session (an orderly shutdown), `immediate` is a crash."""
+        subprocess.run(self._ctl("-m", mode, "-w", "stop"), check=True, capture_output=True)
+
+
 @contextmanager
-def server() -> Iterator[str]:
-    """Start a cluster on a free local port; yields an admin SQLAlchemy URL; stops and removes it afterwards."""
+def cluster() -> Iterator[Cluster]:
+    """Create and start a cluster on a free local port; stops and removes it afterwards."""
     bin_dir = binaries()
     if bin_dir is None:
         raise FileNotFoundError("PostgreSQL is not installed (Debian: apt-get install postgresql)")
     root = Path(tempfile.mkdtemp(prefix="retail-pg-"))
-    data, sockets = root / "data", root / "run"
-    sockets.mkdir()
+    made = Cluster(bin_dir, root, _free_port())
+    made.sockets.mkdir()
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
-        shutil.chown(sockets, "postgres")
-    port = _free_port()
+        shutil.chown(made.sockets, "postgres")
     try:
         subprocess.run(
-            _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]),
+            _as_postgres(
+                [str(bin_dir / "initdb"), "-D", str(made.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"]
+            ),
             check=True,
             capture_output=True,
         )
-        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
-        subprocess.run(
-            _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w"])
-            + ["start"],
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        made.start()
+        yield made
     finally:
-        subprocess.run(
-            _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True
-        )
+        subprocess.run(made._ctl("-m", "immediate", "stop"), capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def server() -> Iterator[str]:
+    """Start a cluster on a free local port; yields an admin SQLAlchemy URL; stops and removes it afterwards."""
+    with cluster() as made:
+        yield made.url
 
 
 def fresh_database(admin_url: str) -> str:

@@ -261,6 +261,19 @@ class SaleLine(Base):
     exported_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
 
 
+class PendingPush(Base):
+    """A customer whose online features must be pushed again (serving.orders.push): kept until a push succeeds."""
+
+    __tablename__ = "push_queue"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # sales | feedback
+    version: Mapped[int] = mapped_column(Integer)  # +1 per change: a push only clears the version it read
+    queued_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer)  # failed pushes so far
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
 class Outbox(Base):
     """A notification written in the same transaction as the change it announces; webhooks deliver it."""
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException  # what FastAPI raises for an undecodable body
 from starlette.routing import Match
 
-from serving import guard
+from serving import faults, guard
 from serving.orders.api import router
 from serving.orders.customers_api import router as customers_router
 
@@ -46,6 +46,8 @@ async def _body_not_json(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     """A bug answers a plain 500 with no stack trace; the trace goes to the log."""
+    if (outage := faults.answer(exc)) is not None:  # a backing service down outside a route (the guard's key look-up)
+        return outage
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"detail": "internal error; see the service log"}, status_code=500)
 
@@ -54,6 +56,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """JSON errors everywhere: `{"detail": ...}`, never a stack trace (the Bento's app has the same two)."""
     app.add_exception_handler(HTTPException, _body_not_json)
     app.add_exception_handler(Exception, _unexpected)
+    faults.install(app)  # the database or online store down: 503 + Retry-After
 
 
 def create_app() -> FastAPI:
