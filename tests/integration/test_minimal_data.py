@@ -96,3 +96,18 @@ def test_db_init_gives_the_order_api_the_online_store(minimal: Workspace) -> Non
     with engine.connect() as c:
         rows = c.exec_driver_sql("SELECT store_id, kind FROM stores").fetchall()
     assert [tuple(r) for r in rows] == [(ONLINE_STORE, "online")]
+
+
+def test_guest_lines_only_build_and_say_what_training_needs(tmp_path: Path) -> None:
+    """Lines without any customer id (a till export): features build, per-customer models say what they need."""
+    folder = tmp_path / "export"
+    write_minimal_set(folder, customers=40, products=10, days=90)
+    tx = pd.read_csv(folder / "transactions.csv").assign(customer_id="")
+    tx.to_csv(folder / "transactions.csv", index=False)
+    root = tmp_path / "ws"
+    ok("data", "import", "canonical", folder, "--workspace", root)
+    out = ok("features", "build", "--workspace", root)  # empty customer tables are not materialized
+    assert "customer_features: 0 feature rows" in out and "product_daily_sales: 0" not in out
+    for name in ("churn", "recommender"):
+        error = fails("train", name, "--workspace", root, "--horizon-days", "30")
+        assert "needs customer ids" in error and "customer_id column of transactions.csv" in error
