@@ -70,6 +70,12 @@ def test_sentiment_checks_reviews_unless_given_a_file(tmp_path: Path) -> None:
     family.check_inputs(_ctx(tmp_path), family.options_type(reviews=tmp_path / "labelled.csv"))
 
 
+def test_batch_sentiment_without_reviews_or_input_says_how_to_give_texts(tmp_path: Path) -> None:
+    with pytest.raises(MissingInput, match="pass --in FILE") as err:
+        families.family("sentiment").predict(_ctx(tmp_path), None, "1", {})
+    assert "texts to score" in str(err.value)
+
+
 def test_the_runner_refuses_before_starting_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_run(*args: object) -> None:
         raise AssertionError("a run was started for a workspace that lacks an input")

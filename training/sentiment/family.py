@@ -26,6 +26,7 @@ from mlflow.models import infer_signature
 from pydantic import Field
 
 from features.catalog import SENTIMENT_SERVICE
+from features.derived import MissingInput
 from retail.workspace import Workspace
 from training import compare, inputs
 from training.family import Context, Dataset, Evaluation, Family, NotComparable, Options, Packaged, Split
@@ -203,7 +204,11 @@ class SentimentFamily(Family):
         if frame is None:
             frame = ctx.ws.read_raw("reviews")
             if frame is None or frame.empty:
-                raise FileNotFoundError(f"{ctx.ws.raw_dir} has no reviews to score: pass --in FILE")
+                raise MissingInput(
+                    "texts to score (no reviews table)",
+                    "scoring sentiment in batch",
+                    f"pass --in FILE (a CSV or parquet with a text column), or import reviews with {inputs.IMPORT}",
+                )
         if "text" not in frame.columns:
             raise ValueError(f"input has no 'text' column (columns: {', '.join(map(str, frame.columns))})")
         ctx.progress(f"sentiment: scoring {len(frame):,} texts with version {version}")
