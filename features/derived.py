@@ -50,11 +50,10 @@ def has_stores(tx: pd.DataFrame) -> bool:
 
 
 def with_store(tx: pd.DataFrame, stores: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Transactions with a `store_id`: without that column (or with it empty throughout) every line is sold at
-    the online store.
+    """Transactions with a `store_id`; without stores in the lines (see `has_stores`) all are online sales.
 
-    A `channel` column is added ("online") only where the store is derived; lines whose store is merely missing
-    in a store column others fill are left as they are (they count for no store).
+    They are sold at the online store (`online_store_id`), and a missing `channel` column becomes "online".
+    Lines whose store is merely missing in a store column others fill are left as they are (no store).
     """
     if has_stores(tx):
         return tx

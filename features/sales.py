@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.derived import with_store
+from features.derived import UNKNOWN, with_store
 
 DAY = pd.Timedelta(days=1)
 SALES_FIELDS: tuple[str, ...] = ("units", "revenue", "avg_price", "price_ratio")
@@ -66,7 +66,7 @@ def product_attributes(products: pd.DataFrame | None, tx: pd.DataFrame) -> pd.Da
     catalogue = products.set_index("product_id") if products is not None else pd.DataFrame(index=ids)
     for column in ("category", "tier"):
         values = catalogue[column] if column in catalogue else pd.Series(dtype=object)
-        table[column] = values.reindex(ids).fillna("unknown").astype(str)
+        table[column] = values.reindex(ids).fillna(UNKNOWN).astype(str)
     listed = catalogue["list_price"] if "list_price" in catalogue else pd.Series(dtype="float64")
     table["list_price"] = listed.reindex(ids).astype("float32")
     table["event_timestamp"] = tx["ts"].min().floor("D")
