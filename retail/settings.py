@@ -40,14 +40,14 @@ class Settings(BaseSettings):
     push_features: bool = True  # order events push the customer's features to the online store (serving.orders.push)
     retry_after_s: PositiveInt = 5  # the Retry-After of a 503 while the database or online store is down
     sentiment_runtime: Literal["auto", "bf16", "int8", "fp32"] = "auto"  # see training.sentiment.model
-    max_body_bytes: PositiveInt = 1_048_576  # larger request bodies answer 413 (/sentiment allows its own maximum)
-    rate_limits: dict[str, str] = Field(default_factory=dict)  # per-role overrides of RATE_LIMITS (JSON in the env)
+    idempotency_hours: float = Field(default=24.0, gt=0)  # an Idempotency-Key may be reused after this long
     webhook_max_attempts: PositiveInt = 24  # tries before a delivery is dead-lettered (~2.5 h of backoff)
     webhook_retention_days: PositiveInt = 90  # delivered outbox entries (and customers' notifications) kept this long
+    max_body_bytes: PositiveInt = 1_048_576  # larger request bodies answer 413 (/sentiment allows its own maximum)
+    rate_limits: dict[str, str] = Field(default_factory=dict)  # per-role overrides of RATE_LIMITS (JSON in the env)
 
 
 def get_settings(**overrides: object) -> Settings:
     """Read settings now (never at import time) with explicit overrides winning."""
     values = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**values)  # type: ignore[arg-type]
-    idempotency_hours: float = Field(default=24.0, gt=0)  # an Idempotency-Key may be reused after this long
