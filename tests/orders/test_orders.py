@@ -183,3 +183,47 @@ def test_keys_belong_to_a_scope_and_may_be_reused_after_the_retention(
     replay, created = orders.place_order(shop, "k1", order_in(lines=[("P2", 1)]), scope="key:2")
     assert not created and replay.order_id == other.order_id, "within a 48-hour retention"
     assert count(shop, Order) == 3
+
+
+def test_migration_0004_keeps_existing_keys_in_the_scope_of_the_key_that_placed_them(db_url: str) -> None:
+    """Orders placed before keys were scoped answer retries from the same caller after the upgrade."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from retail.db import MIGRATIONS
+
+    def migrate(engine: Engine, revision: str) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    engine = create_engine(db_url)
+    migrate(engine, "0003")
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO customers (customer_id, created_at) VALUES ('C1', '2026-01-01')"))
+        c.execute(text("INSERT INTO stores (store_id, name, kind) VALUES ('WEB', 'web', 'online')"))
+        c.execute(
+            text(
+                "INSERT INTO api_keys (id, prefix, key_hash, role, customer_id, created_at) VALUES "
+                "(7, 'rk_a', 'h', 'customer', 'C1', '2026-01-01'), (8, 'rk_b', 'h', 'admin', NULL, '2026-01-01')"
+            )
+        )
+        for order_id, by in (("O1", 7), ("O2", 8), ("O3", None)):
+            c.execute(
+                text(
+                    "INSERT INTO orders (order_id, channel, fulfilment, store_id, status, total_cents, idempotency_key,"
+                    " created_by, created_at, updated_at) VALUES (:o, 'web', 'ship', 'WEB', 'placed', 0, :o, :by,"
+                    " '2026-01-01', '2026-01-01')"
+                ),
+                {"o": order_id, "by": by},
+            )
+    migrate(engine, "head")
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT order_id, idempotency_scope FROM orders ORDER BY order_id")).all()
+    assert [tuple(r) for r in rows] == [("O1", "customer:C1"), ("O2", "key:8"), ("O3", "")]
+    with engine.begin() as c:  # the key is unique per scope now, no longer across callers
+        c.execute(text("UPDATE orders SET idempotency_key = 'O1' WHERE order_id IN ('O2', 'O3')"))
+    engine.dispose()
