@@ -249,9 +249,12 @@ class Pusher:
                     log.exception("feature push: catching up failed; retrying in %.0f s", wait_s)
                     failed = True
             failed = self.drain() or failed
-            wait_s = min(wait_s * 2, RETRY_MAX_S) if failed else self.retry_s
-            if not self._stopping.is_set():
-                self._wake.wait(timeout=wait_s if failed else None)
+            if failed:  # back off, whatever is queued meanwhile (it waits in the table for the next round)
+                self._stopping.wait(timeout=wait_s)
+                wait_s = min(wait_s * 2, RETRY_MAX_S)
+            else:
+                wait_s = self.retry_s
+                self._wake.wait()
 
     def drain(self) -> bool:
         """Push every queued customer once; True when a push failed (its rows stay queued, attempts counted).
