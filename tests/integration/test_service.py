@@ -76,6 +76,26 @@ def test_churn_scores_known_customers(http: httpx.Client, built, buyers: list[st
     assert reversed_["scores"] == body["scores"][::-1]
 
 
+def test_churn_scores_a_mixed_batch_and_says_why_for_the_rest(http: httpx.Client, built, buyers: list[str]) -> None:
+    """A CRM's list with customers who never bought (in the customers table) and ids that are not customers."""
+    from sqlalchemy.orm import Session
+
+    from retail import db
+    from retail.db.tables import Customer
+
+    with Session(db.engine(built.ws, built.settings)) as s, s.begin():
+        if s.get(Customer, "C-NEW-1") is None:
+            s.add(Customer(customer_id="C-NEW-1", created_at=pd.Timestamp("2026-01-01").to_pydatetime()))
+    response = _churn(http, [buyers[0], "C-NEW-1", "NOT-A-CUSTOMER", buyers[1]])
+    assert response.status_code == 200, response.text  # was a 404 "unknown customer" for the whole batch
+    body = response.json()
+    assert [s["customer_id"] for s in body["scores"]] == buyers
+    assert body["not_scored"] == [
+        {"customer_id": "C-NEW-1", "status": "no_purchases"},
+        {"customer_id": "NOT-A-CUSTOMER", "status": "unknown_customer"},
+    ]
+
+
 def test_churn_matches_offline_scoring(http: httpx.Client, built, buyers: list[str], as_of: pd.Timestamp) -> None:
     """Online features + served model give what the registered model gives on point-in-time features."""
     import mlflow.pyfunc
