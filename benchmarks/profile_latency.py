@@ -115,7 +115,8 @@ def main(
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from serving.orders import auth, profile
+    from serving import auth
+    from serving.orders import profile
     from serving.orders.app import create_app
     from serving.runtime import Runtime
 

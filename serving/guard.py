@@ -39,7 +39,7 @@ from starlette.routing import Match, get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from retail.settings import RATE_LIMITS, Settings, get_settings
-from serving.orders.auth import ROLES, identify
+from serving.auth import ROLES, identify
 
 log = logging.getLogger(__name__)
 

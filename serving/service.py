@@ -20,10 +20,10 @@ from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
 from serving import faults, guard
+from serving.auth import AUTH_RESPONSES, Caller, require
 from serving.orders import push, webhooks
 from serving.orders.api import router as orders_router
 from serving.orders.app import allowed_methods
-from serving.orders.auth import AUTH_RESPONSES, Caller, require
 from serving.orders.customers_api import router as customers_router
 from serving.route_metrics import label_by_route
 from serving.runtime import Runtime, runtime

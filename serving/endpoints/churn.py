@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from features import store as feature_store
 from retail import db
 from retail.db.tables import Customer
-from serving.orders.auth import AUTH_RESPONSES, Caller, require
-from serving.orders.deps import database
+from serving.auth import AUTH_RESPONSES, Caller, require
+from serving.deps import database
 from serving.runtime import Runtime, runtime
 from serving.schemas import INVALID, UNAVAILABLE, CustomerNotScored
 from training.churn.adapter import RiskBand, why_unscored

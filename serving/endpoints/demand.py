@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retail import db
-from serving.orders.auth import AUTH_RESPONSES, Caller, require
+from serving.auth import AUTH_RESPONSES, Caller, require
 from serving.runtime import Runtime, runtime
 from serving.schemas import INVALID, UNAVAILABLE, Invalid, Responses, invalid, invalid_when
 from training.demand import accuracy, records

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import store as feature_store
-from serving.orders.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
+from serving.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
 from serving.orders.schemas import Count
 from serving.runtime import Runtime, runtime
 from serving.schemas import UNAVAILABLE, Recommended, invalid, invalid_when

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
-from serving.orders.auth import AUTH_RESPONSES, Caller, require
+from serving.auth import AUTH_RESPONSES, Caller, require
 from serving.runtime import Runtime, load_adapter, runtime
 from serving.schemas import INVALID, UNAVAILABLE
 from training.sentiment.adapter import MAX_CHARS, MAX_TEXTS

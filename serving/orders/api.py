@@ -1,6 +1,6 @@
 """The order API under `/v1`: thin handlers that check the caller, call the domain functions and shape errors.
 
-Who may do what (API keys, see `serving.orders.auth`):
+Who may do what (API keys, see `serving.auth`):
 
 - place an order: admin, ops, sales_rep, store (for its own store), customer (for itself; no guest orders);
 - read an order: admin, ops, sales_rep, store (its store's orders), customer (its own orders);
@@ -26,9 +26,10 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Resp
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from serving.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
+from serving.deps import database
 from serving.orders import idempotency, inventory, loyalty, orders, reports, returns
-from serving.orders.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
-from serving.orders.deps import database, features_changed
+from serving.orders.deps import features_changed
 from serving.orders.errors import Conflict, Invalid, NotFound, OrderError
 from serving.orders.schemas import (
     ID_PATTERN,

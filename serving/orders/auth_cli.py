@@ -35,7 +35,7 @@ def keys_create(
     name: Annotated[str | None, typer.Option(help="What the key is for (shown by `keys list`).")] = None,
 ) -> None:
     """Create a key; it is printed once, on the last line, and only its hash is kept."""
-    from serving.orders.auth import create_key
+    from serving.auth import create_key
 
     key, row = create_key(_engine(workspace), role, customer_id=customer_id, store_id=store_id, name=name)
     typer.echo(f"created {row.role} key {row.prefix} (id {row.id}); it is shown only now:")
@@ -46,7 +46,7 @@ def keys_create(
 @command
 def keys_list(workspace: WorkspaceOpt = Path(".")) -> None:
     """Every key's prefix, role, binding, name, creation and revocation (never the key itself)."""
-    from serving.orders.auth import list_keys
+    from serving.auth import list_keys
 
     rows = list_keys(_engine(workspace))
     if not rows:
@@ -66,7 +66,7 @@ def keys_revoke(
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """Revoke a key: the service refuses it within a few seconds (its look-up cache)."""
-    from serving.orders.auth import CACHE_SECONDS, revoke_key
+    from serving.auth import CACHE_SECONDS, revoke_key
 
     row = revoke_key(_engine(workspace), prefix)
     typer.echo(f"revoked {row.role} key {row.prefix} at {_when(row.revoked_at)}; refused within {CACHE_SECONDS:.0f}s")

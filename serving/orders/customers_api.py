@@ -1,7 +1,7 @@
 """Feedback, the customer 360 profile and a customer's offers under `/v1`: thin handlers over `feedback` and
 `profile`.
 
-Who may do what (API keys, see `serving.orders.auth`):
+Who may do what (API keys, see `serving.auth`):
 
 - leave feedback: admin, ops, sales_rep, store, customer (for itself);
 - read feedback: admin, ops, sales_rep, marketing;
@@ -25,10 +25,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
+from serving.auth import Caller, check_customer, require
+from serving.deps import database
 from serving.orders import feedback, profile
 from serving.orders.api import CUSTOMER_DATA_ROLES, documented, domain_errors
-from serving.orders.auth import Caller, check_customer, require
-from serving.orders.deps import database, features_changed
+from serving.orders.deps import features_changed
 from serving.orders.feedback import FeedbackIn, FeedbackOut, Sentiment, Sort
 from serving.orders.profile_schemas import OffersOut, ProfileOut
 from serving.orders.schemas import ID_PATTERN, DateTimeIn, Id

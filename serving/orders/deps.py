@@ -1,7 +1,7 @@
-"""The FastAPI dependency the order API and auth share: the application database.
+"""The order API's own FastAPI dependency: telling the feature pusher that a customer's data changed.
 
-Endpoints open and commit their own transaction before they answer (never in a yield dependency, whose exit
-may run after the response is sent), so a 201 always means the order is committed.
+The application database dependency is the service's (`serving.deps.database`), shared with auth and the
+ML endpoints.
 """
 
 from __future__ import annotations
@@ -9,21 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Request
-from sqlalchemy import Engine
-
-from retail import db
-from retail.settings import get_settings
-from retail.workspace import Workspace
-
-
-def database(request: Request) -> Engine:
-    """The application database of the app's workspace (`RETAIL_WORKSPACE`, `RETAIL_DATABASE_URL`)."""
-    engine = getattr(request.app.state, "db_engine", None)
-    if engine is None:
-        settings = get_settings()
-        engine = db.engine(Workspace.at(settings.workspace), settings)
-        request.app.state.db_engine = engine
-    return engine
 
 
 def features_changed(request: Request) -> Callable[..., None]:

@@ -20,7 +20,7 @@ def base_url(built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def admin_key(built) -> str:
     """An admin API key on the shared workspace: every endpoint but health, metrics and the docs needs one."""
     from retail import db
-    from serving.orders.auth import create_key
+    from serving.auth import create_key
 
     key, _ = create_key(db.engine(built.ws, built.settings), "admin", name="integration tests")
     return key

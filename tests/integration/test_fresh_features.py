@@ -33,7 +33,7 @@ def workspace(built, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 @pytest.fixture(scope="module")
 def client(workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     from retail import db
-    from serving.orders.auth import create_key
+    from serving.auth import create_key
 
     key, _ = create_key(db.engine(workspace, get_settings(workspace=workspace.root)), "admin", name="fresh features")
     with serving(workspace.root, tmp_path_factory.mktemp("fresh-serve")) as base:

@@ -96,7 +96,7 @@ def workspace(redis_server: redisserver.RedisServer, tmp_path_factory: pytest.Te
 @pytest.fixture
 def service(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, dict[str, str]]]:
     from retail import db
-    from serving.orders import auth
+    from serving import auth
     from serving.service import app
 
     engine = db.connect(f"sqlite:///{workspace.root / 'data' / 'app.db'}")

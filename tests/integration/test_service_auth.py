@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from retail.cli import app
-from serving.orders.auth import CACHE_SECONDS
+from serving.auth import CACHE_SECONDS
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()

@@ -66,7 +66,7 @@ def order_in(**kwargs: object) -> OrderIn:
 
 def key(engine: Engine, role: str, **binding: str) -> dict[str, str]:
     """Headers with a new API key of `role` (bound to `customer_id=` or `store_id=` where given)."""
-    from serving.orders import auth
+    from serving import auth
 
     plain, _ = auth.create_key(engine, role, **binding)  # type: ignore[arg-type]
     return {"Authorization": f"Bearer {plain}"}

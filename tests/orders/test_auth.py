@@ -11,8 +11,8 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from retail.db import connect
-from serving.orders import auth
-from serving.orders.auth import Caller, check_customer, check_store, create_key, require
+from serving import auth
+from serving.auth import Caller, check_customer, check_store, create_key, require
 
 
 @pytest.fixture

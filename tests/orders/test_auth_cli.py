@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from retail.cli import app
 from retail.db import connect
 from retail.db.tables import Outbox, Webhook, WebhookDelivery
-from serving.orders import auth
+from serving import auth
 
 runner = CliRunner()
 

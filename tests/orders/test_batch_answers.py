@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from features.catalog import CUSTOMER_FEATURES
 from retail.db import connect
 from retail.db.tables import Customer
-from serving.orders import auth
+from serving import auth
 from training.churn.adapter import ChurnAdapter
 from training.churn.model import MODEL_INPUT
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from retail.db import connect
 from retail.db.tables import Order
-from serving.orders import auth
+from serving import auth
 
 NOT_INTEGERS = [False, True, "2", 2.5, None]
 

@@ -14,8 +14,8 @@ from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from retail.db import connect
-from serving.orders import auth
-from serving.orders.auth import create_key
+from serving import auth
+from serving.auth import create_key
 
 BODIES = {
     "/recommend": {"customer_id": "C1", "store_id": "S1"},

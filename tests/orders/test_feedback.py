@@ -23,7 +23,8 @@ from retail.db import connect
 from retail.db.tables import Feedback
 from retail.settings import get_settings
 from retail.workspace import Workspace
-from serving.orders import auth, feedback, orders
+from serving import auth
+from serving.orders import feedback, orders
 from serving.orders.errors import Invalid
 from serving.orders.feedback import FeedbackIn
 

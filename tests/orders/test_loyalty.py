@@ -23,7 +23,8 @@ from typer.testing import CliRunner
 from retail.cli import app as cli
 from retail.db import connect
 from retail.db.tables import Inventory, LoyaltyAccount, LoyaltyEntry, Order, Product
-from serving.orders import auth, loyalty, orders, records, returns
+from serving import auth
+from serving.orders import loyalty, orders, records, returns
 from serving.orders.app import create_app
 from serving.orders.checks import violations
 from serving.orders.errors import Conflict, Invalid

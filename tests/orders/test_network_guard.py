@@ -25,7 +25,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from retail.db import connect
-from serving.orders import auth
+from serving import auth
 from serving.orders.app import create_app
 
 CHUNK = 64 * 1024

@@ -10,7 +10,7 @@ from shopdata import key, order_body, stock, stock_shop
 from sqlalchemy import Engine
 
 from retail.db import connect
-from serving.orders import auth
+from serving import auth
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from shopdata import stock_shop
 from sqlalchemy import Engine
 
 from retail.db import connect
-from serving.orders import auth
+from serving import auth
 from serving.orders.checks import violations
 
 EXAMPLES = 25  # per operation and phase: about 1,500 requests, 10-20 s on SQLite

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from retail.db import connect
 from retail.db.tables import Inventory, Order
-from serving.orders import auth
+from serving import auth
 from serving.orders.checks import violations
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from retail.db import connect
 from retail.db.tables import Order
-from serving.orders import auth
+from serving import auth
 
 pytestmark = pytest.mark.integration
 

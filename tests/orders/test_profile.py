@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from retail.db import connect
 from retail.db.tables import Customer
-from serving.orders import auth, feedback, orders, returns
+from serving import auth
+from serving.orders import feedback, orders, returns
 from serving.orders.feedback import FeedbackIn
 from serving.orders.schemas import ReturnIn
 

@@ -16,7 +16,7 @@ from retail import db
 from retail.db.tables import ForecastOverride
 from retail.settings import Settings
 from retail.workspace import Workspace
-from serving.orders.auth import create_key
+from serving.auth import create_key
 from training.demand import adapter, records
 from training.demand.forecaster import Spec
 from training.demand.model import DemandModel

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from retail import db
 from retail.db.tables import ApiKey
-from serving.orders.deps import database
+from serving.deps import database
 
 ROLES = ("admin", "ops", "marketing", "planner", "sales_rep", "store", "customer", "app")
 KEY_START = "rk_"
