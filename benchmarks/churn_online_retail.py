@@ -29,6 +29,7 @@ from retail.workspace import Workspace
 from training import run as runner
 from training import tracking
 from training.churn.family import ChurnOptions
+from training.sentiment.review_scores import review_scores
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail" / "online_retail.parquet"
 AS_OF = pd.Timestamp("2011-11-30")  # evaluation cutoff = AS_OF - 90 days = 2011-09-01
@@ -67,7 +68,7 @@ def run(data: Path, tune_trials: int = 0) -> Figures:
         settings = Settings(workspace=Path(root), tracking_uri=None)
         ws = Workspace.at(root).ensure()
         _timed(seconds, "import", lambda: write_tables(ws.raw_dir, import_online_retail(data)))
-        _timed(seconds, "features", lambda: build_features(ws, settings))
+        _timed(seconds, "features", lambda: build_features(ws, settings, review_scores=review_scores))
         result = _timed(
             seconds,
             "training",

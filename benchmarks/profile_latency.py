@@ -42,11 +42,12 @@ def build(root: Path, customers: int) -> tuple[Workspace, Settings]:
     from training.churn.family import ChurnOptions
     from training.recommend.family import RecommenderOptions
     from training.recommend.rerank import RerankConfig
+    from training.sentiment.review_scores import review_scores
 
     settings = Settings(workspace=root)
     ws = Workspace.at(root).ensure()
     write_tables(ws.raw_dir, simulate(n_customers=customers, days=365, seed=7))
-    build_features(ws, settings)
+    build_features(ws, settings, review_scores=review_scores)
     seed(db.engine(ws, settings), ws)
     ranking = RerankConfig(n_estimators=60, learning_rate=0.1, earlier_cutoffs_days=(30,), cart_sessions=300)
     light = {

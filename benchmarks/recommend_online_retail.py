@@ -27,6 +27,7 @@ from features.rawio import write_tables
 from retail.settings import Settings
 from retail.workspace import Workspace
 from training import run as runner
+from training.sentiment.review_scores import review_scores
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail" / "online_retail.parquet"
 AS_OF = pd.Timestamp("2011-12-10")  # the day after the last invoice
@@ -53,7 +54,7 @@ def run(data: Path) -> tuple[dict[str, float], dict[str, float]]:
         write_tables(ws.raw_dir, import_online_retail(data))
         seconds["import"] = time.perf_counter() - started
         started = time.perf_counter()
-        build_features(ws, settings)
+        build_features(ws, settings, review_scores=review_scores)
         seconds["features"] = time.perf_counter() - started
         started = time.perf_counter()
         result = runner.train("recommender", ws, settings, AS_OF, HELD_OUT_DAYS, progress=log.info)

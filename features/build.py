@@ -21,8 +21,14 @@ def build_features(
     settings: Settings,
     step: Callable[[str], None] = log.info,
     feedback: pd.DataFrame | None = None,
+    *,
+    review_scores: Callable[[Workspace, Settings], pd.DataFrame],
 ) -> dict[str, int]:
     """Compute every feature table, register the repo and fill the online store; returns row counts.
+
+    `review_scores(ws, settings)`: every review's score (`sentiment.SCORE_COLUMNS`), normally
+    `training.sentiment.review_scores.review_scores` (the sentiment champion's); a parameter so that features
+    never import training.
 
     `feedback`: scored feedback from the order API (`serving.orders.feedback.scored_rows`), rolled up into the
     sentiment features next to the reviews.
@@ -39,7 +45,7 @@ def build_features(
 
     def scores() -> pd.DataFrame:  # scored once, when the first sentiment table needs them
         if not scored:
-            scored.append(sentiment.review_scores(ws, settings))
+            scored.append(review_scores(ws, settings))
             write_parquet(scored[0], ws.features_dir / "review_scores.parquet")
             if feedback is not None and len(feedback):
                 scored[0] = pd.concat([scored[0], feedback[sentiment.SCORE_COLUMNS]], ignore_index=True)

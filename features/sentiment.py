@@ -1,8 +1,9 @@
 """Review sentiment as features: each review scored by the sentiment champion, rolled up per customer and product.
 
-Rows are written on each review day and on the day a review leaves a window, so a point-in-time join at any
-cutoff sees exactly the reviews written before it. Without reviews or without a sentiment model the tables are
-empty (the features read as missing).
+The scores come from the caller (`training.sentiment.review_scores.review_scores`, passed to
+`features.build.build_features`): features never import training. Rows are written on each review day and on
+the day a review leaves a window, so a point-in-time join at any cutoff sees exactly the reviews written before
+it. Without reviews or without a sentiment model the tables are empty (the features read as missing).
 """
 
 from __future__ import annotations
@@ -13,37 +14,11 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import SENTIMENT_FEATURES, SENTIMENT_WINDOWS
-from retail.settings import Settings
-from retail.workspace import Workspace
 
 log = logging.getLogger(__name__)
 DAY = pd.Timedelta(days=1)
 NEGATIVE_BELOW = 0.5  # a review scored under this reads as negative
 SCORE_COLUMNS = ["review_id", "customer_id", "product_id", "ts", "score"]
-
-
-def review_scores(ws: Workspace, settings: Settings) -> pd.DataFrame:
-    """Every review's P(positive) from the sentiment @champion; reused while the reviews and version are the same."""
-    reviews = ws.read_raw("reviews")
-    if reviews is None or reviews.empty:
-        return pd.DataFrame(columns=SCORE_COLUMNS)
-    from training import run, tracking
-
-    client = tracking.connect(ws, settings)
-    version = tracking.alias_version(client, "sentiment", tracking.CHAMPION)
-    if version is None:
-        log.info("no sentiment @champion yet: sentiment features stay empty (train sentiment, then rebuild)")
-        return pd.DataFrame(columns=SCORE_COLUMNS)
-    cached = ws.features_dir / "review_scores.parquet"
-    if cached.exists() and ws.read_meta().get("review_scores_version") == version:
-        scores = pd.read_parquet(cached)
-        if len(scores) == len(reviews) and scores["review_id"].equals(reviews["review_id"].reset_index(drop=True)):
-            return scores
-    model, version = run.load(ws, settings, "sentiment")
-    scored = model.predict(reviews[["text"]].fillna({"text": ""}))
-    scores = reviews[SCORE_COLUMNS[:-1]].reset_index(drop=True).assign(score=scored["score"].to_numpy())
-    ws.write_meta(review_scores_version=version)
-    return scores
 
 
 def rolled_up(scores: pd.DataFrame, key: str) -> pd.DataFrame:

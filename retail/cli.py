@@ -110,6 +110,7 @@ def features_build(workspace: WorkspaceOpt = Path(".")) -> None:
     and training see them.
     """
     from features.build import build_features
+    from training.sentiment.review_scores import review_scores
 
     ws, settings = _workspace(workspace)
     feedback = None
@@ -122,7 +123,7 @@ def features_build(workspace: WorkspaceOpt = Path(".")) -> None:
         if appended:
             typer.echo(f"{appended:,} order lines from the order API appended to the raw transactions")
         feedback = scored_rows(engine)
-    counts = build_features(ws, settings, feedback=feedback)
+    counts = build_features(ws, settings, feedback=feedback, review_scores=review_scores)
     typer.echo(", ".join(f"{name}: {n:,} feature rows" for name, n in counts.items()))
 
 

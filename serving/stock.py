@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from retail import db
 from retail.db.tables import Inventory
@@ -79,8 +80,6 @@ class Stock:
         return ("db", *totals, stores)
 
     def _refresh_from_database(self, engine: Engine) -> None:
-        from serving.orders.inventory import in_stock
-
         stocked, online = in_stock(engine)
         with db.reader(engine).connect() as conn:
             stores = set(conn.execute(select(StoreRow.store_id)).scalars())
@@ -163,3 +162,20 @@ class Stock:
 def latest_on_hand(inventory: pd.DataFrame) -> pd.DataFrame:
     """The newest count per store and product (what availability is judged on)."""
     return inventory.sort_values("ts").drop_duplicates(["store_id", "product_id"], keep="last")
+
+
+def in_stock(engine: Engine) -> tuple[dict[str, set[str]], list[str]]:
+    """Products with something available, per store, and the online stores: what `/recommend` filters on.
+
+    One query over the stock table, meant to be cached and refreshed by the caller (a few seconds stale is fine
+    for recommendations; placing an order checks stock again).
+    """
+    with Session(db.reader(engine)) as s:
+        rows = s.execute(
+            select(Inventory.store_id, Inventory.product_id).where(Inventory.on_hand - Inventory.reserved > 0)
+        ).all()
+        online = sorted(s.scalars(select(StoreRow.store_id).where(StoreRow.kind == "online")))
+    stocked: dict[str, set[str]] = {}
+    for store_id, product_id in rows:
+        stocked.setdefault(store_id, set()).add(product_id)
+    return stocked, online

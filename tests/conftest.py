@@ -51,12 +51,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     from retail import db
     from serving.orders.seed import seed
     from training import families, promotion, run, tracking
+    from training.sentiment.review_scores import review_scores
 
     root = tmp_path_factory.mktemp("workspace")
     settings = Settings(workspace=root)
     ws = Workspace.at(root).ensure()
     write_tables(ws.raw_dir, simulate(n_customers=1500, days=540, seed=7))
-    build_features(ws, settings)
+    build_features(ws, settings, review_scores=review_scores)
     seed(db.engine(ws, settings), ws)  # the order API's catalogue and stock, as `retail db init` makes them
     results = {name: run.train(name, ws, settings, **_light(name)) for name in families.names()}
     for name, result in results.items():

@@ -117,20 +117,3 @@ def availability(engine: Engine, product_id: str) -> AvailabilityOut:
         stores=stores,
         online=StockOut(on_hand=on_hand, reserved=reserved, available=on_hand - reserved),
     )
-
-
-def in_stock(engine: Engine) -> tuple[dict[str, set[str]], list[str]]:
-    """Products with something available, per store, and the online stores: what `/recommend` filters on.
-
-    One query over the stock table, meant to be cached and refreshed by the caller (a few seconds stale is fine
-    for recommendations; placing an order checks stock again).
-    """
-    with Session(db.reader(engine)) as s:
-        rows = s.execute(
-            select(Inventory.store_id, Inventory.product_id).where(Inventory.on_hand - Inventory.reserved > 0)
-        ).all()
-        online = sorted(s.scalars(select(Store.store_id).where(Store.kind == "online")))
-    stocked: dict[str, set[str]] = {}
-    for store_id, product_id in rows:
-        stocked.setdefault(store_id, set()).add(product_id)
-    return stocked, online

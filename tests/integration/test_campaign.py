@@ -133,7 +133,7 @@ def test_a_policy_file_changes_the_discounts(built, tmp_path: Path, campaign: pd
 
 
 def test_offers_are_in_stock_online_and_new_for_cross_sell(built, campaign: pd.DataFrame, tx, as_of) -> None:
-    from serving.orders.inventory import in_stock
+    from serving.stock import in_stock
 
     stocked, online = in_stock(db.engine(built.ws, built.settings))
     assert online

@@ -144,6 +144,7 @@ def test_next_build_writes_what_was_pushed(
     from retail import db
     from serving.orders.export import export_transactions
     from serving.orders.feedback import scored_rows
+    from training.sentiment.review_scores import review_scores
 
     customer = ordered["customer"]
     online = store.feature_store(workspace)
@@ -156,7 +157,9 @@ def test_next_build_writes_what_was_pushed(
     rebuilt_ws = Workspace.at(copy_of(workspace.root, tmp_path / "rebuilt"))
     settings = get_settings(workspace=rebuilt_ws.root)
     assert export_transactions(db.engine(rebuilt_ws, settings), rebuilt_ws) >= 1
-    build_features(rebuilt_ws, settings, feedback=scored_rows(db.engine(rebuilt_ws, settings)))
+    build_features(
+        rebuilt_ws, settings, feedback=scored_rows(db.engine(rebuilt_ws, settings)), review_scores=review_scores
+    )
     end = pd.Timestamp(rebuilt_ws.read_meta()["features_as_of"])
     table = fresh.latest(pd.read_parquet(rebuilt_ws.features_dir / "customer_features.parquet"), end)
     row = table[table["customer_id"] == customer]

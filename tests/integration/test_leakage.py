@@ -74,6 +74,7 @@ def test_train_recommender_as_of_uses_nothing_from_that_day_on(built, tmp_path) 
     from training import run
     from training.recommend.family import RecommenderOptions
     from training.recommend.rerank import RerankConfig
+    from training.sentiment.review_scores import review_scores
 
     light = RerankConfig(n_estimators=20, learning_rate=0.2, earlier_cutoffs_days=(), later_cutoffs_days=())
     tx = _tx(built)
@@ -90,7 +91,7 @@ def test_train_recommender_as_of_uses_nothing_from_that_day_on(built, tmp_path) 
             changed.loc[late, "quantity"] = changed.loc[late, "quantity"] * 5
             tables = {p.stem: pd.read_parquet(p) for p in ws.raw_dir.glob("*.parquet")}  # every table, rewritten
             write_tables(ws.raw_dir, {**tables, "transactions": changed})
-        build_features(ws, settings)
+        build_features(ws, settings, review_scores=review_scores)
         result = run.train("recommender", ws, settings, as_of, 30, RecommenderOptions(config=light))
         from training.recommend.batch import load_recommender
 

@@ -85,11 +85,16 @@ def workspace(redis_server: redisserver.RedisServer, tmp_path_factory: pytest.Te
     from features.build import build_features
     from features.rawio import write_tables
     from features.simulate import simulate
+    from training.sentiment.review_scores import review_scores
 
     root = tmp_path_factory.mktemp("redis-ws")
     ws = Workspace.at(root).ensure()
     write_tables(ws.raw_dir, simulate(n_customers=40, days=60, seed=3))
-    build_features(ws, Settings(workspace=root, online_store="redis", redis_url=redis_server.url))
+    build_features(
+        ws,
+        Settings(workspace=root, online_store="redis", redis_url=redis_server.url),
+        review_scores=review_scores,
+    )
     return ws
 
 

@@ -52,12 +52,13 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Scored:
     from retail.workspace import Workspace
     from training.churn import dataset
     from training.churn.model import MODEL_INPUT, ChurnModel, fit_lgbm, prepare
+    from training.sentiment.review_scores import review_scores
     from training.splits import plan_cutoffs
 
     root = tmp_path_factory.mktemp("churn-world")
     ws = Workspace.at(root).ensure()
     write_tables(ws.raw_dir, simulate(n_customers=N_CUSTOMERS, days=DAYS, seed=SEED))
-    build_features(ws, Settings(workspace=root, tracking_uri=None))
+    build_features(ws, Settings(workspace=root, tracking_uri=None), review_scores=review_scores)
     tx = ws.read_transactions()
     as_of = tx["ts"].max().floor("D") + pd.Timedelta(days=1)
     plan = plan_cutoffs(as_of, HORIZON_DAYS, N_CUTOFFS, 7, data_start=tx["ts"].min())

@@ -15,6 +15,7 @@ from retail.db.tables import OrderEvent, Return, SaleLine
 from serving.orders import inventory, orders, reports, returns
 from serving.orders.errors import Conflict, Invalid, NotFound
 from serving.orders.schemas import ReturnIn
+from serving.stock import in_stock
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def test_availability_per_store_and_online_total(shop: Engine) -> None:
     with pytest.raises(NotFound, match="product_id: unknown product 'P9'"):
         inventory.availability(shop, "P9")
     orders.place_order(shop, "k2", order_in(store_id="S2", fulfilment="pickup", lines=[("P3", 1)]))
-    stocked, online = inventory.in_stock(shop)
+    stocked, online = in_stock(shop)
     assert stocked == {"WEB": {"P1", "P2"}, "S1": {"P1", "P2"}} and online == ["WEB"], "S2's last P3 is reserved"
 
 
