@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -28,8 +27,8 @@ def command(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        logs.configure(verbose=os.environ.get("RETAIL_VERBOSE") == "1")
         try:
+            logs.configure(verbose=get_settings().verbose)
             return func(*args, **kwargs)
         except (ValueError, FileNotFoundError, KeyError) as exc:
             typer.secho(f"error: {_said(exc)}", fg=typer.colors.RED, err=True)

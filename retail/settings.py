@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import BaseModel, Field, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Requests each API key may make, by its role, and each client address without a valid key ("anonymous"): a
@@ -23,6 +23,30 @@ RATE_LIMITS = {
     "customer": "600/minute",
     "anonymous": "3000/minute",
 }
+
+
+class LoyaltyTier(BaseModel):
+    """One tier of the loyalty programme (serving.orders.loyalty)."""
+
+    name: str
+    min_spend_cents: int = Field(ge=0, description="Paid spend in the window (cents) that reaches this tier.")
+    multiplier: float = Field(gt=0)
+
+
+LOYALTY_TIERS = (
+    LoyaltyTier(name="bronze", min_spend_cents=0, multiplier=1.0),
+    LoyaltyTier(name="silver", min_spend_cents=50_000, multiplier=1.25),
+    LoyaltyTier(name="gold", min_spend_cents=150_000, multiplier=1.5),
+)
+
+
+def ordered_tiers(tiers: tuple[LoyaltyTier, ...]) -> tuple[LoyaltyTier, ...]:
+    """The tiers, if the first starts at a spend of 0 and each starts above the one before."""
+    if not tiers or tiers[0].min_spend_cents != 0:
+        raise ValueError("the first tier must start at a spend of 0")
+    if any(a.min_spend_cents >= b.min_spend_cents for a, b in zip(tiers, tiers[1:], strict=False)):
+        raise ValueError("tiers must be in increasing order of min_spend_cents")
+    return tiers
 
 
 class Settings(BaseSettings):
@@ -45,6 +69,24 @@ class Settings(BaseSettings):
     webhook_retention_days: PositiveInt = 90  # delivered outbox entries (and customers' notifications) kept this long
     max_body_bytes: PositiveInt = 1_048_576  # larger request bodies answer 413 (/sentiment allows its own maximum)
     rate_limits: dict[str, str] = Field(default_factory=dict)  # per-role overrides of RATE_LIMITS (JSON in the env)
+    verbose: bool = False  # `1` logs the CLI's commands at DEBUG (retail.cliopts)
+    # The loyalty programme (serving.orders.loyalty): points per currency unit paid (tier 1x), what a point is worth
+    # at checkout, when earned points lapse, the spend window that sets the tier, and the tiers (JSON in the env).
+    loyalty_points_per_unit: float = Field(default=1.0, gt=0)
+    loyalty_point_value_cents: int = Field(default=1, ge=1)
+    loyalty_expiry_months: int = Field(default=12, ge=1)
+    loyalty_tier_window_days: int = Field(default=365, ge=1)
+    loyalty_tiers: tuple[LoyaltyTier, ...] = LOYALTY_TIERS
+
+    @field_validator("verbose", mode="before")
+    @classmethod
+    def _unset_is_quiet(cls, value: object) -> object:
+        return False if value == "" else value  # `RETAIL_VERBOSE=` stays quiet, as it always has
+
+    @field_validator("loyalty_tiers")
+    @classmethod
+    def _ordered(cls, tiers: tuple[LoyaltyTier, ...]) -> tuple[LoyaltyTier, ...]:
+        return ordered_tiers(tiers)
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -7,9 +7,9 @@ never negative, also under concurrent redemptions (PostgreSQL re-checks the cond
 concurrent writer; SQLite serialises writers). Locks are always taken stock rows first, then the account, so
 two transactions never wait in a cycle.
 
-Policy (`LoyaltyPolicy`, `RETAIL_LOYALTY_*` environment variables): points per currency unit paid, times the
-tier's multiplier; tiers by paid spend (less refunds) in the last 365 days; a point is worth one cent at
-checkout; earned points lapse after 12 months. Rules where money and points disagree:
+Policy (`LoyaltyPolicy`, from the `loyalty_*` settings, `RETAIL_LOYALTY_*` environment variables): points per
+currency unit paid, times the tier's multiplier; tiers by paid spend (less refunds) in the last 365 days; a point is
+worth one cent at checkout; earned points lapse after 12 months. Rules where money and points disagree:
 
 - earn: when an order is paid, on what was paid (after the discount), at the tier before this order; guests
   earn nothing; once per order (`earn:<order>` is unique).
@@ -36,7 +36,6 @@ import uuid
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import ColumnElement, Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -44,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from retail import db
 from retail.db.tables import Customer, LoyaltyAccount, LoyaltyEntry, Order, OrderEvent, Return
+from retail.settings import LOYALTY_TIERS, LoyaltyTier, get_settings, ordered_tiers
 from serving.orders import records
 from serving.orders.errors import Conflict, NotFound
 from serving.orders.reports import SOLD
@@ -52,40 +52,35 @@ from serving.orders.schemas import LoyaltyEntryOut, LoyaltyOut, money
 log = logging.getLogger(__name__)
 
 
-class Tier(BaseModel):
-    name: str
-    min_spend_cents: int = Field(ge=0, description="Paid spend in the window (cents) that reaches this tier.")
-    multiplier: float = Field(gt=0)
+Tier = LoyaltyTier
 
 
-class LoyaltyPolicy(BaseSettings):
-    """The programme's numbers; `RETAIL_LOYALTY_TIERS` takes JSON, the others plain values."""
-
-    model_config = SettingsConfigDict(env_prefix="RETAIL_LOYALTY_", extra="ignore")
+class LoyaltyPolicy(BaseModel):
+    """The programme's numbers, from the `loyalty_*` settings (`RETAIL_LOYALTY_TIERS` takes JSON, the others plain
+    values)."""
 
     points_per_unit: float = Field(default=1.0, gt=0, description="Points per currency unit paid (tier 1x).")
     point_value_cents: int = Field(default=1, ge=1, description="What one point is worth at checkout.")
     expiry_months: int = Field(default=12, ge=1)
     tier_window_days: int = Field(default=365, ge=1)
-    tiers: tuple[Tier, ...] = (
-        Tier(name="bronze", min_spend_cents=0, multiplier=1.0),
-        Tier(name="silver", min_spend_cents=50_000, multiplier=1.25),
-        Tier(name="gold", min_spend_cents=150_000, multiplier=1.5),
-    )
+    tiers: tuple[Tier, ...] = LOYALTY_TIERS
 
     @field_validator("tiers")
     @classmethod
     def _ordered(cls, tiers: tuple[Tier, ...]) -> tuple[Tier, ...]:
-        if not tiers or tiers[0].min_spend_cents != 0:
-            raise ValueError("the first tier must start at a spend of 0")
-        if any(a.min_spend_cents >= b.min_spend_cents for a, b in zip(tiers, tiers[1:], strict=False)):
-            raise ValueError("tiers must be in increasing order of min_spend_cents")
-        return tiers
+        return ordered_tiers(tiers)
 
 
 def policy() -> LoyaltyPolicy:
     """Read now (never at import time), so a changed environment applies to the next movement."""
-    return LoyaltyPolicy()
+    s = get_settings()
+    return LoyaltyPolicy(
+        points_per_unit=s.loyalty_points_per_unit,
+        point_value_cents=s.loyalty_point_value_cents,
+        expiry_months=s.loyalty_expiry_months,
+        tier_window_days=s.loyalty_tier_window_days,
+        tiers=s.loyalty_tiers,
+    )
 
 
 def add_months(moment: datetime, months: int) -> datetime:
