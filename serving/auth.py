@@ -217,6 +217,9 @@ async def identify(
     route's `require` finds the key in the cache. With `cached_only`, a key this process has not looked up in the
     last `CACHE_SECONDS` is refused too, without a database round trip.
     """
+    known = getattr(request.state, "caller", None)  # the guard's, for this request
+    if isinstance(known, Caller):
+        return known
     if credentials is None:
         credentials = await _bearer(request)
     if credentials is None:
