@@ -65,7 +65,7 @@ test: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy retail features training serving && $(BIN)/lint-imports
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy retail features training serving campaign && $(BIN)/lint-imports
 
 clean:
 	rm -rf data feature_repo mlruns/mlflow.db mlruns/artifacts

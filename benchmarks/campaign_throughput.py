@@ -64,11 +64,11 @@ def prepare(root: Path, customers: int, cutoffs: int) -> None:
 
 def in_process(root: Path, out: Path, workers: int | None) -> tuple[int, float, dict[str, float]]:
     """Rows, wall seconds and the seconds of each stage of one campaign built and written in this process."""
+    from campaign.build import build_campaign
     from retail import logs
     from retail.files import write_frame
     from retail.settings import get_settings
     from retail.workspace import Workspace
-    from serving.campaign.build import build_campaign
 
     logs.configure()
     started = time.perf_counter()

@@ -25,11 +25,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from retail import db
-from retail.db.tables import Customer, Inventory, LoyaltyAccount, Product, Store
 from retail.settings import get_settings
 from retail.workspace import Workspace
-from serving.orders import checks, orders, returns
-from serving.orders.schemas import OrderIn, ReturnIn
+from serving.commerce import checks, orders, returns
+from serving.commerce.schemas import OrderIn, ReturnIn
+from serving.commerce.tables import Customer, Inventory, LoyaltyAccount, Product, Store
 
 T0 = datetime(2026, 1, 1)
 
@@ -83,7 +83,7 @@ def one_round(engine: Engine, customer: str, undo: str) -> None:
 
 
 def main(rounds: Annotated[int, typer.Option(help="Rounds per variant.")] = 3) -> None:
-    logging.getLogger("serving.orders.loyalty").setLevel(logging.ERROR)  # one warning per round otherwise
+    logging.getLogger("serving.commerce.loyalty").setLevel(logging.ERROR)  # one warning per round otherwise
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace.at(tmp)
         engine = db.engine(ws, get_settings(workspace=ws.root, database_url=f"sqlite:///{ws.root / 'data' / 'app.db'}"))

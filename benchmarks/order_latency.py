@@ -2,7 +2,7 @@
 
 Simulates a small workspace (or uses --workspace), seeds the application database (`retail db init`), adds
 plenty of stock so the run measures placing orders rather than refusing them, creates an admin key, starts
-`uvicorn serving.orders.app:create_app --factory` and sends orders on a fixed schedule from a second process
+`uvicorn serving.commerce.app:create_app --factory` and sends orders on a fixed schedule from a second process
 (each request's latency counts from its scheduled time, so queueing is not hidden). The mix: 1-3 lines, 80%
 shipped from the online shop, 20% picked up in a store, 10% guests. Prints p50/p95/p99, throughput and status
 codes, then runs `retail db check`; never fails on a time.
@@ -107,7 +107,7 @@ def serve(env: dict[str, str], log: Path) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    cmd = [sys.executable, "-m", "uvicorn", "serving.orders.app:create_app", "--factory", "--port", str(port)]
+    cmd = [sys.executable, "-m", "uvicorn", "serving.commerce.app:create_app", "--factory", "--port", str(port)]
     with log.open("wb") as sink:
         proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

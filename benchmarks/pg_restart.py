@@ -2,7 +2,7 @@
 201 is still in the database afterwards.
 
 Starts a private PostgreSQL server (Debian's binaries, as the tests do), seeds a tiny shop, runs the order API
-(`uvicorn serving.orders.app:create_app --factory`) on it, and has a few clients place orders in a loop. After
+(`uvicorn serving.commerce.app:create_app --factory`) on it, and has a few clients place orders in a loop. After
 `--before-s` seconds the server is stopped (`--mode fast`: an orderly shutdown; `immediate`: a crash), started
 again `--down-s` seconds later, and the stream runs `--after-s` more seconds. Prints the answers by status, the
 201s kept and lost, the orders stored that no 201 announced, the time from the restart to the next 201, and
@@ -62,8 +62,8 @@ def main(
     from sqlalchemy.orm import Session
 
     from retail.db import connect
-    from retail.db.tables import Order
-    from serving.orders.checks import violations
+    from serving.commerce.checks import violations
+    from serving.commerce.tables import Order
 
     with pg.cluster() as cluster, tempfile.TemporaryDirectory() as folder:
         url = pg.fresh_database(cluster.url)

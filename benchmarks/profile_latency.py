@@ -27,9 +27,9 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from retail import db
-from retail.db.tables import Customer, Inventory
 from retail.settings import Settings
 from retail.workspace import Workspace
+from serving.commerce.tables import Customer, Inventory
 
 
 def build(root: Path, customers: int) -> tuple[Workspace, Settings]:
@@ -37,7 +37,7 @@ def build(root: Path, customers: int) -> tuple[Workspace, Settings]:
     from features.build import build_features
     from features.rawio import write_tables
     from features.simulate import simulate
-    from serving.orders.seed import seed
+    from serving.commerce.seed import seed
     from training import promotion, run, tracking
     from training.churn.family import ChurnOptions
     from training.recommend.family import RecommenderOptions
@@ -65,9 +65,9 @@ def build(root: Path, customers: int) -> tuple[Workspace, Settings]:
 
 def shop_history(engine: Engine, n: int, seed: int) -> list[str]:
     """Orders (1-5 each, mixed stores and statuses) and feedback for `n` random customers; their ids."""
-    from serving.orders import feedback, orders
-    from serving.orders.feedback import FeedbackIn
-    from serving.orders.schemas import OrderIn
+    from serving.commerce import feedback, orders
+    from serving.commerce.feedback import FeedbackIn
+    from serving.commerce.schemas import OrderIn
 
     rng = random.Random(seed)
     with Session(engine) as s, s.begin():
@@ -117,8 +117,8 @@ def main(
     from fastapi.testclient import TestClient
 
     from serving import auth
-    from serving.orders import profile
-    from serving.orders.app import create_app
+    from serving.commerce import profile
+    from serving.commerce.app import create_app
     from serving.runtime import Runtime
 
     if workspace is None:

@@ -25,13 +25,13 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from retail.db import connect
-from retail.db.tables import Outbox
-from serving.orders import webhooks
+from serving.commerce import webhooks
+from serving.commerce.tables import Outbox
 
 try:  # registration moved out of the delivery module with signed webhooks
-    from serving.orders.webhook_admin import add_webhook
+    from serving.commerce.webhook_admin import add_webhook
 except ImportError:  # the code before it
-    from serving.orders.webhooks import add_webhook  # type: ignore[attr-defined,no-redef]
+    from serving.commerce.webhooks import add_webhook  # type: ignore[attr-defined,no-redef]
 
 TIMEOUT_S = 120.0
 

@@ -30,7 +30,7 @@ def build_features(
     `training.sentiment.review_scores.review_scores` (the sentiment champion's); a parameter so that features
     never import training.
 
-    `feedback`: scored feedback from the order API (`serving.orders.feedback.scored_rows`), rolled up into the
+    `feedback`: scored feedback from the order API (`serving.commerce.feedback.scored_rows`), rolled up into the
     sentiment features next to the reviews.
     """
     tx = ws.read_raw("transactions")

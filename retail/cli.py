@@ -10,13 +10,13 @@ from typing import Annotated, Any
 
 import typer
 
+from campaign.cli import campaign_app
 from retail.cliopts import WorkspaceOpt, command
 from retail.cliopts import workspace as _workspace
-from serving.campaign.cli import campaign_app
-from serving.orders.auth_cli import keys_app, webhooks_app
-from serving.orders.cli import db_app
-from serving.orders.feedback_cli import feedback_app
-from serving.orders.loyalty_cli import loyalty_app
+from serving.commerce.auth_cli import keys_app, webhooks_app
+from serving.commerce.cli import db_app
+from serving.commerce.feedback_cli import feedback_app
+from serving.commerce.loyalty_cli import loyalty_app
 from training import families
 
 log = logging.getLogger("retail")
@@ -116,8 +116,8 @@ def features_build(workspace: WorkspaceOpt = Path(".")) -> None:
     feedback = None
     engine = _app_database(ws, settings)
     if engine is not None:
-        from serving.orders.export import export_transactions
-        from serving.orders.feedback import scored_rows
+        from serving.commerce.export import export_transactions
+        from serving.commerce.feedback import scored_rows
 
         appended = export_transactions(engine, ws)
         if appended:

@@ -26,7 +26,7 @@ RATE_LIMITS = {
 
 
 class LoyaltyTier(BaseModel):
-    """One tier of the loyalty programme (serving.orders.loyalty)."""
+    """One tier of the loyalty programme (serving.commerce.loyalty)."""
 
     name: str
     min_spend_cents: int = Field(ge=0, description="Paid spend in the window (cents) that reaches this tier.")
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     seed: int = 0
     holiday_country: str = "GB"  # public holidays for demand forecasts (ISO code, as the `holidays` package knows it)
     database_url: str | None = None  # the application database; default: SQLite at <workspace>/data/app.db
-    push_features: bool = True  # order events push the customer's features to the online store (serving.orders.push)
+    push_features: bool = True  # order events push the customer's features to the online store (serving.commerce.push)
     retry_after_s: PositiveInt = 5  # the Retry-After of a 503 while the database or online store is down
     sentiment_runtime: Literal["auto", "bf16", "int8", "fp32"] = "auto"  # see training.sentiment.model
     idempotency_hours: float = Field(default=24.0, gt=0)  # an Idempotency-Key may be reused after this long
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     max_body_bytes: PositiveInt = 1_048_576  # larger request bodies answer 413 (/sentiment allows its own maximum)
     rate_limits: dict[str, str] = Field(default_factory=dict)  # per-role overrides of RATE_LIMITS (JSON in the env)
     verbose: bool = False  # `1` logs the CLI's commands at DEBUG (retail.cliopts)
-    # The loyalty programme (serving.orders.loyalty): points per currency unit paid (tier 1x), what a point is worth
+    # The loyalty programme (serving.commerce.loyalty): points per currency unit paid (tier 1x), what a point is worth
     # at checkout, when earned points lapse, the spend window that sets the tier, and the tiers (JSON in the env).
     loyalty_points_per_unit: float = Field(default=1.0, gt=0)
     loyalty_point_value_cents: int = Field(default=1, ge=1)

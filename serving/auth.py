@@ -25,11 +25,11 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import DateTime, Engine, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from retail import db
-from retail.db.tables import ApiKey
+from retail.db import Base
 from serving.deps import database
 
 ROLES = ("admin", "ops", "marketing", "planner", "sales_rep", "store", "customer", "app")
@@ -52,6 +52,22 @@ class Caller:
     role: str
     customer_id: str | None
     store_id: str | None
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored; `prefix` (its first characters) finds it and names it in lists."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    store_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Denied(BaseModel):
@@ -246,3 +262,9 @@ def check_store(caller: Caller, store_id: str) -> None:
     """403 when a store key acts for another store."""
     if caller.role == "store" and store_id != caller.store_id:
         raise HTTPException(status_code=403, detail="a store key may only act for its own store")
+
+
+def key_label(s: Session, key_id: int) -> str:
+    """The key's name as audits record it, its prefix when it has none (keys are revoked, never deleted)."""
+    found = s.get(ApiKey, key_id)
+    return (found.name or found.prefix) if found is not None else ""

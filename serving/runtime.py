@@ -10,30 +10,38 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import mlflow.pyfunc
+import numpy as np
 import pandas as pd
 from fastapi import HTTPException, Request
 
 from features import store as feature_store
-from retail import db
 from retail.settings import Settings, get_settings
 from retail.workspace import Workspace
 from serving.schemas import ModelStatus
-from serving.stock import Stock
 from training import families, tracking
 
 log = logging.getLogger(__name__)
 
 
+class StockView(Protocol):
+    """What endpoints ask of stock (`serving.commerce.stock.Stock`, handed in by the service)."""
+
+    def refresh(self, force: bool = False) -> None: ...
+
+    def available(self, store_id: str | None, product_ids: Sequence[str], catalogue: str) -> np.ndarray | None: ...
+
+
 class Runtime:
     """Loaded in the background; `ready` is set once features and models are in."""
 
-    def __init__(self, ws: Workspace, settings: Settings, alias: str = tracking.CHAMPION) -> None:
+    def __init__(self, ws: Workspace, settings: Settings, stock: StockView, alias: str = tracking.CHAMPION) -> None:
         self.ws, self.settings, self.alias = ws, settings, alias
         self.store: Any = None  # feast.FeatureStore
-        self.stock = Stock(ws, database_url=db.url(ws, settings))
+        self.stock = stock
         self.ready = threading.Event()
         self.load_error: str | None = None
         self.features_as_of = pd.Timestamp.now().floor("D")

@@ -21,10 +21,11 @@ from retail.settings import get_settings
 from retail.workspace import Workspace
 from serving import faults, guard
 from serving.auth import AUTH_RESPONSES, Caller, require
-from serving.orders import push, webhooks
-from serving.orders.api import router as orders_router
-from serving.orders.app import allowed_methods
-from serving.orders.customers_api import router as customers_router
+from serving.commerce import push, webhooks
+from serving.commerce.api import router as orders_router
+from serving.commerce.app import allowed_methods
+from serving.commerce.customers_api import router as customers_router
+from serving.commerce.stock import Stock
 from serving.route_metrics import label_by_route
 from serving.runtime import Runtime, runtime
 from serving.schemas import UNAVAILABLE, ModelStatus
@@ -100,7 +101,7 @@ class Retail:
         settings = get_settings()
         guard.rates(settings)  # a bad RETAIL_RATE_LIMITS stops the start, named (the guard is built at the first call)
         ws = Workspace.at(settings.workspace)
-        self.runtime = Runtime(ws, settings)
+        self.runtime = Runtime(ws, settings, Stock(ws, database_url=db.url(ws, settings)))
         app.state.runtime = self.runtime
         app.state.db_engine = db.engine(ws, settings)  # migrated here, before the first request
         self.stop_webhooks = webhooks.start(app.state.db_engine)  # outbox -> registered webhooks, in the background

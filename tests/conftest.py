@@ -49,7 +49,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     from features.rawio import write_tables
     from features.simulate import simulate
     from retail import db
-    from serving.orders.seed import seed
+    from serving.commerce.seed import seed
     from training import families, promotion, run, tracking
     from training.sentiment.review_scores import review_scores
 

@@ -1,7 +1,8 @@
 """The workspace's application database (SQLAlchemy; SQLite by default, PostgreSQL by URL), migrated by Alembic.
 
-Every family and the order API share it: tables are declared in `retail.db.tables`, and each schema change is
-an Alembic revision under `retail/db/migrations`, applied when a process first opens the database.
+Every family and the commerce domain share it. Each owner declares its tables on `Base` beside its code and keeps
+its Alembic revisions in a `migrations` folder there (`VERSION_LOCATIONS`); the revisions form one chain, applied
+when a process first opens the database. `retail/db/migrations` holds only Alembic's environment.
 """
 
 from __future__ import annotations
@@ -13,15 +14,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from retail.settings import Settings
 from retail.workspace import Workspace
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Where the owners of tables keep their revisions (package:folder, found without importing their code).
+VERSION_LOCATIONS = ("training.demand:migrations", "serving.commerce:migrations")
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
+
+
+class Base(DeclarativeBase):
+    """The declarative base every table of the application database is declared on."""
 
 
 def url(ws: Workspace, settings: Settings) -> str:
@@ -79,6 +86,7 @@ def upgrade(bind: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("version_locations", " ".join(VERSION_LOCATIONS))
     with bind.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

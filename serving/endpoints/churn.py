@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from features import store as feature_store
 from retail import db
-from retail.db.tables import Customer
 from serving.auth import AUTH_RESPONSES, Caller, require
+from serving.commerce.tables import Customer
 from serving.deps import database
 from serving.runtime import Runtime, runtime
 from serving.schemas import INVALID, UNAVAILABLE, CustomerNotScored

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retail import db
-from serving.auth import AUTH_RESPONSES, Caller, require
+from serving.auth import AUTH_RESPONSES, Caller, key_label, require
 from serving.runtime import Runtime, runtime
 from serving.schemas import INVALID, UNAVAILABLE, Invalid, Responses, invalid, invalid_when
 from training.demand import accuracy, records
@@ -237,7 +237,7 @@ def create_override(
     current = adapter.current(request.product_id, store)
     asked = records.OverrideRequest(**(request.model_dump() | {"store_id": store}))
     with db.session(rt.ws, rt.settings) as s:
-        created = records.create_override(s, asked, current, records.key_of(s, caller.key_id))
+        created = records.create_override(s, asked, current, records.Key(caller.key_id, key_label(s, caller.key_id)))
         s.flush()
         return _override(created, records.audit_trail(s, created.id))
 
@@ -263,7 +263,9 @@ def revert_override(
     rt.adapter("demand")
     try:
         with db.session(rt.ws, rt.settings) as s:
-            reverted = records.revert_override(s, override_id, author, records.key_of(s, caller.key_id))
+            reverted = records.revert_override(
+                s, override_id, author, records.Key(caller.key_id, key_label(s, caller.key_id))
+            )
             s.flush()
             return _override(reverted, records.audit_trail(s, override_id))
     except LookupError:

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from clirun import RETAIL, fails, ok, retail
 
+from campaign import build as campaign_build
+from campaign.policy import CampaignPolicy, expected_value
 from retail import db
 from retail.workspace import Workspace
-from serving.campaign import build as campaign_build
-from serving.campaign.policy import CampaignPolicy, expected_value
 from training.churn.adapter import risk_band
 
 pytestmark = pytest.mark.integration
@@ -133,7 +133,7 @@ def test_a_policy_file_changes_the_discounts(built, tmp_path: Path, campaign: pd
 
 
 def test_offers_are_in_stock_online_and_new_for_cross_sell(built, campaign: pd.DataFrame, tx, as_of) -> None:
-    from serving.stock import in_stock
+    from serving.commerce.stock import in_stock
 
     stocked, online = in_stock(db.engine(built.ws, built.settings))
     assert online
@@ -153,7 +153,7 @@ def test_offers_are_in_stock_online_and_new_for_cross_sell(built, campaign: pd.D
 
 def test_offers_are_what_the_recommender_answers(built, campaign: pd.DataFrame) -> None:
     """The batched path against `Recommender.recommend`, customer by customer."""
-    from serving.stock import Stock
+    from serving.commerce.stock import Stock
     from training.recommend.batch import load_recommender
 
     rec, version = load_recommender(built.ws, built.settings)
@@ -170,7 +170,7 @@ def test_a_guarded_mode_takes_the_recommenders_own_path(built) -> None:
     """A mode whose policy is not the model alone goes through `recommend_many` and `_guarded`: same answers."""
     import dataclasses
 
-    from serving.campaign.offers import top_offers
+    from campaign.offers import top_offers
     from training.recommend.batch import load_recommender
     from training.recommend.guard import ModePolicy, fit_baselines
 
@@ -186,7 +186,7 @@ def test_a_guarded_mode_takes_the_recommenders_own_path(built) -> None:
 
 
 def test_churn_features_are_feasts_point_in_time_join(built, campaign: pd.DataFrame, as_of) -> None:
-    from serving.campaign.churn import features_as_of
+    from campaign.churn import features_as_of
     from training.churn.dataset import features_at
 
     ids = campaign["customer_id"].to_numpy()[:300]

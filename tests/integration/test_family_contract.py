@@ -17,7 +17,7 @@ import pytest
 
 from retail.settings import Settings
 from retail.workspace import Workspace
-from serving.stock import Stock
+from serving.commerce.stock import Stock
 from training import compare, families, promotion, run, tracking
 
 pytestmark = pytest.mark.integration

@@ -142,8 +142,8 @@ def test_next_build_writes_what_was_pushed(
     from features import store
     from features.build import build_features
     from retail import db
-    from serving.orders.export import export_transactions
-    from serving.orders.feedback import scored_rows
+    from serving.commerce.export import export_transactions
+    from serving.commerce.feedback import scored_rows
     from training.sentiment.review_scores import review_scores
 
     customer = ordered["customer"]

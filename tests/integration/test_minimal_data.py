@@ -88,7 +88,7 @@ def test_sentiment_without_reviews_says_what_it_needs(minimal: Workspace) -> Non
 
 def test_db_init_gives_the_order_api_the_online_store(minimal: Workspace) -> None:
     from retail import db
-    from serving.orders.seed import seed
+    from serving.commerce.seed import seed
 
     engine = db.engine(minimal, Settings(workspace=minimal.root))
     added = seed(engine, minimal)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from http_checks import no_traceback
 
-from serving.stock import Stock, latest_on_hand
+from serving.commerce.stock import Stock, latest_on_hand
 
 pytestmark = pytest.mark.integration
 

@@ -81,7 +81,7 @@ def test_churn_scores_a_mixed_batch_and_says_why_for_the_rest(http: httpx.Client
     from sqlalchemy.orm import Session
 
     from retail import db
-    from retail.db.tables import Customer
+    from serving.commerce.tables import Customer
 
     with Session(db.engine(built.ws, built.settings)) as s, s.begin():
         if s.get(Customer, "C-NEW-1") is None:

@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import event
 
 from retail import db
-from retail.db.tables import ForecastOverride
 from retail.settings import Settings
 from retail.workspace import Workspace
-from serving.auth import create_key
+from serving.auth import create_key, key_label
 from training.demand import adapter, records
 from training.demand.forecaster import Spec
 from training.demand.model import DemandModel
+from training.demand.tables import ForecastOverride
 
 AS_OF = pd.Timestamp("2026-07-01")
 
@@ -94,9 +94,9 @@ def test_override_changes_record_the_api_key_that_made_them(ws: tuple[Workspace,
     _, admin = create_key(engine, "admin")  # no name: the audit shows its prefix
     with db.session(*ws) as s:
         asked = records.OverrideRequest("P1", "", date(2026, 7, 3), date(2026, 7, 4), None, 2.0, "ad", "bob")
-        made = records.create_override(s, asked, None, records.key_of(s, planner.id))
+        made = records.create_override(s, asked, None, records.Key(planner.id, key_label(s, planner.id)))
     with db.session(*ws) as s:
-        records.revert_override(s, made.id, "carol", records.key_of(s, admin.id))
+        records.revert_override(s, made.id, "carol", records.Key(admin.id, key_label(s, admin.id)))
     with records.reading(*ws) as s:
         stored = s.get(ForecastOverride, made.id)
         assert stored is not None

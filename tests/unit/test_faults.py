@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import exc as sa_exc
 
 from serving import faults
-from serving.orders.app import install_error_handlers
+from serving.commerce.app import install_error_handlers
 
 
 def wrapped(kind: type[sa_exc.DBAPIError], orig: Exception, invalidated: bool = False) -> sa_exc.DBAPIError:

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from retail.settings import get_settings
-from serving.orders import loyalty
+from serving.commerce import loyalty
 
 
 def test_the_loyalty_policy_reads_its_retail_loyalty_variables(monkeypatch: pytest.MonkeyPatch) -> None:

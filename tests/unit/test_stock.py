@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from retail.workspace import Workspace
-from serving.stock import Stock, UnknownStore
+from serving.commerce.stock import Stock, UnknownStore
 
 PRODUCTS = ("p1", "p2", "p3")
 DAY = pd.Timestamp("2026-01-01")
@@ -91,7 +91,7 @@ def _seed_database(url: str) -> None:
     from sqlalchemy.orm import Session
 
     from retail.db import connect
-    from retail.db.tables import Inventory, Product, Store
+    from serving.commerce.tables import Inventory, Product, Store
 
     now = datetime(2026, 1, 1)
     with Session(connect(url)) as s, s.begin():
@@ -120,7 +120,7 @@ def test_a_reservation_in_the_database_is_seen_at_the_next_check(ws: Workspace, 
     from sqlalchemy.orm import Session
 
     from retail.db import connect
-    from retail.db.tables import Inventory
+    from serving.commerce.tables import Inventory
 
     url = f"sqlite:///{tmp_path / 'app.db'}"
     _seed_database(url)

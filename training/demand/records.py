@@ -21,9 +21,9 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from retail import db
-from retail.db.tables import ApiKey, AuditEntry, ForecastOverride, ForecastRun, ForecastValue
 from retail.settings import Settings
 from retail.workspace import Workspace
+from training.demand.tables import AuditEntry, ForecastOverride, ForecastRun, ForecastValue
 
 log = logging.getLogger(__name__)
 VALUE_COLUMNS = ["product_id", "store_id", "ds", "p10", "p50", "p90", "price"]
@@ -138,12 +138,6 @@ class Key:
 
     id: int
     name: str
-
-
-def key_of(s: Session, key_id: int) -> Key:
-    """The key with this id as the audit records it (keys are revoked, never deleted, so it is there)."""
-    found = s.get(ApiKey, key_id)
-    return Key(key_id, (found.name or found.prefix) if found is not None else "")
 
 
 def _audit(s: Session, entity_id: int, action: str, author: str, detail: dict, key: Key | None) -> None:

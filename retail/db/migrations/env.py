@@ -1,9 +1,15 @@
 """Alembic environment: runs on the connection `retail.db.upgrade` hands over (or the URL in alembic's config)."""
 
+import importlib
+
 from alembic import context
 from sqlalchemy import create_engine
 
-from retail.db.tables import Base
+from retail.db import Base
+
+# every owner's tables on `Base`, for `alembic revision --autogenerate` (imported by name: retail sits below them)
+for _owner in ("training.demand.tables", "serving.commerce.tables", "serving.auth"):
+    importlib.import_module(_owner)
 
 config = context.config
 target_metadata = Base.metadata
