@@ -28,7 +28,7 @@ from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
 from serving.commerce import checks, orders, returns
-from serving.commerce.schemas import OrderIn, ReturnIn
+from serving.commerce.payloads import OrderIn, ReturnIn
 from serving.commerce.tables import Customer, Inventory, LoyaltyAccount, Product, Store
 
 T0 = datetime(2026, 1, 1)

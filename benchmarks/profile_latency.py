@@ -67,7 +67,7 @@ def shop_history(engine: Engine, n: int, seed: int) -> list[str]:
     """Orders (1-5 each, mixed stores and statuses) and feedback for `n` random customers; their ids."""
     from serving.commerce import feedback, orders
     from serving.commerce.feedback import FeedbackIn
-    from serving.commerce.schemas import OrderIn
+    from serving.commerce.payloads import OrderIn
 
     rng = random.Random(seed)
     with Session(engine) as s, s.begin():

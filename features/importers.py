@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.contract import TABLES, DataError, validate
 from features.derived import ONLINE_STORE, ONLINE_STORE_NAME, complete
-from features.schema import TABLES, DataError, validate
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.schema import TABLES, DataError, validate
+from features.contract import TABLES, DataError, validate
 from retail.workspace import Workspace
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from fastapi import HTTPException, Request
 from features import store as feature_store
 from retail.settings import Settings, get_settings
 from retail.workspace import Workspace
-from serving.schemas import ModelStatus
+from serving.payloads import ModelStatus
 from training import families, tracking
 
 log = logging.getLogger(__name__)

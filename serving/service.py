@@ -26,9 +26,9 @@ from serving.commerce.api import router as orders_router
 from serving.commerce.app import allowed_methods
 from serving.commerce.customers_api import router as customers_router
 from serving.commerce.stock import Stock
+from serving.payloads import UNAVAILABLE, ModelStatus
 from serving.route_metrics import label_by_route
 from serving.runtime import Runtime, runtime
-from serving.schemas import UNAVAILABLE, ModelStatus
 from training import families
 
 log = logging.getLogger(__name__)

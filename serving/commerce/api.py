@@ -30,7 +30,7 @@ from serving.auth import AUTH_RESPONSES, Caller, check_customer, check_store, re
 from serving.commerce import idempotency, inventory, loyalty, orders, reports, returns
 from serving.commerce.deps import features_changed
 from serving.commerce.errors import Conflict, Invalid, NotFound, OrderError
-from serving.commerce.schemas import (
+from serving.commerce.payloads import (
     ID_PATTERN,
     AvailabilityOut,
     LoyaltyOut,

@@ -30,8 +30,8 @@ from serving.commerce import feedback, profile
 from serving.commerce.api import CUSTOMER_DATA_ROLES, documented, domain_errors
 from serving.commerce.deps import features_changed
 from serving.commerce.feedback import FeedbackIn, FeedbackOut, Sentiment, Sort
-from serving.commerce.profile_schemas import OffersOut, ProfileOut
-from serving.commerce.schemas import ID_PATTERN, DateTimeIn, Id
+from serving.commerce.payloads import ID_PATTERN, DateTimeIn, Id
+from serving.commerce.profile_payloads import OffersOut, ProfileOut
 from serving.deps import database
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from features.schema import validate
+from features.contract import validate
 from retail import db
 from retail.files import write_parquet
 from retail.workspace import Workspace

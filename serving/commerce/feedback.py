@@ -23,9 +23,9 @@ from sqlalchemy import Engine, case, func, select, update
 from sqlalchemy.orm import Session
 
 from retail import db
-from serving.commerce import records
+from serving.commerce import events
 from serving.commerce.errors import Invalid, NotFound
-from serving.commerce.schemas import Id, OrderId, UtcDateTime, money
+from serving.commerce.payloads import Id, OrderId, UtcDateTime, money
 from serving.commerce.tables import Customer, Feedback, Order, Product
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ def create(engine: Engine, body: FeedbackIn, scorer: Scorer | None = None) -> Fe
             product_id=body.product_id,
             rating=body.rating,
             text=body.text,
-            created_at=records.now(),
+            created_at=events.now(),
         )
         if scored is not None:
             row.label, row.score, row.model_version = scored[0]["label"], float(scored[0]["score"]), version

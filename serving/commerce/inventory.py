@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from retail import db
 from serving.commerce.errors import NotFound
-from serving.commerce.schemas import AvailabilityOut, StockOut, StoreStockOut
+from serving.commerce.payloads import AvailabilityOut, StockOut, StoreStockOut
 from serving.commerce.tables import Inventory, Product, Store
 
 log = logging.getLogger(__name__)

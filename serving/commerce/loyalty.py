@@ -43,10 +43,10 @@ from sqlalchemy.orm import Session
 
 from retail import db
 from retail.settings import LOYALTY_TIERS, LoyaltyTier, get_settings, ordered_tiers
-from serving.commerce import records
+from serving.commerce import events
 from serving.commerce.errors import Conflict, NotFound
+from serving.commerce.payloads import LoyaltyEntryOut, LoyaltyOut, money
 from serving.commerce.reports import SOLD
-from serving.commerce.schemas import LoyaltyEntryOut, LoyaltyOut, money
 from serving.commerce.tables import Customer, LoyaltyAccount, LoyaltyEntry, Order, OrderEvent, Return
 
 log = logging.getLogger(__name__)
@@ -348,7 +348,7 @@ def expire(engine: Engine, as_of: datetime | None = None) -> tuple[int, int]:
     is `lots expired by then - spent`, at most the balance. Each customer is one transaction with the
     account locked, so a concurrent redemption and a second run both see the result: it is idempotent.
     """
-    as_of = as_of or records.now()
+    as_of = as_of or events.now()
     lapsed = (LoyaltyEntry.account == "customer", LoyaltyEntry.expires_at <= as_of)
     with Session(db.reader(engine)) as s:
         candidates = s.scalars(select(LoyaltyEntry.customer_id).where(*lapsed).distinct()).all()
@@ -360,7 +360,7 @@ def expire(engine: Engine, as_of: datetime | None = None) -> tuple[int, int]:
             lots = _points(s, *lapsed, *mine)
             spent = -_points(s, LoyaltyEntry.expires_at.is_(None), *mine)  # redemptions and earlier expiries
             due = min(balance, lots - spent)
-            if due > 0 and post(s, customer_id, -due, "expire", "expired", records.now()):
+            if due > 0 and post(s, customer_id, -due, "expire", "expired", events.now()):
                 customers, points = customers + 1, points + due
     log.info("expired %d points of %d customers as of %s", points, customers, as_of)
     return customers, points
@@ -374,7 +374,7 @@ def summary(engine: Engine, customer_id: str, limit: int = 50) -> LoyaltyOut:
             raise NotFound(f"customer_id: unknown customer {customer_id!r}", "customer_id", customer_id)
         account = s.get(LoyaltyAccount, customer_id)
         balance, owed = (account.balance, account.owed) if account is not None else (0, 0)
-        spend = spend_cents(s, customer_id, records.now(), rules.tier_window_days)
+        spend = spend_cents(s, customer_id, events.now(), rules.tier_window_days)
         legs = s.scalars(
             select(LoyaltyEntry)
             .where(LoyaltyEntry.customer_id == customer_id, LoyaltyEntry.account == "customer")

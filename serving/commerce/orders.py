@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from retail import db
-from serving.commerce import idempotency, inventory, loyalty, records
+from serving.commerce import events, idempotency, inventory, loyalty
 from serving.commerce.errors import Conflict, Invalid, NotFound, OutOfStock
-from serving.commerce.schemas import LineIn, LineOut, OrderIn, OrderOut, StatusEvent, money
+from serving.commerce.payloads import LineIn, LineOut, OrderIn, OrderOut, StatusEvent, money
 from serving.commerce.tables import Customer, Order, OrderLine, Product, Store
 
 log = logging.getLogger(__name__)
@@ -95,14 +95,14 @@ def place_order(
     try:
         with Session(engine, expire_on_commit=False) as s, s.begin():
             idempotency.lock(s, "order", scope, idempotency_key)
-            existing = _by_key(s, scope, idempotency_key, records.now())
+            existing = _by_key(s, scope, idempotency_key, events.now())
             if existing is not None:
                 return _replay(existing, digest, idempotency_key), False
             order = _create(s, idempotency_key, digest, body, created_by, scope)
             view = order_view(order)
     except IntegrityError:
         with Session(db.reader(engine)) as s:
-            existing = _by_key(s, scope, idempotency_key, records.now())
+            existing = _by_key(s, scope, idempotency_key, events.now())
             if existing is None:
                 raise
             log.info("idempotency key %r: a concurrent request placed %s first", idempotency_key, existing.order_id)
@@ -144,7 +144,7 @@ def _create(s: Session, key: str, digest: str, body: OrderIn, created_by: int | 
         raise Invalid(
             f"lines: the order total {money(total)} is above the limit {money(MAX_TOTAL_CENTS)}", "lines", total
         )
-    at = records.now()
+    at = events.now()
     for product_id in sorted(merged):  # a fixed order: two orders never wait on each other's rows in a cycle
         i, quantity = merged[product_id]
         if not inventory.try_reserve(s, body.store_id, product_id, quantity, at):
@@ -176,7 +176,7 @@ def _create(s: Session, key: str, digest: str, body: OrderIn, created_by: int | 
         for n, (p, (_, q)) in enumerate(merged.items(), start=1)
     ]
     s.add(order)
-    records.status_changed(s, order, "placed", at)
+    events.status_changed(s, order, "placed", at)
     s.flush()  # the unique index on the key answers here, inside the transaction
     return order
 
@@ -222,9 +222,9 @@ def set_status(engine: Engine, order_id: str, status: str) -> OrderOut:
                 "status",
                 status,
             )
-        at = records.now()
+        at = events.now()
         _apply(s, order, status, at)
-        records.status_changed(s, order, status, at)
+        events.status_changed(s, order, status, at)
         view = order_view(order)
     log.info("order %s -> %s", order_id, status)
     return view
@@ -236,12 +236,12 @@ def _apply(s: Session, order: Order, status: str, at: datetime) -> None:
     if status == "cancelled":
         inventory.release(s, order.store_id, quantities, at)
         if order.status == "paid":
-            records.sale_lines(s, order, [(p, -q, c) for p, q, c in priced], "cancelled", at)
+            events.sale_lines(s, order, [(p, -q, c) for p, q, c in priced], "cancelled", at)
         loyalty.cancel(s, order, at)
     elif status in ("shipped", "picked_up"):
         inventory.consume(s, order.store_id, quantities, at)
     elif status == "paid":
-        records.sale_lines(s, order, priced, "paid", at)
+        events.sale_lines(s, order, priced, "paid", at)
         loyalty.earn(s, order, at)
 
 

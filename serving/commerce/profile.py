@@ -30,7 +30,8 @@ from retail import db
 from serving.commerce import feedback
 from serving.commerce.errors import NotFound
 from serving.commerce.orders import order_view
-from serving.commerce.profile_schemas import (
+from serving.commerce.payloads import OrderOut
+from serving.commerce.profile_payloads import (
     ChurnOut,
     CustomerOut,
     Offer,
@@ -40,7 +41,6 @@ from serving.commerce.profile_schemas import (
     ProfileOut,
     Recommendations,
 )
-from serving.commerce.schemas import OrderOut
 from serving.commerce.tables import Customer, Order, Return, Store
 
 log = logging.getLogger(__name__)

@@ -35,9 +35,9 @@ from features import store as feature_store
 from features.catalog import CUSTOMER_PRODUCTS_PUSH, CUSTOMER_PUSH, CUSTOMER_SENTIMENT_PUSH
 from retail import db
 from retail.workspace import Workspace
+from serving.commerce.events import now
 from serving.commerce.export import not_in, sale_frame
 from serving.commerce.feedback import scored_rows
-from serving.commerce.records import now
 from serving.commerce.tables import PendingPush, SaleLine
 
 log = logging.getLogger(__name__)

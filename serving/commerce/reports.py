@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from retail import db
 from serving.commerce.errors import Invalid, NotFound
-from serving.commerce.schemas import NotificationOut, SalesReport, SalesRow, money
+from serving.commerce.payloads import NotificationOut, SalesReport, SalesRow, money
 from serving.commerce.tables import Customer, Order, OrderEvent, OrderLine, Outbox
 
 SOLD = ("paid", "picking", "shipped", "delivered", "ready_for_pickup", "picked_up")  # paid or later, not cancelled

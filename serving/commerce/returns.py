@@ -14,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from retail import db
-from serving.commerce import idempotency, inventory, loyalty, records
+from serving.commerce import events, idempotency, inventory, loyalty
 from serving.commerce.errors import Conflict, Invalid
 from serving.commerce.orders import load_order
-from serving.commerce.schemas import ReturnIn, ReturnLineOut, ReturnOut, money
+from serving.commerce.payloads import ReturnIn, ReturnLineOut, ReturnOut, money
 from serving.commerce.tables import Order, Return, ReturnLine, Store
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def request_hash(order_id: str, body: ReturnIn) -> str:
 
 
 def _by_key(s: Session, scope: str, key: str) -> Return | None:
-    return idempotency.find(s, Return, scope, key, records.now(), selectinload(Return.lines))
+    return idempotency.find(s, Return, scope, key, events.now(), selectinload(Return.lines))
 
 
 def _replay(ret: Return, digest: str, key: str) -> ReturnOut:
@@ -134,7 +134,7 @@ def _record(s: Session, order_id: str, body: ReturnIn, key: tuple[str, str | Non
             )
         first, quantity = wanted.get(line.product_id, (i, 0))
         wanted[line.product_id] = (first, quantity + line.quantity)
-    at = records.now()
+    at = events.now()
     ret = Return(
         return_id=f"R{uuid.uuid4().hex[:16].upper()}",
         order_id=order_id,
@@ -170,7 +170,7 @@ def _record(s: Session, order_id: str, body: ReturnIn, key: tuple[str, str | Non
         inventory.restock(s, body.store_id, product_id, quantity, at)
     s.add(ret)
     loyalty.returned(s, order, ret.return_id, refunded_before, ret.refund_cents, at)
-    records.sale_lines(
+    events.sale_lines(
         s,
         order,
         [(r.product_id, -r.quantity, by_product[r.product_id].unit_price_cents) for r in ret.lines],
@@ -178,7 +178,7 @@ def _record(s: Session, order_id: str, body: ReturnIn, key: tuple[str, str | Non
         at,
         store_id=body.store_id,
     )
-    records.notify(
+    events.notify(
         s,
         order,
         "order.returned",

@@ -19,8 +19,8 @@ from retail import db
 from serving.auth import AUTH_RESPONSES, Caller, require
 from serving.commerce.tables import Customer
 from serving.deps import database
+from serving.payloads import INVALID, UNAVAILABLE, CustomerNotScored
 from serving.runtime import Runtime, runtime
-from serving.schemas import INVALID, UNAVAILABLE, CustomerNotScored
 from training.churn.adapter import RiskBand, why_unscored
 
 router = APIRouter(tags=["churn"])

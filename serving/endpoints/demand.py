@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retail import db
 from serving.auth import AUTH_RESPONSES, Caller, key_label, require
+from serving.payloads import INVALID, UNAVAILABLE, Invalid, Responses, invalid, invalid_when
 from serving.runtime import Runtime, runtime
-from serving.schemas import INVALID, UNAVAILABLE, Invalid, Responses, invalid, invalid_when
-from training.demand import accuracy, records
+from training.demand import accuracy, storage
 
 router = APIRouter(tags=["demand"])
 READERS = require("admin", "ops", "planner", "marketing", "app")
@@ -235,11 +235,11 @@ def create_override(
             status_code=404, content=invalid("store_id", "no forecast for this store", [store], "not_found")
         )
     current = adapter.current(request.product_id, store)
-    asked = records.OverrideRequest(**(request.model_dump() | {"store_id": store}))
+    asked = storage.OverrideRequest(**(request.model_dump() | {"store_id": store}))
     with db.session(rt.ws, rt.settings) as s:
-        created = records.create_override(s, asked, current, records.Key(caller.key_id, key_label(s, caller.key_id)))
+        created = storage.create_override(s, asked, current, storage.Key(caller.key_id, key_label(s, caller.key_id)))
         s.flush()
-        return _override(created, records.audit_trail(s, created.id))
+        return _override(created, storage.audit_trail(s, created.id))
 
 
 @router.delete(
@@ -263,11 +263,11 @@ def revert_override(
     rt.adapter("demand")
     try:
         with db.session(rt.ws, rt.settings) as s:
-            reverted = records.revert_override(
-                s, override_id, author, records.Key(caller.key_id, key_label(s, caller.key_id))
+            reverted = storage.revert_override(
+                s, override_id, author, storage.Key(caller.key_id, key_label(s, caller.key_id))
             )
             s.flush()
-            return _override(reverted, records.audit_trail(s, override_id))
+            return _override(reverted, storage.audit_trail(s, override_id))
     except LookupError:
         return JSONResponse(
             status_code=404, content=invalid("override_id", "unknown override", [override_id], "not_found", "path")
@@ -289,9 +289,9 @@ def list_overrides(
 ) -> list[Override]:
     """Overrides with their audit trails, newest first."""
     rt.adapter("demand")
-    with records.reading(rt.ws, rt.settings) as s:
-        found = records.list_overrides(s, product_id, include_closed)
-        return [_override(o, records.audit_trail(s, o.id)) for o in found]
+    with storage.reading(rt.ws, rt.settings) as s:
+        found = storage.list_overrides(s, product_id, include_closed)
+        return [_override(o, storage.audit_trail(s, o.id)) for o in found]
 
 
 class AccuracyRow(BaseModel):

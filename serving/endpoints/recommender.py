@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from features import store as feature_store
 from serving.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
-from serving.commerce.schemas import Count
+from serving.commerce.payloads import Count
 from serving.commerce.stock import UnknownStore
+from serving.payloads import UNAVAILABLE, Recommended, invalid, invalid_when
 from serving.runtime import Runtime, runtime
-from serving.schemas import UNAVAILABLE, Recommended, invalid, invalid_when
 from training.recommend.adapter import UnknownProducts
 from training.recommend.recommender import Mode
 

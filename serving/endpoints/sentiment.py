@@ -17,8 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from serving.auth import AUTH_RESPONSES, Caller, require
+from serving.payloads import INVALID, UNAVAILABLE
 from serving.runtime import Runtime, load_adapter, runtime
-from serving.schemas import INVALID, UNAVAILABLE
 from training.sentiment.adapter import MAX_CHARS, MAX_TEXTS
 
 log = logging.getLogger(__name__)

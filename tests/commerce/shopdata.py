@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from serving.commerce.schemas import OrderIn
+from serving.commerce.payloads import OrderIn
 from serving.commerce.tables import Customer, Inventory, Product, Store
 
 T0 = datetime(2026, 1, 1)

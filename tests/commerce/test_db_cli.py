@@ -17,7 +17,7 @@ from retail.db import connect
 from retail.workspace import Workspace
 from serving.commerce import orders, returns
 from serving.commerce.export import export_transactions
-from serving.commerce.schemas import ReturnIn
+from serving.commerce.payloads import ReturnIn
 from serving.commerce.tables import Customer, Inventory, Order, Product, SaleLine, Store
 
 runner = CliRunner()

@@ -23,11 +23,11 @@ from typer.testing import CliRunner
 from retail.cli import app as cli
 from retail.db import connect
 from serving import auth
-from serving.commerce import loyalty, orders, records, returns
+from serving.commerce import events, loyalty, orders, returns
 from serving.commerce.app import create_app
 from serving.commerce.checks import violations
 from serving.commerce.errors import Conflict, Invalid
-from serving.commerce.schemas import OrderIn, ReturnIn
+from serving.commerce.payloads import OrderIn, ReturnIn
 from serving.commerce.tables import Inventory, LoyaltyAccount, LoyaltyEntry, Order, Product
 
 T0 = datetime(2025, 1, 1)
@@ -57,7 +57,7 @@ def move(engine: Engine, order_id: str, *statuses: str) -> None:
 
 def grant(engine: Engine, customer_id: str, points: int, at: datetime | None = None) -> None:
     """Points earned outside any order (an opening balance), expiring a year after `at`."""
-    at = at or records.now()
+    at = at or events.now()
     with Session(engine) as s, s.begin():
         assert loyalty.post(s, customer_id, points, "earn", "issued", at, expires_at=loyalty.add_months(at, 12))
 
@@ -118,9 +118,9 @@ def test_earning_is_idempotent_per_order(shop: Engine) -> None:
     move(shop, order_id, "paid", "paid")
     with Session(shop) as s, s.begin():
         order = orders.load_order(s, order_id)
-        assert loyalty.earn(s, order, records.now()) == 0
+        assert loyalty.earn(s, order, events.now()) == 0
     with pytest.raises(IntegrityError), Session(shop) as s, s.begin():
-        loyalty.post(s, "C1", 20, "earn", "issued", records.now(), f"earn:{order_id}", order_id)
+        loyalty.post(s, "C1", 20, "earn", "issued", events.now(), f"earn:{order_id}", order_id)
     assert kinds(shop, "C1") == [("earn", 20)] and balance(shop, "C1") == 20 and entries(shop) == 2
 
 
@@ -235,7 +235,7 @@ def test_points_owed_are_settled_from_the_next_points_that_arrive(shop: Engine) 
 
 def test_cancelling_a_redemption_keeps_the_expiry_of_the_points(shop: Engine) -> None:
     """Redeem-then-cancel used to give the points back as a fresh lot lapsing 12 months later."""
-    now = records.now()
+    now = events.now()
     grant(shop, "C1", 100, now - timedelta(days=330))  # lapses in about a month
     order_id = place(shop, "a", 100, lines=[("P1", 1)])
     move(shop, order_id, "cancelled")

@@ -47,10 +47,10 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from retail.db import Base, connect
-from serving.commerce import loyalty, orders, records, returns
+from serving.commerce import events, loyalty, orders, returns
 from serving.commerce.checks import violations
 from serving.commerce.errors import Conflict, Invalid, OutOfStock
-from serving.commerce.schemas import OrderIn, ReturnIn
+from serving.commerce.payloads import OrderIn, ReturnIn
 from serving.commerce.tables import Inventory, LoyaltyAccount, LoyaltyEntry, Return
 
 CUSTOMERS = ("C1", "C2")
@@ -241,7 +241,7 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(customer=st.sampled_from(CUSTOMERS), points=st.integers(1, 500), age_days=st.integers(0, 400))
     def grant(self, customer: str, points: int, age_days: int) -> None:
         """Points from outside any order (an opening balance), earned `age_days` ago."""
-        at = records.now() - timedelta(days=age_days)
+        at = events.now() - timedelta(days=age_days)
         with Session(self.engine) as s, s.begin():
             assert loyalty.post(s, customer, points, "earn", "issued", at, expires_at=loyalty.add_months(at, 12))
         self.grants[customer] += points
@@ -253,7 +253,7 @@ class MoneyMachine(RuleBasedStateMachine):
         Lots are earnings and grants (less their reversals), never points given back by a cancellation: a
         give-back that started a fresh lot would survive here past the lot it was spent from.
         """
-        as_of = records.now() + timedelta(days=days)
+        as_of = events.now() + timedelta(days=days)
         customers, points = loyalty.expire(self.engine, as_of)
         assert customers >= 0 and points >= 0
         with Session(self.engine) as s:

@@ -17,7 +17,7 @@ from retail.db import connect
 from serving import auth
 from serving.commerce import feedback, orders, returns
 from serving.commerce.feedback import FeedbackIn
-from serving.commerce.schemas import ReturnIn
+from serving.commerce.payloads import ReturnIn
 from serving.commerce.tables import Customer
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from retail.db import connect
 from serving.commerce import inventory, orders, reports, returns
 from serving.commerce.errors import Conflict, Invalid, NotFound
-from serving.commerce.schemas import ReturnIn
+from serving.commerce.payloads import ReturnIn
 from serving.commerce.stock import in_stock
 from serving.commerce.tables import OrderEvent, Return, SaleLine
 

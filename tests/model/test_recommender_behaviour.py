@@ -77,7 +77,7 @@ def test_model_beats_its_baselines_on_the_held_out_period(built) -> None:
 
 def test_the_registered_model_reads_todays_features_and_records_a_policy_per_mode(recommender) -> None:
     """A model the service loads is checked by feature name; its guard decided each judged mode on held-out data."""
-    from training.recommend.schema import check_features
+    from training.recommend.columns import check_features
 
     check_features(recommender, "the registered recommender")
     assert set(recommender.policy) == {"all", "cross_sell"}

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.contract import DataError
 from features.sales import daily_sales, product_attributes
-from features.schema import DataError
 from retail import db
 from retail.settings import Settings
 from retail.workspace import Workspace
-from training.demand import files, forecaster, records, series
+from training.demand import files, forecaster, series, storage
 
 
 def _tx(rows: list[tuple[str, str, str, int, float]]) -> pd.DataFrame:
@@ -188,7 +188,7 @@ def _forecast_rows() -> pd.DataFrame:
 
 
 def _override(start: str, end: str, value: float | None = None, factor: float | None = None, author: str = "ann"):
-    return records.OverrideRequest(
+    return storage.OverrideRequest(
         "P1", "", date.fromisoformat(start), date.fromisoformat(end), value, factor, "why", author
     )
 
@@ -196,47 +196,47 @@ def _override(start: str, end: str, value: float | None = None, factor: float | 
 def test_overlapping_overrides_newest_wins_and_revert_brings_the_older_back(ws: tuple[Workspace, Settings]) -> None:
     rows = _forecast_rows()
     with db.session(*ws) as s:
-        first = records.create_override(
-            s, _override("2026-07-01", "2026-07-03", value=10), records.adjust(rows, records.active_overrides(s))
+        first = storage.create_override(
+            s, _override("2026-07-01", "2026-07-03", value=10), storage.adjust(rows, storage.active_overrides(s))
         )
     with db.session(*ws) as s:
-        current = records.adjust(rows, records.active_overrides(s))
-        second = records.create_override(s, _override("2026-07-03", "2026-07-04", factor=3, author="bob"), current)
+        current = storage.adjust(rows, storage.active_overrides(s))
+        second = storage.create_override(s, _override("2026-07-03", "2026-07-04", factor=3, author="bob"), current)
     assert second.replaced_value == pytest.approx(10 + 2)  # day 3 had the first override's 10, day 4 the P50
     assert second.replaced_override_id == first.id
     with db.session(*ws) as s:
-        adjusted = records.adjust(rows, records.active_overrides(s))["adjusted"].tolist()
+        adjusted = storage.adjust(rows, storage.active_overrides(s))["adjusted"].tolist()
     assert adjusted == [10, 10, 6, 6, 2]
     with db.session(*ws) as s:
-        records.revert_override(s, second.id, "carol")
+        storage.revert_override(s, second.id, "carol")
     with db.session(*ws) as s:
-        assert records.adjust(rows, records.active_overrides(s))["adjusted"].tolist() == [10, 10, 10, 2, 2]
-        actions = [(a.action, a.author) for a in records.audit_trail(s, first.id)]
+        assert storage.adjust(rows, storage.active_overrides(s))["adjusted"].tolist() == [10, 10, 10, 2, 2]
+        actions = [(a.action, a.author) for a in storage.audit_trail(s, first.id)]
         assert actions == [("created", "ann"), ("overlapped", "bob")]
-        assert [a.action for a in records.audit_trail(s, second.id)] == ["created", "reverted"]
+        assert [a.action for a in storage.audit_trail(s, second.id)] == ["created", "reverted"]
         with pytest.raises(ValueError, match="already reverted"):
-            records.revert_override(s, second.id, "dave")
+            storage.revert_override(s, second.id, "dave")
 
 
 def test_a_failed_override_writes_nothing(ws: tuple[Workspace, Settings]) -> None:
     with pytest.raises(ValueError, match="exactly one"):
         with db.session(*ws) as s:
-            records.create_override(s, _override("2026-07-01", "2026-07-02", value=1, factor=2), None)
+            storage.create_override(s, _override("2026-07-01", "2026-07-02", value=1, factor=2), None)
     with db.session(*ws) as s:
-        assert records.list_overrides(s, None, include_closed=True) == []
+        assert storage.list_overrides(s, None, include_closed=True) == []
 
 
 def test_stored_runs_are_replaced_and_the_newest_run_before_a_day_is_judged(ws: tuple[Workspace, Settings]) -> None:
     rows = _forecast_rows()
     with db.session(*ws) as s:
-        records.store_run(s, rows, "1", pd.Timestamp("2026-07-01"), "product", "D", "predict")
-        records.store_run(s, rows.assign(p50=5.0), "1", pd.Timestamp("2026-07-01"), "product", "D", "predict")
+        storage.store_run(s, rows, "1", pd.Timestamp("2026-07-01"), "product", "D", "predict")
+        storage.store_run(s, rows.assign(p50=5.0), "1", pd.Timestamp("2026-07-01"), "product", "D", "predict")
         later = rows[rows["ds"] >= "2026-07-03"].assign(p50=7.0)
-        records.store_run(s, later, "2", pd.Timestamp("2026-07-03"), "product", "D", "predict")
+        storage.store_run(s, later, "2", pd.Timestamp("2026-07-03"), "product", "D", "predict")
     with db.session(*ws) as s:
-        loaded = records.load_run(s, "1", pd.Timestamp("2026-07-01"), "product", "predict")
-        assert records.load_run(s, "1", pd.Timestamp("2026-07-01"), "product", "service") is None
-        judged = records.stored_values(s, pd.Timestamp("2026-07-01"), pd.Timestamp("2026-07-06"))
+        loaded = storage.load_run(s, "1", pd.Timestamp("2026-07-01"), "product", "predict")
+        assert storage.load_run(s, "1", pd.Timestamp("2026-07-01"), "product", "service") is None
+        judged = storage.stored_values(s, pd.Timestamp("2026-07-01"), pd.Timestamp("2026-07-06"))
     assert loaded is not None and loaded["p50"].tolist() == [5.0] * 5
     assert judged.set_index("ds")["p50"].tolist() == [5.0, 5.0, 7.0, 7.0, 7.0]
 

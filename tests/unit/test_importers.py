@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from features.contract import DataError
 from features.derived import ONLINE_STORE, ONLINE_STORE_FALLBACK
 from features.importers import import_canonical, import_online_retail
 from features.rawio import read_table, read_tables, write_tables
-from features.schema import DataError
 from features.simulate import simulate
 from retail.workspace import Workspace
 

@@ -7,7 +7,7 @@ import pickle
 import pandas as pd
 import pytest
 
-from features.schema import TABLES, DataError, validate
+from features.contract import TABLES, DataError, validate
 
 
 def _tx(**overrides: object) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from features.schema import DataError
+from features.contract import DataError
 from training.sentiment import data, model, scoring
 from training.sentiment.bf16 import Bf16Classifier
 from training.sentiment.classifier import Classifier, Tuning, fine_tune, length_batches, token_budget

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.schema import TABLES, validate
+from features.contract import TABLES, validate
 from features.simulate import ground_truth, simulate
 
 END = pd.Timestamp("2026-06-30")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from retail.settings import Settings
 from retail.workspace import Workspace
-from training.demand import records, series
+from training.demand import series, storage
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,11 @@ def measure(ws: Workspace, settings: Settings, since: pd.Timestamp) -> Accuracy:
     until = pd.Timestamp(ws.read_meta().get("data_end") or pd.Timestamp.now()).floor("D")
     if since >= until:
         raise ValueError(f"--since {since:%Y-%m-%d} is not before the end of the data ({until:%Y-%m-%d})")
-    with records.reading(ws, settings) as s:  # a read transaction: it never takes the write lock
-        stored = records.stored_values(s, since, until)
+    with storage.reading(ws, settings) as s:  # a read transaction: it never takes the write lock
+        stored = storage.stored_values(s, since, until)
         if stored.empty:
             raise ValueError(f"no stored forecasts for days from {since:%Y-%m-%d}: run `retail predict demand` first")
-        stored = records.adjust(stored, records.active_overrides(s, list(stored["product_id"].unique())))
+        stored = storage.adjust(stored, storage.active_overrides(s, list(stored["product_id"].unique())))
     actual = _actuals(ws, stored)
     rows = stored.merge(actual, on=["product_id", "store_id", "ds"], how="left").fillna({"y": 0.0})
     categories = series.read_attributes(ws).set_index("product_id")["category"]

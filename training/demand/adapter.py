@@ -10,7 +10,7 @@ import pandas as pd
 from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
-from training.demand import batch, records
+from training.demand import batch, storage
 
 log = logging.getLogger(__name__)
 SOURCE = "service"  # the stored run the service answers from: every product sold lately
@@ -24,8 +24,8 @@ class DemandAdapter:
         self.version, self.ws, self.settings = version, ws, get_settings(workspace=ws.root)
         self.level, self.freq, self.horizon = inner.level, inner.spec.freq, inner.spec.horizon
         self.as_of = pd.Timestamp(ws.read_meta().get("data_end") or pd.Timestamp.now()).floor("D")
-        with records.reading(ws, self.settings) as s:
-            stored = records.load_run(s, version, self.as_of, self.level, SOURCE)
+        with storage.reading(ws, self.settings) as s:
+            stored = storage.load_run(s, version, self.as_of, self.level, SOURCE)
         if stored is None:
             stored = self._make(model)
         if self.level == "product_store":  # product totals are the sum of their stores
@@ -39,7 +39,7 @@ class DemandAdapter:
     def _make(self, model: Any) -> pd.DataFrame:
         frame = batch.model_forecast(self.ws, self.as_of, model, self.level, self.horizon)
         with db.session(self.ws, self.settings) as s:
-            records.store_run(s, frame, self.version, self.as_of, self.level, self.freq, SOURCE)
+            storage.store_run(s, frame, self.version, self.as_of, self.level, self.freq, SOURCE)
         return frame
 
     def known(self, product_id: str, store_id: str) -> bool:
@@ -51,8 +51,8 @@ class DemandAdapter:
     def series(self, product_id: str, store_id: str, horizon: int) -> pd.DataFrame:
         """`ds, p10, p50, p90, adjusted, override_id, revenue_p50, revenue_adjusted` for the next periods."""
         rows = self.frame.loc[[(product_id, store_id)]].reset_index().head(horizon)
-        with records.reading(self.ws, self.settings) as s:  # a read: never queues behind the write lock
-            rows = records.adjust(rows, records.active_overrides(s, [product_id]))
+        with storage.reading(self.ws, self.settings) as s:  # a read: never queues behind the write lock
+            rows = storage.adjust(rows, storage.active_overrides(s, [product_id]))
         rows["revenue_p50"] = rows["p50"] * rows["price"]
         rows["revenue_adjusted"] = rows["adjusted"] * rows["price"]
         return rows

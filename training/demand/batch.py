@@ -11,7 +11,7 @@ import pandas as pd
 from features.sales import DAY
 from retail import db
 from retail.workspace import Workspace
-from training.demand import records, series
+from training.demand import series, storage
 from training.demand.model import INPUT, DemandModel
 from training.family import Context
 
@@ -83,8 +83,8 @@ def forecast(ctx: Context, model: Any, version: str, options: dict[str, Any]) ->
     horizon = periods(pd.Timedelta(days=days), inner.spec.freq)
     out = model_forecast(ctx.ws, ctx.as_of, model, level, horizon, options.get("products"), ctx.progress)
     with db.session(ctx.ws, ctx.settings) as s:  # stored for accuracy tracking, with the overrides in force
-        records.store_run(s, out, version, ctx.as_of, level, inner.spec.freq, "predict")
-        out = records.adjust(out, records.active_overrides(s, list(out["product_id"].unique())))
+        storage.store_run(s, out, version, ctx.as_of, level, inner.spec.freq, "predict")
+        out = storage.adjust(out, storage.active_overrides(s, list(out["product_id"].unique())))
     for q in ("p10", "p50", "p90"):
         out[f"revenue_{q}"] = out[q] * out["price"]
     out["revenue_adjusted"] = out["adjusted"] * out.pop("price")

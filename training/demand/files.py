@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.contract import DataError
 from features.importers import CSV_LINE_OFFSET, read_file
-from features.schema import DataError
 from retail.files import write_frame
 
 

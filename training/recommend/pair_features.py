@@ -23,8 +23,8 @@ from training.recommend.candidates import (
     _FactorSource,
     _one_blas_thread,
 )
+from training.recommend.columns import CUSTOMER_FEATURES, ITEM_FEATURES, Matrix, purchase_names
 from training.recommend.interactions import Interactions, build_interactions, purchases
-from training.recommend.schema import CUSTOMER_FEATURES, ITEM_FEATURES, Matrix, purchase_names
 
 MISSING_RANK = 10_000.0  # rank of a product a source does not score at all
 MISSING_DAYS = 10_000.0  # days since the customer last bought a product they never bought

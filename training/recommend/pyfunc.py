@@ -13,8 +13,8 @@ from mlflow.models import ModelSignature
 from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import Array, ColSpec, DataType, Schema
 
+from training.recommend.columns import StaleModel, check_features
 from training.recommend.recommender import Recommender
-from training.recommend.schema import StaleModel, check_features
 
 __all__ = ["LAYOUT", "SIGNATURE", "RecommenderModel", "StaleModel", "input_example", "recommender_of"]
 

@@ -20,10 +20,10 @@ import scipy.sparse as sp
 
 from features.catalog import RECOMMENDER_CUSTOMER_FEATURES, RECOMMENDER_SERVICE
 from retail.workspace import Workspace
+from training.recommend.columns import FEAST_PREFIX, ITEM_SIDE, Matrix, side_names
 from training.recommend.interactions import Interactions
 from training.recommend.pair_features import dense_row
 from training.recommend.products import build_product_table
-from training.recommend.schema import FEAST_PREFIX, ITEM_SIDE, Matrix, side_names
 
 CustomerLookup = Callable[[pd.Timestamp, Sequence[str]], np.ndarray]  # (cutoff, ids) -> rows x features, in order
 ProductLookup = Callable[[pd.Timestamp, Sequence[str]], np.ndarray]  # (cutoff, product ids) -> rows x features

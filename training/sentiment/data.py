@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from features.contract import DataError
 from features.importers import read_file
-from features.schema import DataError
 from retail.workspace import Workspace
 from training.inputs import require_reviews
 

@@ -16,7 +16,7 @@ from retail import db
 from retail.settings import Settings
 from retail.workspace import Workspace
 from serving.auth import create_key, key_label
-from training.demand import adapter, records
+from training.demand import adapter, storage
 from training.demand.forecaster import Spec
 from training.demand.model import DemandModel
 from training.demand.tables import ForecastOverride
@@ -33,9 +33,9 @@ def ws(tmp_path: Path) -> tuple[Workspace, Settings]:
         {"product_id": "P1", "ds": pd.date_range(AS_OF, periods=5), "p10": 1.0, "p50": 2.0, "p90": 4.0, "price": 3.0}
     )
     with db.session(ws, settings) as s:
-        records.store_run(s, rows, "1", AS_OF, "product", "D", adapter.SOURCE)
-        asked = records.OverrideRequest("P1", "", date(2026, 7, 2), date(2026, 7, 3), 9.0, None, "fair", "ann")
-        records.create_override(s, asked, None)
+        storage.store_run(s, rows, "1", AS_OF, "product", "D", adapter.SOURCE)
+        asked = storage.OverrideRequest("P1", "", date(2026, 7, 2), date(2026, 7, 3), 9.0, None, "fair", "ann")
+        storage.create_override(s, asked, None)
     return ws, settings
 
 
@@ -68,8 +68,8 @@ def test_forecast_and_override_reads_answer_while_another_connection_holds_the_w
     demand = _adapter(ws[0])  # loads the stored forecast: a read
     rows = demand.series("P1", "", 5)
     assert rows["adjusted"].tolist() == [2.0, 9.0, 9.0, 2.0, 2.0]
-    with records.reading(*ws) as s:
-        assert [o.author for o in records.list_overrides(s, "P1", include_closed=False)] == ["ann"]
+    with storage.reading(*ws) as s:
+        assert [o.author for o in storage.list_overrides(s, "P1", include_closed=False)] == ["ann"]
 
 
 def test_reads_start_a_deferred_transaction(ws: tuple[Workspace, Settings]) -> None:
@@ -82,8 +82,8 @@ def test_reads_start_a_deferred_transaction(ws: tuple[Workspace, Settings]) -> N
 
     event.listen(engine, "before_cursor_execute", seen)
     _adapter(ws[0]).series("P1", "", 5)
-    with records.reading(*ws) as s:
-        records.stored_values(s, AS_OF, AS_OF + pd.Timedelta(days=5))
+    with storage.reading(*ws) as s:
+        storage.stored_values(s, AS_OF, AS_OF + pd.Timedelta(days=5))
     event.remove(engine, "before_cursor_execute", seen)
     assert begins and set(begins) == {"BEGIN"}, "no read asks for the write lock (BEGIN IMMEDIATE)"
 
@@ -93,17 +93,17 @@ def test_override_changes_record_the_api_key_that_made_them(ws: tuple[Workspace,
     _, planner = create_key(engine, "planner", name="planning app")
     _, admin = create_key(engine, "admin")  # no name: the audit shows its prefix
     with db.session(*ws) as s:
-        asked = records.OverrideRequest("P1", "", date(2026, 7, 3), date(2026, 7, 4), None, 2.0, "ad", "bob")
-        made = records.create_override(s, asked, None, records.Key(planner.id, key_label(s, planner.id)))
+        asked = storage.OverrideRequest("P1", "", date(2026, 7, 3), date(2026, 7, 4), None, 2.0, "ad", "bob")
+        made = storage.create_override(s, asked, None, storage.Key(planner.id, key_label(s, planner.id)))
     with db.session(*ws) as s:
-        records.revert_override(s, made.id, "carol", records.Key(admin.id, key_label(s, admin.id)))
-    with records.reading(*ws) as s:
+        storage.revert_override(s, made.id, "carol", storage.Key(admin.id, key_label(s, admin.id)))
+    with storage.reading(*ws) as s:
         stored = s.get(ForecastOverride, made.id)
         assert stored is not None
         assert (stored.key_id, stored.key_name) == (planner.id, "planning app")
         assert (stored.reverted_key_id, stored.reverted_key_name) == (admin.id, admin.prefix)
-        trail = [(a.action, a.author, a.key_id, a.key_name) for a in records.audit_trail(s, made.id)]
-        overlapped = [(a.action, a.key_id) for a in records.audit_trail(s, made.id - 1)]
+        trail = [(a.action, a.author, a.key_id, a.key_name) for a in storage.audit_trail(s, made.id)]
+        overlapped = [(a.action, a.key_id) for a in storage.audit_trail(s, made.id - 1)]
     assert trail == [
         ("created", "bob", planner.id, "planning app"),
         ("reverted", "carol", admin.id, admin.prefix),
@@ -114,6 +114,6 @@ def test_override_changes_record_the_api_key_that_made_them(ws: tuple[Workspace,
 def test_an_override_ending_centuries_ahead_leaves_the_forecast_readable(ws: tuple[Workspace, Settings]) -> None:
     """Found by schemathesis: `end` 7944-10-26 was stored, then every read of the series overflowed pandas' dates."""
     with db.session(*ws) as s:
-        asked = records.OverrideRequest("P1", "", date(2026, 7, 5), date(7944, 10, 26), None, 3.0, "for ever", "ann")
-        records.create_override(s, asked, None)
+        asked = storage.OverrideRequest("P1", "", date(2026, 7, 5), date(7944, 10, 26), None, 3.0, "for ever", "ann")
+        storage.create_override(s, asked, None)
     assert _adapter(ws[0]).series("P1", "", 5)["adjusted"].tolist() == [2.0, 9.0, 9.0, 2.0, 6.0]

@@ -11,8 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.commerce.feedback import FeedbackOut
-from serving.commerce.schemas import OrderOut, UtcDateTime
-from serving.schemas import Recommended
+from serving.commerce.payloads import OrderOut, UtcDateTime
+from serving.payloads import Recommended
 
 RiskBand = Literal["low", "medium", "high"]
 OfferKind = Literal["cross_sell", "up_sell"]
