@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,24 +23,6 @@ class Built:
     recommender_metrics: dict[str, float]
 
 
-def _light(name: str) -> dict[str, Any]:
-    """Lighter training than the defaults where it would be slow (same code paths); other families: defaults."""
-    from training.churn.family import ChurnOptions
-    from training.demand.family import DemandOptions
-    from training.recommend.family import RecommenderOptions
-    from training.recommend.rerank import RerankConfig
-    from training.sentiment.family import SentimentOptions
-
-    ranking = RerankConfig(n_estimators=60, learning_rate=0.1, earlier_cutoffs_days=(30,), cart_sessions=300)
-    light = {
-        "churn": {"horizon_days": 60, "options": ChurnOptions(cutoffs=8)},
-        "recommender": {"horizon_days": 30, "options": RecommenderOptions(config=ranking)},
-        "demand": {"horizon_days": 28, "options": DemandOptions(series=40, origins=2)},
-        "sentiment": {"options": SentimentOptions(epochs=3, max_length=32)},
-    }
-    return light.get(name, {})
-
-
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """A small simulated workspace with features built and every family's champion registered (built once)."""
@@ -59,7 +40,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     write_tables(ws.raw_dir, simulate(n_customers=1500, days=540, seed=7))
     build_features(ws, settings, review_scores=review_scores)
     seed(db.engine(ws, settings), ws)  # the order API's catalogue and stock, as `retail db init` makes them
-    results = {name: run.train(name, ws, settings, **_light(name)) for name in families.names()}
+    results = {name: run.train(name, ws, settings, **families.family(name).quick) for name in families.names()}
     for name, result in results.items():
         if result.lost:  # light settings can trail a baseline in a mode; the service tests need a champion
             promotion.promote(tracking.connect(ws, settings), name, force=True)

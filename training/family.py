@@ -100,6 +100,9 @@ class Family(ABC):
     # (model metric, baseline metric, what it measures): a version that loses any of these is not promoted
     guards: ClassVar[tuple[tuple[str, str, str], ...]] = ()
     options_type: ClassVar[type[Options]] = Options
+    # `training.run.train` keyword arguments for a quick fit through the same code paths, on the small workspaces
+    # of the tests (the unit tier's planted one and the integration tier's simulated one)
+    quick: ClassVar[dict[str, Any]] = {}
 
     @abstractmethod
     def dataset(self, ctx: Context, split: Split, options: Options) -> Dataset:

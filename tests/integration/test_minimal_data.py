@@ -22,7 +22,7 @@ from retail.workspace import Workspace
 pytestmark = pytest.mark.integration
 
 REQUIRED = ["order_id", "customer_id", "product_id", "ts", "quantity", "unit_price"]
-# each family's `retail train` with the light settings of the shared workspace's (tests/conftest.py `_light`)
+# each family's `retail train` with its quick settings (`Family.quick`) as CLI options
 TRAIN = {
     "churn": ["--horizon-days", "60", "--cutoffs", "8"],
     "recommender": ["--horizon-days", "30"],

@@ -70,6 +70,7 @@ class ChurnFamily(Family):
         ("model_auc", "rfm_logistic_auc", "AUC below the RFM logistic baseline"),
     )
     options_type = ChurnOptions
+    quick = {"horizon_days": 60, "options": ChurnOptions(cutoffs=8)}
 
     def check_inputs(self, ctx: Context, options: Options) -> None:
         inputs.require_customer_ids(ctx.tx, "training churn (who stops buying)")

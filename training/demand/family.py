@@ -73,6 +73,7 @@ class DemandFamily(Family):
         ("model_wape", f"{b}_wape", f"WAPE above the {b.replace('_', ' ')} baseline") for b in scoring.BASELINES
     )
     options_type = DemandOptions
+    quick = {"horizon_days": 28, "options": DemandOptions(series=40, origins=2)}
 
     def dataset(self, ctx: Context, split: Split, options: Options) -> Dataset:
         assert isinstance(options, DemandOptions)

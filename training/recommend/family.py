@@ -100,6 +100,12 @@ class RecommenderFamily(Family):
         for b in BASELINES
     )
     options_type = RecommenderOptions
+    quick = {
+        "horizon_days": 30,
+        "options": RecommenderOptions(
+            config=RerankConfig(n_estimators=60, learning_rate=0.1, earlier_cutoffs_days=(30,), cart_sessions=300)
+        ),
+    }
 
     def check_inputs(self, ctx: Context, options: Options) -> None:
         inputs.require_customer_ids(ctx.tx, "training the recommender (what each customer buys)")

@@ -85,6 +85,7 @@ class SentimentFamily(Family):
         ("model_accuracy", "frozen_encoder_accuracy", "accuracy below the frozen encoder"),
     )
     options_type = SentimentOptions
+    quick = {"options": SentimentOptions(epochs=3, max_length=32)}
 
     def check_inputs(self, ctx: Context, options: Options) -> None:
         assert isinstance(options, SentimentOptions)
