@@ -79,8 +79,8 @@ def connect(address: str) -> Engine:
         return _engines[address]
 
 
-def upgrade(bind: Engine) -> None:
-    """Apply every Alembic revision the database lacks."""
+def upgrade(bind: Engine, revision: str = "head") -> None:
+    """Apply every Alembic revision the database lacks, up to `revision` (the newest by default)."""
     from alembic import command
     from alembic.config import Config
 
@@ -89,7 +89,7 @@ def upgrade(bind: Engine) -> None:
     config.set_main_option("version_locations", " ".join(VERSION_LOCATIONS))
     with bind.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 @contextmanager

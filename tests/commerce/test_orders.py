@@ -187,18 +187,9 @@ def test_keys_belong_to_a_scope_and_may_be_reused_after_the_retention(
 
 def test_migration_0004_keeps_existing_keys_in_the_scope_of_the_key_that_placed_them(db_url: str) -> None:
     """Orders placed before keys were scoped answer retries from the same caller after the upgrade."""
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import create_engine, text
 
-    from retail.db import MIGRATIONS
-
-    def migrate(engine: Engine, revision: str) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+    from retail.db import upgrade as migrate
 
     engine = create_engine(db_url)
     migrate(engine, "0003")
