@@ -7,7 +7,7 @@ WORKSPACE ?= .
 PORT ?= 3000
 CUSTOMERS ?= 10000
 
-.PHONY: install demo pipeline serve test lint clean
+.PHONY: install demo pipeline serve test lint docs clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -65,7 +65,12 @@ test: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy retail features training serving campaign && $(BIN)/lint-imports
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy retail features training serving campaign && $(BIN)/lint-imports && \
+	  NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# the documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link or anchor fails it
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf data feature_repo mlruns/mlflow.db mlruns/artifacts

@@ -31,7 +31,7 @@ from serving.commerce.webhooks import deliver_due
 
 T0 = datetime(2026, 7, 1, 12, 0, 0)
 URL = "http://crm.example/hook"
-README = Path(__file__).parents[2] / "README.md"
+RECEIVER_DOC = Path(__file__).parents[2] / "docs" / "guides" / "webhooks.md"  # the receiver example
 
 
 class Receiver:
@@ -233,8 +233,8 @@ def test_webhooks_have_their_own_secrets_and_rotation_replaces_one(engine, hook,
         rotate_secret(engine, 99)
 
 
-def test_the_readme_receiver_example_is_the_tested_verify() -> None:
-    assert inspect.getsource(webhooks.verify) in README.read_text()
+def test_the_docs_receiver_example_is_the_tested_verify() -> None:
+    assert inspect.getsource(webhooks.verify) in RECEIVER_DOC.read_text()
 
 
 # --- isolation between receivers ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The README's configuration table lists exactly the settings, with their defaults."""
+"""The docs site's configuration table (docs/configuration.md) lists exactly the settings, with their defaults."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from pydantic import TypeAdapter
 
 from retail.settings import Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 ROW = re.compile(r"^\| `(RETAIL_[A-Z0-9_]+)` \| ([^|]*) \|")
 LITERAL = re.compile(r"^`([^`]*)`$")
 
 
 def documented() -> dict[str, str]:
-    """{variable: its default cell} from the `## Configuration` section's table."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    """{variable: its default cell} from the `## Settings` section's table."""
+    text = PAGE.read_text(encoding="utf-8")
+    section = text.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
     return {m[1]: m[2].strip() for line in section.splitlines() if (m := ROW.match(line))}
 
 
@@ -26,7 +26,7 @@ def test_the_table_lists_every_setting_and_nothing_else() -> None:
     fields = {f"RETAIL_{name.upper()}" for name in Settings.model_fields}
     table = documented()
     assert sorted(set(table) - fields) == [], "documented but not a setting"
-    assert sorted(fields - set(table)) == [], "a setting the README's table leaves out"
+    assert sorted(fields - set(table)) == [], "a setting the configuration page's table leaves out"
 
 
 def test_a_literal_default_in_the_table_is_the_setting_s_default() -> None:
