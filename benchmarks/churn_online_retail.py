@@ -28,7 +28,7 @@ from retail.settings import Settings
 from retail.workspace import Workspace
 from training import run as runner
 from training import tracking
-from training.churn.family import ChurnOptions
+from training.churn.options import ChurnOptions
 from training.sentiment.review_scores import review_scores
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail" / "online_retail.parquet"

@@ -22,8 +22,9 @@ from sklearn.metrics import roc_auc_score
 from features.catalog import SENTIMENT_FEATURES
 from retail.workspace import Workspace
 from training.churn import dataset
-from training.churn.family import LABEL, ChurnOptions
+from training.churn.dataset import LABEL
 from training.churn.model import fit_lgbm, prepare
+from training.churn.options import ChurnOptions
 from training.splits import plan_cutoffs
 
 

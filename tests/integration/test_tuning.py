@@ -10,7 +10,7 @@ import pytest
 from retail.settings import Settings
 from retail.workspace import Workspace
 from training import run, tracking
-from training.churn.family import ChurnOptions
+from training.churn.options import ChurnOptions
 
 pytestmark = pytest.mark.integration
 

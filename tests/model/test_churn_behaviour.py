@@ -51,7 +51,8 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Scored:
     from retail.settings import Settings
     from retail.workspace import Workspace
     from training.churn import dataset
-    from training.churn.model import MODEL_INPUT, ChurnModel, fit_lgbm, prepare
+    from training.churn.model import MODEL_INPUT, fit_lgbm, prepare
+    from training.churn.pyfunc import ChurnModel
     from training.sentiment.review_scores import review_scores
     from training.splits import plan_cutoffs
 

@@ -9,15 +9,9 @@ import pytest
 from mlflow.models import infer_signature
 
 from features.catalog import CUSTOMER_FEATURES
-from training.churn.model import (
-    MODEL_FEATURES,
-    MODEL_INPUT,
-    PHRASES,
-    ChurnModel,
-    drivers,
-    phrases,
-    prepare,
-)
+from training.churn.drivers import PHRASES, drivers, phrases
+from training.churn.model import MODEL_FEATURES, MODEL_INPUT, prepare
+from training.churn.pyfunc import ChurnModel
 
 AS_OF = 20_000.0  # days since 1970
 

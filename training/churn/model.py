@@ -1,20 +1,23 @@
-"""The churn model: preprocessing, LightGBM fit, baselines and the MLflow pyfunc that carries them."""
+"""The churn model: preprocessing of Feast customer columns, the LightGBM fit and its optional Optuna search."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 from typing import Any
 
 import lightgbm as lgb
+import mlflow
 import numpy as np
+import optuna
 import pandas as pd
-from mlflow.pyfunc import PythonModel
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from features.catalog import CUSTOMER_FEATURES, CUSTOMER_WINDOWS
+from features.catalog import CUSTOMER_FEATURES
+from training import metrics, tuning
+from training.churn.dataset import LABEL
+from training.churn.options import ChurnOptions
+from training.family import Context, Dataset
 
+log = logging.getLogger(__name__)
 MODEL_INPUT = ["as_of_day", *CUSTOMER_FEATURES]
 ABSOLUTE_DAYS = ("first_purchase_day", "last_purchase_day")
 MODEL_FEATURES = [
@@ -72,251 +75,38 @@ def fit_lgbm(x: pd.DataFrame, y: np.ndarray, params: dict[str, Any] | None = Non
     return model.fit(x, y)
 
 
-def _logistic(columns: pd.DataFrame, y: np.ndarray):
-    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    return pipe.fit(columns, y)
-
-
-def _recency_columns(x: pd.DataFrame) -> pd.DataFrame:
-    return np.log1p(x[["recency_days"]].fillna(x["recency_days"].max()).clip(lower=0))
-
-
-def _rfm_columns(x: pd.DataFrame) -> pd.DataFrame:
-    rfm = x[["recency_days", "orders_total", "spend_total"]].fillna(0).clip(lower=0)
-    return np.log1p(rfm)
-
-
-def fit_baselines(x: pd.DataFrame, y: np.ndarray) -> dict[str, Any]:
-    """Recency-only and RFM logistic regressions, the yardsticks every churn model must beat."""
-    return {"recency": _logistic(_recency_columns(x), y), "rfm_logistic": _logistic(_rfm_columns(x), y)}
-
-
-def baseline_scores(baselines: dict[str, Any], x: pd.DataFrame) -> dict[str, np.ndarray]:
+def _suggest(trial: optuna.Trial) -> dict[str, Any]:
     return {
-        "recency": baselines["recency"].predict_proba(_recency_columns(x))[:, 1],
-        "rfm_logistic": baselines["rfm_logistic"].predict_proba(_rfm_columns(x))[:, 1],
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.1, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 4, 63, log=True),
+        "min_child_samples": trial.suggest_int("min_child_samples", 10, 200, log=True),
+        "n_estimators": trial.suggest_int("n_estimators", 100, 800, step=100),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
     }
 
 
-# Explanations: one phrase per model feature, in the customer's own values, for CRM users.
-CURRENCY = "£"
-SMALL_BATCH = 500  # rows below which contributions are computed on one thread
-SPARE = 3  # extra candidates worded per row, for phrases that repeat another's meaning
-Phrase = Callable[[pd.DataFrame], list[str]]
+def tune(train: pd.DataFrame, n_trials: int, seed: int) -> dict[str, Any]:
+    """Validate on the latest training cutoff with a model fitted on the earlier ones (never the eval set)."""
+    last = train["cutoff"].max()
+    fit_part, val_part = train[train["cutoff"] < last], train[train["cutoff"] == last]
+    if fit_part.empty:  # a single training cutoff: hold out a fifth of its customers instead
+        val_part = train.sample(frac=0.2, random_state=seed)
+        fit_part = train.drop(val_part.index)
+    x_fit, x_val = prepare(fit_part), prepare(val_part)
+
+    def score(params: dict[str, Any]) -> float:
+        model = fit_lgbm(x_fit, fit_part[LABEL].to_numpy(), params, seed)
+        return metrics.binary_scores(val_part[LABEL].to_numpy(), model.predict_proba(x_val)[:, 1])["auc"]
+
+    return tuning.search(n_trials, _suggest, score, seed=seed)
 
 
-def _n(value: float) -> str:
-    return f"{0.0 if np.isnan(value) else value:,.0f}"
-
-
-def _money(value: float) -> str:
-    """Pence only where they matter; a missing amount is nothing spent (no feature row = no purchases)."""
-    value = 0.0 if np.isnan(value) else value
-    return f"{CURRENCY}{value:,.2f}" if 0 < abs(value) < 10 else f"{CURRENCY}{value:,.0f}"
-
-
-def _count(value: float, noun: str, plural: str = "") -> str:
-    """'no orders', '1 order', '7 orders'; a missing count is none."""
-    n = 0 if np.isnan(value) else round(value)
-    return f"{_n(n) if n else 'no'} " + (noun if n == 1 else plural or f"{noun}s")
-
-
-def _change(recent: float, previous: float, show: Callable[[float], str]) -> str:
-    if round(recent, 2) == round(previous, 2) or np.isnan(previous):
-        return "no change on the 90 days before"
-    return f"{'down' if recent < previous else 'up'} from {show(previous)} the 90 before"
-
-
-def _each(fmt: Callable[..., str], *columns: str) -> Phrase:
-    """A phrase built row by row from `columns`; NaN arrives as float('nan') and must be handled by `fmt`."""
-
-    def phrase(x: pd.DataFrame) -> list[str]:
-        return [fmt(*values) for values in zip(*(x[c].to_numpy(dtype="float64") for c in columns), strict=True)]
-
-    return phrase
-
-
-def _pace(per_month: float) -> str:
-    if _na(per_month) or per_month <= 0:
-        return "no orders yet"
-    if per_month < 0.5:  # "one every 2+ months" reads better than "0.2 orders a month"
-        return f"about one order every {_n(1 / per_month)} months"
-    return f"{per_month:.1f} orders a month on average"
-
-
-def _na(value: float) -> bool:
-    return bool(np.isnan(value))
-
-
-def _windowed_phrases(window: int) -> dict[str, Phrase]:
-    w = f"in the last {window} days"
-    return {
-        f"orders_{window}d": _each(lambda v: f"{_count(v, 'order')} {w}", f"orders_{window}d"),
-        f"spend_{window}d": _each(lambda v: f"spent {_money(v)} {w}", f"spend_{window}d"),
-        f"units_{window}d": _each(
-            lambda v: f"bought {_count(v, 'item')} {w}" if v >= 0.5 else f"bought nothing {w}", f"units_{window}d"
-        ),
-        f"active_days_{window}d": _each(
-            lambda v: f"shopped on {_count(v, 'day')} {w}" if v >= 0.5 else f"has not shopped {w}",
-            f"active_days_{window}d",
-        ),
-    }
-
-
-PHRASES: dict[str, Phrase] = {
-    "recency_days": _each(
-        lambda r: "no purchase on record" if _na(r) else f"no order for {_n(r)} days", "recency_days"
-    ),
-    "tenure_days": _each(
-        lambda t: "no purchase on record" if _na(t) else f"first order {_n(t)} days ago", "tenure_days"
-    ),
-    "recency_over_gap": _each(
-        lambda g, r: (
-            "only one order so far"
-            if _na(g)
-            else f"usually orders every {_n(g)} days; {_n(r)} days since the last order"
-        ),
-        "gap_mean_days",
-        "recency_days",
-    ),
-    "days_overdue": _each(
-        lambda g, r: (
-            "only one order so far"
-            if _na(g)
-            else f"{_n(r - g)} days past their usual {_n(g)}-day gap between orders"
-            if r >= g
-            else f"usually orders every {_n(g)} days; {_n(r)} days since the last order"
-        ),
-        "gap_mean_days",
-        "recency_days",
-    ),
-    "overdue_z": _each(
-        lambda g, sd, r: (
-            "only one order so far"
-            if _na(g)
-            else f"{_n(r)} days since the last order, against a usual gap of {_n(g)} ± {_n(sd)} days"
-        ),
-        "gap_mean_days",
-        "gap_std_days",
-        "recency_days",
-    ),
-    "recency_over_last_gap": _each(
-        lambda lg, r: (
-            "only one order so far"
-            if _na(lg)
-            else f"{_n(r)} days since the last order; the gap before it was {_n(lg)} days"
-        ),
-        "last_gap_days",
-        "recency_days",
-    ),
-    "orders_per_month": _each(lambda v: _pace(v), "orders_per_month"),
-    **{k: v for window in CUSTOMER_WINDOWS for k, v in _windowed_phrases(window).items()},
-    "orders_trend": _each(
-        lambda a, b: f"{_count(a, 'order')} in the last 90 days, {_change(a, b - a, _n)}", "orders_90d", "orders_180d"
-    ),
-    "spend_trend": _each(
-        lambda a, b: f"spent {_money(a)} in the last 90 days, {_change(a, b - a, _money)}", "spend_90d", "spend_180d"
-    ),
-    "orders_total": _each(lambda v: f"{_count(v, 'order')} in total", "orders_total"),
-    "spend_total": _each(lambda v: f"spent {_money(v)} in total", "spend_total"),
-    "avg_order_value": _each(
-        lambda v: "no order value yet" if _na(v) else f"average order {_money(v)}", "avg_order_value"
-    ),
-    "avg_line_price": _each(
-        lambda v: "no item price yet" if _na(v) else f"average item price {_money(v)}", "avg_line_price"
-    ),
-    "lines_per_order": _each(
-        lambda v: (
-            "no basket yet"
-            if _na(v)
-            else f"{v:.1f} different items per order"
-            if v < 10
-            else f"{_n(v)} different items per order"
-        ),
-        "lines_per_order",
-    ),
-    "returns_share": _each(
-        lambda v: "nothing bought to return" if _na(v) else f"returned {v:.0%} of the items bought", "returns_share"
-    ),
-    "reorder_share": _each(
-        lambda v: "nothing bought yet" if _na(v) else f"{v:.0%} of the items bought were bought before",
-        "reorder_share",
-    ),
-    "bulk_share": _each(
-        lambda v: "nothing bought yet" if _na(v) else f"{v:.0%} of the items bought by the dozen or more",
-        "bulk_share",
-    ),
-    "product_popularity": _each(
-        lambda v: (
-            "nothing bought yet"
-            if _na(v)
-            else f"buys products that {_count(np.expm1(v), 'other customer')} had bought before (on average)"
-        ),
-        "product_popularity",
-    ),
-    "order_hour_mean": _each(
-        lambda v: "no orders yet" if _na(v) else f"usually orders around {int(v) % 24:02d}:{int(v % 1 * 60):02d}",
-        "order_hour_mean",
-    ),
-    "active_months": _each(lambda v: f"bought in {_count(v, 'calendar month')}", "active_months"),
-    "distinct_products": _each(lambda v: f"has bought {_count(v, 'different product')}", "distinct_products"),
-    "distinct_categories": _each(
-        lambda v: "product categories unknown" if _na(v) else f"has bought from {_count(v, 'category', 'categories')}",
-        "distinct_categories",
-    ),
-    "gap_mean_days": _each(
-        lambda v: "only one order so far" if _na(v) else f"usually orders every {_n(v)} days", "gap_mean_days"
-    ),
-    "gap_std_days": _each(
-        lambda v: "only one order so far" if _na(v) else f"gaps between orders vary by about {_n(v)} days",
-        "gap_std_days",
-    ),
-    "last_gap_days": _each(
-        lambda v: "only one order so far" if _na(v) else f"last two orders {_n(v)} days apart", "last_gap_days"
-    ),
-}
-
-
-def contributions(classifier: lgb.LGBMClassifier, x: pd.DataFrame) -> np.ndarray:
-    """Per-row SHAP contributions (log-odds) of each column of `x`; the last column is the bias."""
-    # a real-time request holds a few rows: waking a thread pool for them costs more than the trees
-    threads: dict[str, Any] = {"num_threads": 1} if len(x) < SMALL_BATCH else {}
-    return np.asarray(classifier.predict(x, pred_contrib=True, **threads))
-
-
-def phrases(contrib: np.ndarray, x: pd.DataFrame, k: int = 3) -> list[list[str]]:
-    """Up to k distinct phrases per row for the features with the largest positive contributions.
-
-    Vectorised: one argsort, then only the chosen cells are put into words. A few spare candidates are
-    worded too, so that features saying the same thing ("only one order so far") still leave k phrases.
-    """
-    feats = np.asarray(contrib)[:, : x.shape[1]]
-    top = np.argsort(-feats, axis=1, kind="stable")[:, : k + SPARE]
-    chosen = np.take_along_axis(feats, top, axis=1) > 0
-    words = np.empty(top.shape, dtype=object)
-    for j in np.unique(top[chosen]):
-        cells = chosen & (top == j)
-        words[cells] = PHRASES[x.columns[j]](x.iloc[np.nonzero(cells.any(axis=1))[0]])
-    return [list(dict.fromkeys(row[ok]))[:k] for row, ok in zip(words, chosen, strict=True)]
-
-
-def drivers(classifier: lgb.LGBMClassifier, x: pd.DataFrame, k: int = 3) -> list[list[str]]:
-    """The top-k churn drivers of each row of prepared features `x`, strongest first, in the customer's values."""
-    return phrases(contributions(classifier, x), x, k)
-
-
-class ChurnModel(PythonModel):
-    """Feast customer features + as_of_day in; churn_probability and its top drivers (phrases) out."""
-
-    def __init__(self, classifier: lgb.LGBMClassifier, feature_service: str) -> None:
-        self.classifier = classifier
-        self.feature_service = feature_service
-        self.input_columns = MODEL_INPUT
-
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        # the classifier's own columns: versions registered before a feature was added keep scoring
-        x = prepare(model_input)[list(self.classifier.feature_name_)]
-        contrib = contributions(self.classifier, x)
-        # SHAP values sum to the raw score: one pass over the trees gives both the probability and the drivers
-        p = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1)))
-        return pd.DataFrame({"churn_probability": p, "drivers": phrases(contrib, x)})
+def fit(ctx: Context, data: Dataset, options: ChurnOptions) -> lgb.LGBMClassifier:
+    """The family's fit stage: LightGBM on `data.train`, with the searched parameters when `options.tune` asks."""
+    params = tune(data.train, options.tune, ctx.settings.seed) if options.tune > 0 else {}
+    if params:
+        prefix = "lgbm_" if data.test is not None else "refit_lgbm_"  # each fit runs its own search
+        mlflow.log_params({f"{prefix}{k}": v for k, v in params.items()})
+    log.info("fitting LightGBM on %d rows", len(data.train))
+    return fit_lgbm(prepare(data.train), data.train[LABEL].to_numpy(), params, ctx.settings.seed)
