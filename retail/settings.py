@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Requests each API key may make, by its role, and each client address without a valid key ("anonymous"): a
 # `limits` rate (sliding window, counted per worker process; serving.guard). Generous, so that tools, test suites
-# and contract runs never meet them; tighten them where the service faces the internet (README, "Limits"):
+# and contract runs never meet them; tighten them where the service faces the internet (docs/guides/ops.md, "Limits"):
 # RETAIL_RATE_LIMITS='{"customer": "5/second", "anonymous": "60/minute"}' overrides the roles it names.
 RATE_LIMITS = {
     "admin": "60000/minute",

@@ -14,7 +14,7 @@ entry is dead-lettered: it is no longer tried, the order's later entries flow ag
 Entries every active webhook has delivered are pruned once older than `webhook_retention_days` (a setting).
 
 Receivers should treat `X-Retail-Delivery` (the outbox id) as an idempotency key and check
-`X-Retail-Signature` with `verify` (the README's receiver example is this function).
+`X-Retail-Signature` with `verify` (docs/guides/webhooks.md's receiver example is this function).
 """
 
 from __future__ import annotations
