@@ -39,7 +39,7 @@ def build(root: Path, customers: int) -> tuple[Workspace, Settings]:
     from features.simulate import simulate
     from serving.commerce.seed import seed
     from training import promotion, run, tracking
-    from training.churn.family import ChurnOptions
+    from training.churn.options import ChurnOptions
     from training.recommend.family import RecommenderOptions
     from training.recommend.rerank import RerankConfig
     from training.sentiment.review_scores import review_scores
@@ -117,8 +117,10 @@ def main(
     from fastapi.testclient import TestClient
 
     from serving import auth
-    from serving.commerce import profile
+    from serving.commerce import customers
     from serving.commerce.app import create_app
+    from serving.commerce.stock import Stock
+    from serving.endpoints import profile
     from serving.runtime import Runtime
 
     if workspace is None:
@@ -129,11 +131,12 @@ def main(
         ws = Workspace.at(workspace)
     engine = db.engine(ws, settings)
     ids = shop_history(engine, customers_with_orders, seed)
-    rt = Runtime(ws, settings)
+    rt = Runtime(ws, settings, Stock(ws, database_url=db.url(ws, settings)))
     rt.start()
     if not rt.ready.is_set():
         raise SystemExit(f"runtime not ready: {rt.load_error}")
     app = create_app()
+    app.include_router(profile.router)  # as the service composes it
     app.state.db_engine, app.state.runtime = engine, rt
     key, _ = auth.create_key(engine, "admin", name="profile benchmark")
     rng = random.Random(seed)
@@ -165,11 +168,11 @@ def main(
     )
     notes = profile.Notes()
     sections: dict[str, Callable[..., Any]] = {
-        "order summary": lambda c: profile.order_summary(engine, c),
-        "open orders": lambda c: profile.open_orders(engine, c),
-        "loyalty": lambda c: profile.loyalty(engine, c),
-        "churn": lambda c: profile.churn(rt, c),
-        "feedback": lambda c: profile.recent_feedback(engine, c),
+        "order summary": lambda c: customers.order_summary(engine, c),
+        "open orders": lambda c: customers.open_orders(engine, c, profile.OPEN_ORDERS),
+        "loyalty": lambda c: profile.loyalty_summary(engine, c),
+        "churn": lambda c: profile.churn_section(rt, engine, c),
+        "feedback": lambda c: customers.recent_feedback(engine, c, profile.RECENT_FEEDBACK),
         "recommendations": lambda c: profile.recommendations(rt, c, None, notes),
     }
     for name, section in sections.items():

@@ -3,6 +3,9 @@
 Models load from the MLflow registry by alias through the family registry, each wrapped in its family's
 adapter; they are swapped atomically on reload. A model that is missing or cannot be adapted (a stale layout)
 is reported by its own endpoint as a 503 while the others keep serving.
+
+Adapters are asked for by their family's typed key (`KEY` in `training/<family>/adapter.py`): `adapter(KEY)`
+returns that family's adapter type, so mypy checks every call an endpoint makes on it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import gc
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import mlflow.pyfunc
 import numpy as np
@@ -23,8 +26,10 @@ from retail.settings import Settings, get_settings
 from retail.workspace import Workspace
 from serving.payloads import ModelStatus
 from training import families, tracking
+from training.family import FamilyKey
 
 log = logging.getLogger(__name__)
+A = TypeVar("A")
 
 
 class StockView(Protocol):
@@ -93,12 +98,13 @@ class Runtime:
         if not self.ready.is_set():
             raise HTTPException(status_code=503, detail=self.load_error or "models and features are loading")
 
-    def adapter(self, name: str) -> Any:
+    def adapter(self, key: FamilyKey[A]) -> A:
         """The family's adapter around the loaded champion, or a 503 saying why there is none."""
         self.require_ready()
+        name = key.name
         with self._lock:
             if name in self._adapters:
-                return self._adapters[name]
+                return cast(A, self._adapters[name])
             problem = self._problems.get(name, f"no {name} model is loaded")
         raise HTTPException(status_code=503, detail=problem)
 
@@ -118,15 +124,29 @@ def _adapt(client: Any, name: str, version: str, ws: Workspace) -> Any:
     return families.family(name).adapter(model, version, ws)
 
 
-def load_adapter(name: str, alias: str = tracking.CHAMPION) -> Any:
+def load_adapter(key: FamilyKey[A], alias: str = tracking.CHAMPION) -> A:
     """One family's adapter around the version behind `alias`, for a process of its own (the settings' workspace)."""
+    name = key.name
     settings = get_settings()
     ws = Workspace.at(settings.workspace)
     client = tracking.connect(ws, settings)
     version = tracking.alias_version(client, name, alias)
     if version is None:
         raise ValueError(f"no {name} version is @{alias}: run `retail train {name}` and reload")
-    return _adapt(client, name, version, ws)
+    return cast(A, _adapt(client, name, version, ws))
+
+
+def adapter_or_none(rt: Runtime | None, key: FamilyKey[A]) -> A | None:
+    """The family's adapter when `rt` has it loaded and ready; None otherwise (for callers that do without).
+
+    `rt` is None where the order API runs on its own, without the model service.
+    """
+    if rt is None or not rt.ready.is_set():
+        return None
+    try:
+        return rt.adapter(key)
+    except HTTPException:
+        return None
 
 
 def runtime(request: Request) -> Runtime:

@@ -1,4 +1,5 @@
-"""The BentoML service: composes one endpoint module per model family and the order API; knows no model internals.
+"""The BentoML service: composes one endpoint module per model family, the customer profile (an endpoint module over
+the families and the commerce domain) and the order API; knows no model internals.
 
 Run it with `retail serve` (or `bentoml serve serving.service:RetailService` with RETAIL_WORKSPACE set).
 """
@@ -26,6 +27,7 @@ from serving.commerce.api import router as orders_router
 from serving.commerce.app import allowed_methods
 from serving.commerce.customers_api import router as customers_router
 from serving.commerce.stock import Stock
+from serving.endpoints.profile import router as profile_router
 from serving.payloads import UNAVAILABLE, ModelStatus
 from serving.route_metrics import label_by_route
 from serving.runtime import Runtime, runtime
@@ -51,6 +53,7 @@ for _name in families.names():
         BATCHERS[_name] = _module.batcher
 app.include_router(orders_router)
 app.include_router(customers_router)
+app.include_router(profile_router)
 guard.install(app)  # key check, body limit and rate limits before FastAPI reads a body
 faults.install(app)  # the database or online store down: 503 + Retry-After, never 500
 

@@ -10,15 +10,17 @@ import importlib
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from training.family import Family
+if TYPE_CHECKING:  # the seam imports mlflow: loaded with the first family, not with `retail --help`
+    from training.family import Family
 
 
 @dataclass(frozen=True)
 class Entry:
     name: str  # registered model name
     package: str  # training package holding family.py (class FAMILY) and cli.py (train, predict)
-    endpoint: str  # serving module with its `router`
+    endpoint: str  # serving module with its `router`: plain functions (`score`) and thin routes over them
 
 
 REGISTRY: dict[str, Entry] = {
@@ -43,10 +45,10 @@ def entry(name: str) -> Entry:
 
 
 @cache
-def family(name: str) -> Family:
+def family(name: str) -> Family[Any]:
     """The family behind a registered model name (its module imported on first use)."""
     module = importlib.import_module(f"{entry(name).package}.family")
-    found: Family = module.FAMILY
+    found: Family[Any] = module.FAMILY
     if found.name != name:
         raise ValueError(f"{module.__name__}.FAMILY is named {found.name!r}, registered as {name!r}")
     return found

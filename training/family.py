@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pandas as pd
 from mlflow import MlflowClient
@@ -87,8 +87,22 @@ class Packaged:
     artifacts: dict[str, str] = field(default_factory=dict)  # name -> local path the pyfunc carries
 
 
-class Family(ABC):
-    """One model family. Class attributes describe it; methods are its stages."""
+A = TypeVar("A")  # a family's adapter type
+
+
+@dataclass(frozen=True)
+class FamilyKey(Generic[A]):
+    """A family's registered name, typed with its adapter: `Runtime.adapter(KEY)` returns that adapter's type.
+
+    Each family's `adapter.py` defines its `KEY` (e.g. `KEY: FamilyKey[ChurnAdapter] = FamilyKey("churn")`), so an
+    endpoint's calls on the adapter it is handed are checked by mypy while shared code names no family.
+    """
+
+    name: str
+
+
+class Family(ABC, Generic[A]):
+    """One model family, generic in its adapter type. Class attributes describe it; methods are its stages."""
 
     name: ClassVar[str]  # the registered model name
     feature_service: ClassVar[str]
@@ -136,7 +150,7 @@ class Family(ABC):
         """Batch scoring with a loaded pyfunc as of `ctx.as_of` (marketing files, forecasts)."""
 
     @abstractmethod
-    def adapter(self, model: Any, version: str, ws: Workspace) -> Any:
+    def adapter(self, model: Any, version: str, ws: Workspace) -> A:
         """What the family's endpoint module calls; built once per loaded version."""
 
     def check_inputs(self, ctx: Context, options: Options) -> None:

@@ -1,6 +1,7 @@
 """POST /churn: churn probability, risk band and top drivers per customer, from their online features.
 
 A batch answers 200 for every customer that has features; the others are listed in `not_scored` with why.
+`score` is the plain function (the customer profile calls it too); the route adds auth and the dependencies.
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from features import store as feature_store
 from retail import db
 from serving.auth import AUTH_RESPONSES, Caller, require
 from serving.commerce.tables import Customer
 from serving.deps import database
 from serving.payloads import INVALID, UNAVAILABLE, CustomerNotScored
 from serving.runtime import Runtime, runtime
-from training.churn.adapter import RiskBand, why_unscored
+from training.churn.adapter import KEY, RiskBand, why_unscored
 
 router = APIRouter(tags=["churn"])
-SCORERS = require("admin", "ops", "marketing", "sales_rep", "app")
+ROLES = ("admin", "ops", "marketing", "sales_rep", "app")
+SCORERS = require(*ROLES)
 LOOKUP_CHUNK = 1000  # ids per IN (...) when asking the customers table
 
 
@@ -90,24 +91,15 @@ def customers_among(engine: Engine, ids: Sequence[str]) -> set[str]:
     return found
 
 
-@router.post(
-    "/churn",
-    response_model=ChurnResponse,
-    responses={**INVALID, **UNAVAILABLE, **AUTH_RESPONSES},
-)
-def churn(
-    request: ChurnRequest,
-    rt: Annotated[Runtime, Depends(runtime)],
-    engine: Annotated[Engine, Depends(database)],
-    _: Annotated[Caller, Depends(SCORERS)],
-) -> ChurnResponse:
-    """Churn probability, risk band and drivers per customer, in the order asked.
+def score(rt: Runtime, engine: Engine, request: ChurnRequest) -> ChurnResponse:
+    """Churn probability, risk band and drivers per customer with online features; why not for the others.
 
-    Customers without features are not an error: each is in `not_scored` with `no_purchases` (a customer who
-    has not bought yet) or `unknown_customer` (not in the customers table), and the others are scored.
+    `engine` is the application database: it tells a customer without purchases from one that does not exist.
     """
-    adapter = rt.adapter("churn")
-    frame = feature_store.online_features(rt.store, adapter.feature_service, "customer_id", request.customer_ids)
+    adapter = rt.adapter(KEY)
+    service = rt.feature_service(adapter.feature_service)  # the service object is looked up once
+    rows = [{"customer_id": c} for c in request.customer_ids]
+    frame = rt.store.get_online_features(features=service, entity_rows=rows).to_df()
     scored, missing = adapter.score_known(frame)
     drivers = scored.filter(like="driver_").to_numpy()
     recency = [None if pd.isna(r) else int(r) for r in scored["recency_days"]]
@@ -126,3 +118,22 @@ def churn(
         scores=scores,
         not_scored=[CustomerNotScored(customer_id=c, status=s) for c, s in statuses.items()],
     )
+
+
+@router.post(
+    "/churn",
+    response_model=ChurnResponse,
+    responses={**INVALID, **UNAVAILABLE, **AUTH_RESPONSES},
+)
+def churn(
+    request: ChurnRequest,
+    rt: Annotated[Runtime, Depends(runtime)],
+    engine: Annotated[Engine, Depends(database)],
+    _: Annotated[Caller, Depends(SCORERS)],
+) -> ChurnResponse:
+    """Churn probability, risk band and drivers per customer, in the order asked.
+
+    Customers without features are not an error: each is in `not_scored` with `no_purchases` (a customer who
+    has not bought yet) or `unknown_customer` (not in the customers table), and the others are scored.
+    """
+    return score(rt, engine, request)

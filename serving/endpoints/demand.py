@@ -1,4 +1,8 @@
-"""GET /forecast, overrides with their audit trail, and forecast accuracy, for planners and finance."""
+"""GET /forecast, overrides with their audit trail, and forecast accuracy, for planners and finance.
+
+Each route is a thin wrapper (auth, dependencies) over a plain function: `score` (the forecast), `add_override`,
+`remove_override`, `overrides` and `accuracy`; a request they refuse raises `Rejected`, which the route answers.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retail import db
 from serving.auth import AUTH_RESPONSES, Caller, key_label, require
+from serving.endpoints.errors import Rejected
 from serving.payloads import INVALID, UNAVAILABLE, Invalid, Responses, invalid, invalid_when
 from serving.runtime import Runtime, runtime
-from training.demand import accuracy, storage
+from training.demand import adapter as demand
 
 router = APIRouter(tags=["demand"])
 READERS = require("admin", "ops", "planner", "marketing", "app")
@@ -24,6 +29,14 @@ MAX_ID = 2**31 - 1
 NOT_FOUND: Responses = {
     404: {"model": Invalid, "description": "A product, store or override the service does not know."}
 }
+
+
+class ForecastRequest(BaseModel):
+    """One series' forecast: a product (and store; None: all stores), the next `horizon` periods (None: all)."""
+
+    product_id: str
+    store_id: str | None = None
+    horizon: int | None = None
 
 
 class ForecastPoint(BaseModel):
@@ -64,18 +77,26 @@ def forecast(
     horizon: Annotated[int | None, Query(ge=1, le=366, description="Periods (default: all stored).")] = None,
 ) -> ForecastResponse | JSONResponse:
     """The champion's stored forecast for one product (or product and store), model and adjusted side by side."""
-    adapter = rt.adapter("demand")
+    try:
+        return score(rt, ForecastRequest(product_id=product_id, store_id=store_id, horizon=horizon))
+    except Rejected as exc:
+        return exc.response()
+
+
+def score(rt: Runtime, request: ForecastRequest) -> ForecastResponse:
+    """The stored forecast of one series with overrides applied; `Rejected` (404) for a series not forecast, (422)
+    for a horizon beyond the periods forecast."""
+    adapter = rt.adapter(demand.KEY)
+    product_id, store_id, horizon = request.product_id, request.store_id, request.horizon
     if not adapter.known(product_id, store_id or ""):
         field, value = (
             ("store_id", store_id) if store_id and product_id in adapter.products() else ("product_id", product_id)
         )
-        return JSONResponse(
-            status_code=404, content=invalid(field, "no forecast for this series", [value], "not_found", "query")
-        )
+        raise Rejected(404, invalid(field, "no forecast for this series", [value], "not_found", "query"))
     if horizon is not None and horizon > adapter.horizon:
-        return JSONResponse(
-            status_code=422,
-            content=invalid(
+        raise Rejected(
+            422,
+            invalid(
                 "horizon", f"at most {adapter.horizon} periods are forecast", [horizon], "less_than_equal", "query"
             ),
         )
@@ -224,22 +245,27 @@ def create_override(
     request: OverrideRequest, rt: Annotated[Runtime, Depends(runtime)], caller: Annotated[Caller, Depends(WRITERS)]
 ) -> Override | JSONResponse:
     """Adjust a forecast. Where it overlaps older overrides it wins; they are kept and apply again if it is reverted."""
-    adapter = rt.adapter("demand")
+    try:
+        return add_override(rt, request, caller)
+    except Rejected as exc:
+        return exc.response()
+
+
+def add_override(rt: Runtime, request: OverrideRequest, caller: Caller) -> Override:
+    """Store the override, made with `caller`'s key, and its audit entry; `Rejected` (404) for a series not
+    forecast."""
+    adapter = rt.adapter(demand.KEY)
     store = request.store_id or ""
     if request.product_id not in adapter.products():
-        return JSONResponse(
-            status_code=404, content=invalid("product_id", "unknown product", [request.product_id], "not_found")
-        )
+        raise Rejected(404, invalid("product_id", "unknown product", [request.product_id], "not_found"))
     if store and not adapter.known(request.product_id, store):
-        return JSONResponse(
-            status_code=404, content=invalid("store_id", "no forecast for this store", [store], "not_found")
-        )
+        raise Rejected(404, invalid("store_id", "no forecast for this store", [store], "not_found"))
     current = adapter.current(request.product_id, store)
-    asked = storage.OverrideRequest(**(request.model_dump() | {"store_id": store}))
+    asked = demand.OverrideRequest(**(request.model_dump() | {"store_id": store}))
     with db.session(rt.ws, rt.settings) as s:
-        created = storage.create_override(s, asked, current, storage.Key(caller.key_id, key_label(s, caller.key_id)))
+        created = demand.create_override(s, asked, current, demand.Key(caller.key_id, key_label(s, caller.key_id)))
         s.flush()
-        return _override(created, storage.audit_trail(s, created.id))
+        return _override(created, demand.audit_trail(s, created.id))
 
 
 @router.delete(
@@ -260,22 +286,26 @@ def revert_override(
     caller: Annotated[Caller, Depends(WRITERS)],
 ) -> Override | JSONResponse:
     """Revert an override (the forecast falls back to the model); the revert is itself audited."""
-    rt.adapter("demand")
+    try:
+        return remove_override(rt, override_id, author, caller)
+    except Rejected as exc:
+        return exc.response()
+
+
+def remove_override(rt: Runtime, override_id: int, author: str, caller: Caller) -> Override:
+    """Revert an override with `caller`'s key, audited; `Rejected`: 404 unknown, 409 already reverted."""
+    rt.adapter(demand.KEY)
     try:
         with db.session(rt.ws, rt.settings) as s:
-            reverted = storage.revert_override(
-                s, override_id, author, storage.Key(caller.key_id, key_label(s, caller.key_id))
+            reverted = demand.revert_override(
+                s, override_id, author, demand.Key(caller.key_id, key_label(s, caller.key_id))
             )
             s.flush()
-            return _override(reverted, storage.audit_trail(s, override_id))
+            return _override(reverted, demand.audit_trail(s, override_id))
     except LookupError:
-        return JSONResponse(
-            status_code=404, content=invalid("override_id", "unknown override", [override_id], "not_found", "path")
-        )
+        raise Rejected(404, invalid("override_id", "unknown override", [override_id], "not_found", "path")) from None
     except ValueError as exc:
-        return JSONResponse(
-            status_code=409, content=invalid("override_id", str(exc), [override_id], "conflict", "path")
-        )
+        raise Rejected(409, invalid("override_id", str(exc), [override_id], "conflict", "path")) from None
 
 
 @router.get(
@@ -288,10 +318,15 @@ def list_overrides(
     include_closed: Annotated[bool, Query(description="Also reverted ones.")] = False,
 ) -> list[Override]:
     """Overrides with their audit trails, newest first."""
-    rt.adapter("demand")
-    with storage.reading(rt.ws, rt.settings) as s:
-        found = storage.list_overrides(s, product_id, include_closed)
-        return [_override(o, storage.audit_trail(s, o.id)) for o in found]
+    return overrides(rt, product_id, include_closed)
+
+
+def overrides(rt: Runtime, product_id: str | None = None, include_closed: bool = False) -> list[Override]:
+    """Overrides (of one product, or all; reverted ones too with `include_closed`) with audit trails, newest first."""
+    rt.adapter(demand.KEY)
+    with demand.reading(rt.ws, rt.settings) as s:
+        found = demand.list_overrides(s, product_id, include_closed)
+        return [_override(o, demand.audit_trail(s, o.id)) for o in found]
 
 
 class AccuracyRow(BaseModel):
@@ -338,11 +373,19 @@ def forecast_accuracy(
     since: Annotated[date, Query(description="First day to judge.")],
 ) -> AccuracyResponse | JSONResponse:
     """Stored forecasts against what sold, model and adjusted values (did the overrides help?)."""
-    rt.adapter("demand")
     try:
-        result = accuracy.measure(rt.ws, rt.settings, pd.Timestamp(since))
+        return accuracy(rt, since)
+    except Rejected as exc:
+        return exc.response()
+
+
+def accuracy(rt: Runtime, since: date) -> AccuracyResponse:
+    """Stored forecasts from `since` against what sold; `Rejected` (404) when there is nothing to judge."""
+    rt.adapter(demand.KEY)
+    try:
+        result = demand.measure(rt.ws, rt.settings, pd.Timestamp(since))
     except ValueError as exc:
-        return JSONResponse(status_code=404, content=invalid("since", str(exc), [str(since)], "not_found", "query"))
+        raise Rejected(404, invalid("since", str(exc), [str(since)], "not_found", "query")) from None
     overall = pd.DataFrame([result.overall | {"key": "all"}])
     return AccuracyResponse(
         since=result.since.date(),

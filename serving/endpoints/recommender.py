@@ -1,7 +1,12 @@
-"""POST /recommend: top-k products for a customer and/or cart, in stock at the store (or online), with reasons."""
+"""POST /recommend: top-k products for a customer and/or cart, in stock at the store (or online), with reasons.
+
+`look_up` (the blocking reads) and `score` (the ranking) are plain functions: the customer profile and offers
+call them too; the route adds auth, runs the reads in a thread and answers unknown stores and products as 422s.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -15,12 +20,12 @@ from serving.commerce.payloads import Count
 from serving.commerce.stock import UnknownStore
 from serving.payloads import UNAVAILABLE, Recommended, invalid, invalid_when
 from serving.runtime import Runtime, runtime
-from training.recommend.adapter import UnknownProducts
-from training.recommend.recommender import Mode
+from training.recommend.adapter import KEY, Mode, RecommenderAdapter, UnknownProducts
 
 router = APIRouter(tags=["recommender"])
 # a customer key only for its own customer_id; a store key only for its own store (or online)
-CALLERS = require("admin", "ops", "marketing", "sales_rep", "store", "app", "customer")
+ROLES = ("admin", "ops", "marketing", "sales_rep", "store", "app", "customer")
+CALLERS = require(*ROLES)
 
 
 class RecommendRequest(BaseModel):
@@ -55,8 +60,23 @@ class RecommendResponse(BaseModel):
     items: list[Recommended]
 
 
-def _lookups(rt: Runtime, adapter: Any, request: RecommendRequest) -> tuple[dict[str, Any] | None, list[str], Any]:
-    """This customer's features and products bought (Feast), and the stock mask; blocking I/O, run in a thread."""
+@dataclass
+class Lookups:
+    """What a recommendation reads besides the model: the customer's online features and products bought, and
+    the stock mask of the store; `adapter` is the model they were read for (its product order)."""
+
+    adapter: RecommenderAdapter
+    features: dict[str, Any] | None
+    bought: list[str]
+    available: Any
+
+
+def look_up(rt: Runtime, request: RecommendRequest) -> Lookups:
+    """This customer's features and products bought (Feast), and the stock mask; blocking I/O.
+
+    Raises `UnknownStore` for a store the stock does not know.
+    """
+    adapter = rt.adapter(KEY)
     features = None
     if request.customer_id is not None and adapter.knows(request.customer_id):  # only this customer's row is read
         service = rt.feature_service(adapter.feature_service)
@@ -67,7 +87,30 @@ def _lookups(rt: Runtime, adapter: Any, request: RecommendRequest) -> tuple[dict
     if request.customer_id is not None and request.mode == "cross_sell":  # pushed by orders since the build
         bought = feature_store.products_bought(rt.store, request.customer_id)
     available = rt.stock.available(request.store_id, adapter.product_ids, adapter.version)
-    return features, bought, available
+    return Lookups(adapter, features, bought, available)
+
+
+def score(rt: Runtime, request: RecommendRequest, found: Lookups | None = None) -> RecommendResponse:
+    """Top-k products, in stock at the store (or online), each with a reason.
+
+    `found`: the lookups already made for this customer and store (`look_up`), else they are made here. Raises
+    `UnknownStore` and `UnknownProducts` (a cart product the model does not know).
+    """
+    if found is None:
+        found = look_up(rt, request)
+    adapter = found.adapter
+    answer = adapter.recommend(
+        request.customer_id, request.cart, request.mode, request.k, found.available, found.features, found.bought
+    )
+    return RecommendResponse(
+        model_version=adapter.version,
+        mode=request.mode,
+        customer_id=request.customer_id,
+        customer_known=answer.customer_known,
+        store_id=request.store_id,
+        note=answer.note,
+        items=[Recommended(**item) for item in answer.items],  # type: ignore[arg-type]
+    )
 
 
 @router.post(
@@ -82,24 +125,12 @@ async def recommend(
     check_customer(caller, request.customer_id)
     if request.store_id is not None:
         check_store(caller, request.store_id)
-    adapter = rt.adapter("recommender")
     try:
         # the online store and the stock's database in a thread: a slow read never holds up the event loop (and
         # every other request); the ranking, a few ms of numpy, stays on the loop (no GIL contention in the pool)
-        features, bought, available = await run_in_threadpool(_lookups, rt, adapter, request)
-        answer = adapter.recommend(
-            request.customer_id, request.cart, request.mode, request.k, available, features, bought
-        )
+        found = await run_in_threadpool(look_up, rt, request)
+        return score(rt, request, found)
     except UnknownStore as exc:
         return JSONResponse(status_code=422, content=invalid("store_id", "unknown store", [exc.store_id]))
     except UnknownProducts as exc:
         return JSONResponse(status_code=422, content=invalid("cart", "unknown product", exc.product_ids))
-    return RecommendResponse(
-        model_version=adapter.version,
-        mode=request.mode,
-        customer_id=request.customer_id,
-        customer_known=answer.customer_known,
-        store_id=request.store_id,
-        note=answer.note,
-        items=[Recommended(**item) for item in answer.items],  # type: ignore[arg-type]
-    )

@@ -2,7 +2,8 @@
 
 The route validates the request and asks `SentimentBatcher.classify`, a `@bentoml.api(batchable=True)` method
 of a service composed into the main one: BentoML gathers the texts of many concurrent requests into one model
-call. Without the batcher (the app run on its own) the route scores in process.
+call. Without the batcher (the app run on its own) the route scores in process. `score` is the plain function
+(the route adds auth and finds the batcher); `answer` turns P(positive) per text into the response.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from serving.auth import AUTH_RESPONSES, Caller, require
 from serving.payloads import INVALID, UNAVAILABLE
 from serving.runtime import Runtime, load_adapter, runtime
-from training.sentiment.adapter import MAX_CHARS, MAX_TEXTS
+from training.sentiment.adapter import KEY, MAX_CHARS, MAX_TEXTS, SentimentAdapter
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["sentiment"])
 READERS = require("admin", "ops", "marketing", "sales_rep", "store", "app")
-NAME = "sentiment"
+NAME = KEY.name
 Text = Annotated[StrictStr, Field(min_length=1, max_length=MAX_CHARS)]
 # The largest body /sentiment reads: 64 texts of 5,000 characters fit even as JSON escapes (12 bytes an emoji).
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -67,7 +68,7 @@ class SentimentBatcher:
     """Holds the sentiment champion and scores adaptive batches of texts."""
 
     def __init__(self) -> None:
-        self.adapter: Any = None
+        self.adapter: SentimentAdapter | None = None
         self.reload()
 
     @bentoml.api(batchable=True, max_batch_size=MAX_TEXTS, max_latency_ms=200)
@@ -80,7 +81,7 @@ class SentimentBatcher:
     def reload(self) -> str:
         """Load the current champion; its version, or an empty string when there is none."""
         try:
-            self.adapter = load_adapter(NAME)
+            self.adapter = load_adapter(KEY)
         except ValueError as exc:
             log.warning("sentiment batcher: %s", exc)
             return ""
@@ -90,7 +91,7 @@ class SentimentBatcher:
 batcher = SentimentBatcher  # composed into the main service by `serving.service`
 
 
-async def _scores(remote: Any, adapter: Any, texts: list[str]) -> list[float]:
+async def _scores(remote: Any, adapter: SentimentAdapter, texts: list[str]) -> list[float]:
     """Scores from the batcher; in this process when there is none, or when a call to it breaks off.
 
     Under bursts of concurrent calls BentoML's batcher sometimes drops a connection ("Server disconnected"):
@@ -102,6 +103,23 @@ async def _scores(remote: Any, adapter: Any, texts: list[str]) -> list[float]:
         except (aiohttp.ClientError, bentoml.exceptions.BentoMLException) as exc:
             log.warning("sentiment batcher call failed (%s): scoring %d texts in process", exc, len(texts))
     return list((await run_in_threadpool(adapter.scores, texts)).tolist())
+
+
+def answer(adapter: SentimentAdapter, texts: list[str], scores: list[float]) -> SentimentResponse:
+    """Label and P(positive) per text, in order, from the scores the model gave them; long texts flagged."""
+    truncated = adapter.truncated(texts)
+    threshold = adapter.threshold
+    results = [
+        TextSentiment(label="positive" if s >= threshold else "negative", score=s, truncated=bool(t))
+        for s, t in zip(scores, truncated, strict=True)
+    ]
+    return SentimentResponse(model_version=adapter.version, max_tokens=adapter.max_tokens, results=results)
+
+
+async def score(rt: Runtime, request: SentimentRequest, remote: Any = None) -> SentimentResponse:
+    """Label and P(positive) per text: through `remote` (the batcher) when there is one, else in process."""
+    adapter = rt.adapter(KEY)
+    return answer(adapter, request.texts, await _scores(remote, adapter, request.texts))
 
 
 @router.post(
@@ -117,14 +135,4 @@ async def sentiment(
     _: Annotated[Caller, Depends(READERS)],
 ) -> SentimentResponse:
     """Label and P(positive) per text, in order; texts longer than the model reads are flagged `truncated`."""
-    adapter = rt.adapter(NAME)
-    texts = request.texts
-    remote = getattr(http.app.state, "batchers", {}).get(NAME)
-    scores = await _scores(remote, adapter, texts)
-    truncated = adapter.inner.classifier.token_counts(texts) > adapter.max_tokens
-    threshold = adapter.inner.threshold
-    results = [
-        TextSentiment(label="positive" if s >= threshold else "negative", score=s, truncated=bool(t))
-        for s, t in zip(scores, truncated, strict=True)
-    ]
-    return SentimentResponse(model_version=adapter.version, max_tokens=adapter.max_tokens, results=results)
+    return await score(rt, request, getattr(http.app.state, "batchers", {}).get(NAME))

@@ -39,12 +39,19 @@ class StubChurn:
 
     feature_service = "churn_service"
     version = "3"
+    reference_date = pd.Timestamp("2026-06-30")
 
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail
 
     def known(self, frame: pd.DataFrame) -> pd.Series:
         return frame["orders_90d"].notna()
+
+    def score_known(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+        """As `ChurnAdapter.score_known`: the rows with features scored, the ids of the others."""
+        known = self.known(frame).to_numpy()
+        missing = list(dict.fromkeys(frame.loc[~known, "customer_id"].astype(str)))
+        return self.score_online(frame[known].reset_index(drop=True)), missing
 
     def score_online(self, frame: pd.DataFrame) -> pd.DataFrame:
         if self.fail:
@@ -57,6 +64,7 @@ class StubChurn:
                 "driver_1": ["days since last purchase"] * len(frame),
                 "driver_2": ["fewer orders lately"] * len(frame),
                 "driver_3": [""] * len(frame),
+                "recency_days": [88] * len(frame),
             }
         )
 
@@ -142,7 +150,9 @@ class StubRuntime:
         self.store = StubOnline()
         self.stock = stock or StubStock({None: set(CATALOGUE)})
 
-    def adapter(self, name: str) -> Any:
+    def adapter(self, key: Any) -> Any:
+        """The stub for `key` (a family's `KEY`, as endpoints ask), or the runtime's 503."""
+        name = key.name
         if name not in self.adapters:
             raise HTTPException(503, f"no {name} model is loaded")
         return self.adapters[name]

@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 from retail.db import connect
 from serving import auth
 from serving.commerce import feedback, orders, returns
+from serving.commerce.app import create_app
 from serving.commerce.feedback import FeedbackIn
 from serving.commerce.payloads import ReturnIn
 from serving.commerce.tables import Customer
+from serving.endpoints.profile import router as profile_router
 
 
 def _order(engine: Engine, key: str, statuses: tuple[str, ...], **kwargs: Any) -> str:
@@ -46,6 +48,16 @@ def shop(db_url: str) -> Iterator[Engine]:
         s.add(Customer(customer_id="C3", created_at=T0))  # no orders, no online features
     yield engine
     auth.forget()
+
+
+@pytest.fixture
+def client(shop: Engine) -> Iterator[TestClient]:
+    """The order API with the profile's router (as the service composes it) on `shop`, without a runtime."""
+    app = create_app()
+    app.include_router(profile_router)
+    app.state.db_engine = shop
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
 
 
 def get(client: TestClient, engine: Engine, path: str) -> dict[str, Any]:
@@ -209,7 +221,7 @@ def test_every_role_sees_each_profile_section_exactly_when_its_own_endpoint_answ
 ) -> None:
     """Every role x every section: present in the profile (and the offers) iff the section's own endpoint lets
     that role in (200, or the model endpoints' 503), `null` with a note iff it answers 403; `SECTIONS` says so."""
-    from serving.commerce.customers_api import OFFER_ROLES, PROFILE_ROLES, SECTIONS
+    from serving.endpoints.profile import OFFER_ROLES, PROFILE_ROLES, SECTIONS
     from serving.service import app
 
     monkeypatch.setattr(app.state, "db_engine", shop, raising=False)
@@ -300,7 +312,7 @@ def test_model_load_errors_reach_operators_only(
     for role in ("customer", "sales_rep", "marketing"):
         headers = key(shop, role, **({"customer_id": "C1"} if role == "customer" else {}))
         caplog.clear()
-        with caplog.at_level("WARNING", logger="serving.commerce.profile"):
+        with caplog.at_level("WARNING", logger="serving.endpoints.profile"):
             profile = client.get("/v1/customers/C1/profile", headers=headers).json()["notes"]
         offers = client.get("/v1/customers/C1/offers", headers=headers)
         notes = profile + (offers.json()["notes"] if offers.status_code == 200 else [])

@@ -19,6 +19,7 @@ import pandas as pd
 
 from features.catalog import CHURN_SERVICE, CUSTOMER_FEATURES
 from retail.workspace import Workspace
+from training.family import FamilyKey
 
 EPOCH = pd.Timestamp("1970-01-01")
 RiskBand = Literal["low", "medium", "high"]
@@ -107,3 +108,6 @@ class ChurnAdapter:
         for k in range(N_DRIVERS):
             result[f"driver_{k + 1}"] = [d[k] if len(d) > k else "" for d in drivers]
         return result
+
+
+KEY: FamilyKey[ChurnAdapter] = FamilyKey("churn")  # `Runtime.adapter(KEY)` is a `ChurnAdapter`

@@ -1,4 +1,8 @@
-"""What `/forecast` calls: the champion's stored forecast as of the newest data, with overrides applied."""
+"""What `/forecast` calls: the champion's stored forecast as of the newest data, with overrides applied.
+
+It also re-exports what the endpoint's override and accuracy requests need of the family (override storage with
+its audit trail, accuracy), so the endpoint imports this module only.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,30 @@ from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
 from training.demand import batch, storage
+from training.demand.accuracy import measure
+from training.demand.storage import (
+    Key,
+    OverrideRequest,
+    audit_trail,
+    create_override,
+    list_overrides,
+    reading,
+    revert_override,
+)
+from training.family import FamilyKey
+
+__all__ = [
+    "KEY",
+    "DemandAdapter",
+    "Key",
+    "OverrideRequest",
+    "audit_trail",
+    "create_override",
+    "list_overrides",
+    "measure",
+    "reading",
+    "revert_override",
+]
 
 log = logging.getLogger(__name__)
 SOURCE = "service"  # the stored run the service answers from: every product sold lately
@@ -60,3 +88,6 @@ class DemandAdapter:
     def current(self, product_id: str, store_id: str) -> pd.DataFrame | None:
         """The series with its adjusted values now (what a new override replaces), or None if not forecast."""
         return self.series(product_id, store_id, self.horizon) if self.known(product_id, store_id) else None
+
+
+KEY: FamilyKey[DemandAdapter] = FamilyKey("demand")  # `Runtime.adapter(KEY)` is a `DemandAdapter`

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from features.catalog import RECOMMENDER_SERVICE
-from training.recommend.recommender import Mode, Recommender, UnknownProducts
+from training.family import FamilyKey
+from training.recommend.model import MODES, Mode, Recommender, UnknownProducts
 
-__all__ = ["Answer", "RecommenderAdapter", "UnknownProducts"]
+__all__ = ["KEY", "MODES", "Answer", "Mode", "RecommenderAdapter", "UnknownProducts"]
 
 
 @dataclass
@@ -81,3 +82,6 @@ class RecommenderAdapter:
         mask = np.ones(len(self._index), dtype=bool) if available is None else np.array(available, dtype=bool)
         mask[[self._index[p] for p in products if p in self._index]] = False
         return mask
+
+
+KEY: FamilyKey[RecommenderAdapter] = FamilyKey("recommender")  # `Runtime.adapter(KEY)` is a `RecommenderAdapter`

@@ -67,7 +67,7 @@ def first_sentence(texts: pd.Series) -> pd.Series:
     return texts.map(lambda t: re.split(r"(?<=[.!?])\s", t.lstrip(" ."), maxsplit=1)[0])
 
 
-class SentimentFamily(Family):
+class SentimentFamily(Family[SentimentAdapter]):
     name = "sentiment"
     feature_service = SENTIMENT_SERVICE  # the model reads text alone; this service holds what it feeds
     primary_metric = "accuracy"

@@ -1,7 +1,8 @@
 """Response models of the customer 360 profile and of a customer's offers (pydantic, with examples).
 
 Every model-backed section may be empty (`null` or `[]`); `notes` then says why, one line per section. A section
-the caller's role may not see (see `serving.commerce.customers_api.SECTIONS`) is `null`, with a note saying so.
+the caller's role may not see (see `serving.endpoints.profile.SECTIONS`) is `null`, with a note saying so.
+The customer record and order summary are the commerce domain's (`serving.commerce.customers`).
 """
 
 from __future__ import annotations
@@ -10,40 +11,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from serving.commerce.customers import CustomerOut, OrderSummary
 from serving.commerce.feedback import FeedbackOut
-from serving.commerce.payloads import OrderOut, UtcDateTime
+from serving.commerce.payloads import OrderOut
 from serving.payloads import Recommended
+from training.churn.adapter import RiskBand
 
-RiskBand = Literal["low", "medium", "high"]
+__all__ = [
+    "ChurnOut",
+    "CustomerOut",
+    "Offer",
+    "OfferKind",
+    "OffersOut",
+    "OrderSummary",
+    "ProfileOut",
+    "Recommendations",
+]
+
 OfferKind = Literal["cross_sell", "up_sell"]
-
-
-class CustomerOut(BaseModel):
-    customer_id: str
-    region: str | None
-    created_at: UtcDateTime
-
-
-class OrderSummary(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "orders": 12,
-                    "spend": 431.5,
-                    "last_order_at": "2026-06-28T14:03:00Z",
-                    "channels": {"web": 9, "store": 3},
-                    "usual_store_id": "S01",
-                }
-            ]
-        }
-    )
-
-    orders: int = Field(description="Every order, cancelled ones included.")
-    spend: float = Field(description="Totals of the orders paid for (paid or later, not cancelled), less refunds.")
-    last_order_at: UtcDateTime | None
-    channels: dict[str, int] = Field(description="Orders per channel (web, mobile, store, sales_rep).")
-    usual_store_id: str | None = Field(description="The store most of their orders were placed at; None: no orders.")
 
 
 class ChurnOut(BaseModel):
