@@ -12,6 +12,8 @@ from retail.cliopts import DateOpt, OutOpt, WorkspaceOpt, command
 from retail.cliopts import workspace as _workspace
 
 campaign_app = typer.Typer(help="Campaign files for marketing.", no_args_is_help=True)
+app = typer.Typer(help="The campaign batch job's commands.")  # what `retail` adds: its groups
+app.add_typer(campaign_app, name="campaign")
 
 
 def check_out(out: Path) -> None:

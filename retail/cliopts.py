@@ -1,4 +1,7 @@
-"""Options and error handling shared by every `retail` command, the families' own commands included."""
+"""Options and error handling shared by every `retail` command, the families' own commands included.
+
+Imports stay light (settings, the workspace and the database load when a command runs), so `retail --help` is quick.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,15 @@ import functools
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from retail import logs
-from retail.settings import Settings, get_settings
-from retail.workspace import Workspace
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from retail.settings import Settings
+    from retail.workspace import Workspace
 
 WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", envvar="RETAIL_WORKSPACE", help="Workspace directory.")
@@ -27,6 +32,9 @@ def command(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from retail import logs
+        from retail.settings import get_settings
+
         try:
             logs.configure(verbose=get_settings().verbose)
             return func(*args, **kwargs)
@@ -43,13 +51,29 @@ def _said(exc: Exception) -> str:
         return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
     return (
         f"missing {exc.args[0]!r}: a column or table this step needs is not in the workspace's data "
-        "(the README's raw data contract lists each table's columns; import them with `retail data import`)"
+        "(docs/guides/data-scientists.md lists each table's columns; import them with `retail data import`)"
     )
 
 
 def workspace(path: Path) -> tuple[Workspace, Settings]:
+    from retail.settings import get_settings
+    from retail.workspace import Workspace
+
     settings = get_settings(workspace=path)
     return Workspace.at(settings.workspace), settings
+
+
+def engine(path: Path) -> Engine:
+    """The workspace's application database (its keys, orders, webhooks, ...)."""
+    from retail import db
+
+    ws, settings = workspace(path)
+    return db.engine(ws, settings)
+
+
+def stamp(moment: datetime | None) -> str:
+    """A moment as commands print it in tables, to the minute ("-" for none)."""
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
 
 
 def train_and_report(name: str, workspace_dir: Path, as_of: datetime | None, horizon_days: int, options: Any) -> None:
