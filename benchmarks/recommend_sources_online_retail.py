@@ -29,8 +29,8 @@ from training.recommend.candidates import (
     Popularity,
     Repeat,
 )
-from training.recommend.evaluate import evaluate_fitted, split_at
-from training.recommend.interactions import build_interactions
+from training.recommend.dataset import build_interactions
+from training.recommend.metrics import evaluate_fitted, split_at
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail" / "online_retail.parquet"
 CUTOFF = pd.Timestamp("2011-09-01")

@@ -49,10 +49,10 @@ from retail.settings import get_settings
 from retail.workspace import Workspace
 from training import run
 from training.family import Context, Dataset, Split
-from training.recommend.evaluate import evaluate_fitted
+from training.recommend.evaluate import evaluate_recommender, truth_frame
 from training.recommend.family import FAMILY, PARTS, K, RecommenderOptions, fit_recommender
-from training.recommend.holdout import evaluate_recommender, truth_frame
-from training.recommend.recommender import Recommender
+from training.recommend.metrics import evaluate_fitted
+from training.recommend.model import Recommender
 from training.recommend.rerank import RerankConfig
 from training.recommend.side_features import PRODUCT_PREFIX, stamped_product_lookup
 

@@ -23,13 +23,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from campaign import churn, history
-from campaign.offers import NONE, OfferMode, top_offers
 from campaign.policy import CampaignPolicy, decide
 from retail.settings import Settings
 from retail.workspace import Workspace
-from training.recommend.recommender import Recommender
+from serving.commerce.loyalty import policy as loyalty_policy
+from serving.commerce.seed import prices_cents
+from serving.commerce.stock import Stock
+from training import run
+from training.recommend.batch import NONE, rank_customers
+from training.recommend.model import Mode, Recommender
+from training.recommend.pyfunc import recommender_of
 
 log = logging.getLogger(__name__)
 BLOCK = 2_000  # customers per task: large enough for the ranker's batches, small enough to spread over workers
@@ -61,8 +67,6 @@ def _timed(seconds: dict[str, float], stage: str) -> Iterator[None]:
 
 
 def _load_models(ws: Workspace, settings: Settings) -> tuple[Any, str, Recommender, str]:
-    from training import run
-
     found = []
     for name in ("churn", "recommender"):
         try:
@@ -73,8 +77,6 @@ def _load_models(ws: Workspace, settings: Settings) -> tuple[Any, str, Recommend
                 f"(and `retail models promote {name}` if it was registered as @challenger)"
             ) from None
     (churn_model, churn_version), (loaded, rec_version) = found
-    from training.recommend.pyfunc import recommender_of
-
     return churn_model, churn_version, recommender_of(loaded, "recommender@champion"), rec_version
 
 
@@ -103,8 +105,6 @@ def bought_matrix(tx: pd.DataFrame, ids: np.ndarray, product_ids: tuple[str, ...
 
 def _block(span: tuple[int, int]) -> tuple[pd.DataFrame, float]:
     """Offers for rows [start, stop) of what `Scorer.score` shared (in a worker, or in this process)."""
-    from threadpoolctl import threadpool_limits
-
     start, stop = span
     scorer: Scorer = _shared["scorer"]
     started = time.perf_counter()
@@ -188,13 +188,16 @@ class Scorer:
         item, score = np.full(n, NONE, dtype=np.int64), np.full(n, np.nan)
         reason, mode = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
 
-        def offer(rows: np.ndarray, wanted: OfferMode) -> np.ndarray:
+        def offer(rows: np.ndarray, wanted: Mode) -> np.ndarray:
             if not len(rows):
                 return rows
-            picks = top_offers(rec, [indices[r] for r in rows], wanted, self.available, bought[rows])
-            item[rows], score[rows], mode[rows] = picks.items, picks.scores, wanted
-            reason[rows] = picks.reasons
-            return rows[picks.items == NONE]
+            customers = [indices[r] for r in rows]
+            # one thread: a forked worker must not start an OpenMP team of its own (see `score`)
+            ranked = rank_customers(rec, customers, wanted, 1, self.available, bought[rows], threads=1)
+            picked = ranked.items[:, 0]
+            item[rows], score[rows], mode[rows] = picked, np.round(ranked.scores[:, 0], 6), wanted
+            reason[rows] = [found[0] if found else "" for found in ranked.reasons]
+            return rows[picked == NONE]
 
         up = np.isin(bands, list(self.policy.up_sell_bands))
         missed = offer(np.flatnonzero(up), "up_sell")
@@ -210,9 +213,6 @@ class Scorer:
 
 def load_scorer(ws: Workspace, settings: Settings, as_of: pd.Timestamp, policy: CampaignPolicy) -> Scorer:
     """The champions (refusing a recommender that learnt from data after `as_of`), stock online and prices."""
-    from serving.commerce.seed import prices_cents
-    from serving.commerce.stock import Stock
-
     churn_model, churn_version, rec, rec_version = _load_models(ws, settings)
     if rec.as_of > as_of:
         raise ValueError(
@@ -237,8 +237,6 @@ class Inputs:
 def campaign_inputs(
     ws: Workspace, as_of: pd.Timestamp, policy: CampaignPolicy, product_ids: tuple[str, ...], seconds: dict[str, float]
 ) -> Inputs:
-    from serving.commerce.loyalty import policy as loyalty_policy
-
     with _timed(seconds, "history"):
         tx = ws.read_transactions(TX_COLUMNS)
         tx = tx[tx["ts"] < as_of]

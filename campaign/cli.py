@@ -10,6 +10,7 @@ import typer
 
 from retail.cliopts import DateOpt, OutOpt, WorkspaceOpt, command
 from retail.cliopts import workspace as _workspace
+from retail.files import check_suffix
 
 campaign_app = typer.Typer(help="Campaign files for marketing.", no_args_is_help=True)
 app = typer.Typer(help="The campaign batch job's commands.")  # what `retail` adds: its groups
@@ -18,8 +19,6 @@ app.add_typer(campaign_app, name="campaign")
 
 def check_out(out: Path) -> None:
     """Refuse an --out that cannot be written before any slow work (a wrong suffix, a folder, no folder to write in)."""
-    from retail.files import check_suffix
-
     check_suffix(out)
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder: name a file")
@@ -47,6 +46,7 @@ def build(
 
     import pandas as pd
 
+    # deliberately lazy: the job and its heavy libraries load when the command runs, not for `retail --help`
     from campaign.build import build_campaign
     from campaign.policy import load_policy
     from retail.files import write_frame

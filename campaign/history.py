@@ -18,13 +18,12 @@ import pandas as pd
 
 from campaign.policy import CampaignPolicy
 from serving.commerce.loyalty import LoyaltyPolicy
+from training.churn.dataset import known_customers as churn_known_customers
 
 
 def known_customers(tx: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
     """Customers with any transaction before `as_of`: whom churn scores (`training.churn.dataset`), sorted."""
-    from training.churn.dataset import known_customers as known
-
-    return np.asarray(known(tx, as_of), dtype=object)
+    return np.asarray(churn_known_customers(tx, as_of), dtype=object)
 
 
 def tiers(loyalty: LoyaltyPolicy, spend: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Band = Literal["low", "medium", "high"]
@@ -67,8 +68,6 @@ def load_policy(path: Path | None) -> CampaignPolicy:
     text = path.read_text()
     try:
         if path.suffix in (".yaml", ".yml"):
-            import yaml
-
             values = yaml.safe_load(text) or {}
         else:
             values = json.loads(text)

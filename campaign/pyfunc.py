@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import mlflow
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -32,6 +33,8 @@ from campaign.policy import CampaignPolicy
 from features.catalog import CUSTOMER_FEATURES
 from retail.settings import Settings
 from retail.workspace import Workspace
+from training import tracking
+from training.recommend.pyfunc import recommender_of
 
 log = logging.getLogger(__name__)
 VALUE_COLUMNS = ["lifetime_value", "spend_recent", "value_at_risk"]
@@ -66,10 +69,6 @@ class CampaignModel(PythonModel):
         self.scorer: Scorer | None = None
 
     def load_context(self, context: Any) -> None:
-        import mlflow
-
-        from training.recommend.pyfunc import recommender_of
-
         churn = mlflow.pyfunc.load_model(context.artifacts["churn"])
         rec = recommender_of(mlflow.pyfunc.load_model(context.artifacts["recommender"]), "recommender")
         stocked = None if self.in_stock is None else np.isin(np.array(rec.product_ids), self.in_stock)
@@ -119,10 +118,6 @@ def log_campaign_model(
     ws: Workspace, settings: Settings, as_of: pd.Timestamp, policy: CampaignPolicy | None = None
 ) -> str:
     """Log `CampaignModel` with today's champions, stock and prices in the `campaign` experiment; its model URI."""
-    import mlflow
-
-    from training import tracking
-
     policy = policy or CampaignPolicy()
     tracking.connect(ws, settings)
     scorer = load_scorer(ws, settings, as_of, policy)

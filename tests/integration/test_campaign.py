@@ -167,22 +167,22 @@ def test_offers_are_what_the_recommender_answers(built, campaign: pd.DataFrame) 
 
 
 def test_a_guarded_mode_takes_the_recommenders_own_path(built) -> None:
-    """A mode whose policy is not the model alone goes through `recommend_many` and `_guarded`: same answers."""
+    """A mode whose policy is not the model alone blends each pool with the baseline's list: same answers."""
     import dataclasses
 
-    from campaign.offers import top_offers
-    from training.recommend.batch import load_recommender
-    from training.recommend.guard import ModePolicy, fit_baselines
+    from training.recommend.baselines import fit_baselines
+    from training.recommend.batch import load_recommender, rank_customers
+    from training.recommend.guard import ModePolicy
 
     rec, _ = load_recommender(built.ws, built.settings)
     base = rec.reranker.policy.get("cross_sell") or ModePolicy("model", "bpr", 1.0, 0.0, 0.0, 0.0, 0, 0)
     rec.reranker.policy = {**rec.reranker.policy, "cross_sell": dataclasses.replace(base, kind="blend", weight=0.5)}
     rec.reranker.baselines = fit_baselines(rec.reranker.policy, rec.reranker.interactions)
     customers = list(rec.reranker.interactions.customer_ids[:150])
-    picks = top_offers(rec, [rec.customer_index(c) for c in customers], "cross_sell", None)
+    picks = rank_customers(rec, [rec.customer_index(c) for c in customers], "cross_sell", 1, None, threads=1)
     for j in range(0, 150, 7):
         top = rec.recommend(customers[j], [], "cross_sell", 1).items[0]
-        assert (top.product_id, top.reason) == (rec.product_ids[picks.items[j]], picks.reasons[j])
+        assert (top.product_id, top.reason) == (rec.product_ids[picks.items[j, 0]], picks.reasons[j][0])
 
 
 def test_churn_features_are_feasts_point_in_time_join(built, campaign: pd.DataFrame, as_of) -> None:

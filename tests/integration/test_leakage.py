@@ -74,7 +74,7 @@ def test_train_recommender_as_of_uses_nothing_from_that_day_on(built, tmp_path) 
     from training import run
     from training.recommend.family import RecommenderOptions
     from training.recommend.rerank import RerankConfig
-    from training.sentiment.review_scores import review_scores
+    from training.sentiment.batch import review_scores
 
     light = RerankConfig(n_estimators=20, learning_rate=0.2, earlier_cutoffs_days=(), later_cutoffs_days=())
     tx = _tx(built)
@@ -93,7 +93,7 @@ def test_train_recommender_as_of_uses_nothing_from_that_day_on(built, tmp_path) 
             write_tables(ws.raw_dir, {**tables, "transactions": changed})
         build_features(ws, settings, review_scores=review_scores)
         result = run.train("recommender", ws, settings, as_of, 30, RecommenderOptions(config=light))
-        from training.recommend.batch import load_recommender
+        from training.recommend.batch import load_recommender, recommend_batch
 
         models.append((result.metrics, load_recommender(ws, settings, result.alias)[0]))  # champion or challenger
     (metrics_a, a), (metrics_b, b) = models
@@ -102,6 +102,6 @@ def test_train_recommender_as_of_uses_nothing_from_that_day_on(built, tmp_path) 
     }
     customers = list(a.reranker.interactions.customer_ids[:25])
     for mode in ("all", "cross_sell", "up_sell"):
-        assert a.recommend_batch(mode, 5, customers).equals(b.recommend_batch(mode, 5, customers))
+        assert recommend_batch(a, customers, mode, 5).equals(recommend_batch(b, customers, mode, 5))
     cart = [a.product_ids[0]]
     assert a.recommend(None, cart, "all", 5) == b.recommend(None, cart, "all", 5)

@@ -19,8 +19,8 @@ from training.recommend.candidates import (
     Popularity,
     Repeat,
 )
-from training.recommend.evaluate import evaluate_source, ndcg_at_k, recall_at_k
-from training.recommend.interactions import Interactions, build_interactions
+from training.recommend.dataset import Interactions, build_interactions
+from training.recommend.metrics import evaluate_source, ndcg_at_k, recall_at_k
 
 A, B, STAPLE = "p00", "p01", "p02"  # B complements A; the staple is in nearly every order
 HABIT, ONCE, REGULAR = "p05", "p06", "c30"  # the regular buys the habit in three orders, ONCE in one
@@ -196,7 +196,7 @@ def test_als_cart_fold_in_equals_implicits_recalculate_user() -> None:
 
     from features.simulate import simulate
     from training.recommend.candidates import ImplicitALS
-    from training.recommend.interactions import build_interactions
+    from training.recommend.dataset import build_interactions
 
     x = build_interactions(simulate(n_customers=300, days=120, seed=2)["transactions"])
     als = ImplicitALS(factors=8, iterations=3, alpha=2.0).fit(x)
@@ -207,4 +207,4 @@ def test_als_cart_fold_in_equals_implicits_recalculate_user() -> None:
             row = row + als.weights[customer]
         with threadpool_limits(limits=1, user_api="blas"):
             expected = np.asarray(als.model.recalculate_user(0, sp.csr_matrix(row, dtype=np.float32))).ravel()
-        assert np.allclose(als._user_vector(customer, cart), expected, atol=1e-5)
+        assert np.allclose(als.user_vector(customer, cart), expected, atol=1e-5)

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from planted import START, TINY
 
+from training.recommend.batch import recommend_batch
 from training.recommend.candidates import Popularity
 from training.recommend.guard import Case, ModePolicy, blend, decide
+from training.recommend.model import Recommender
 from training.recommend.products import build_product_table
-from training.recommend.recommender import Recommender
 from training.recommend.rerank import RerankConfig, fit_reranker
 
 INNER_CUTOFF, AS_OF = START + pd.Timedelta(days=50), START + pd.Timedelta(days=90)
@@ -163,7 +164,7 @@ def test_a_fallback_answers_like_its_baseline_and_keeps_stock_reasons_guests_and
 def test_batch_follows_the_policy_like_one_by_one(losing: Recommender) -> None:
     customers = list(losing.reranker.interactions.customer_ids[:4]) + ["nobody"]
     for mode in ("all", "cross_sell", "up_sell"):
-        batch = losing.recommend_batch(mode, 4, customers, progress=lambda _: None)  # type: ignore[arg-type]
+        batch = recommend_batch(losing, customers, mode, 4, progress=lambda _: None)  # type: ignore[arg-type]
         for customer in customers:
             assert batch.loc[batch["customer_id"] == customer, "product_id"].tolist() == _ids(losing, customer, mode, 4)
 

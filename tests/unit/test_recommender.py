@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from planted import AS_OF, INNER_CUTOFF, NEWCOMERS, STAPLE, START, TINY, A, B, planted_transactions
 
+from training.recommend.batch import recommend_batch
+from training.recommend.model import Recommender, UnknownProducts
 from training.recommend.products import build_product_table
 from training.recommend.pyfunc import LAYOUT, RecommenderModel, StaleModel, recommender_of
-from training.recommend.recommender import Recommender, UnknownProducts
 from training.recommend.rerank import fit_reranker
 from training.recommend.side_features import SideFeatures
 
@@ -138,7 +139,7 @@ def test_unavailable_products_are_never_returned_and_the_list_is_refilled(recomm
 def test_batch_matches_one_by_one_for_every_mode(recommender: Recommender) -> None:
     customers = ["a00", "n03", "t01", "nobody"]
     for mode in ("all", "cross_sell", "up_sell"):
-        batch = recommender.recommend_batch(mode, 4, customers, progress=lambda _: None)
+        batch = recommend_batch(recommender, customers, mode, 4, progress=lambda _: None)
         for customer in customers:
             one = recommender.recommend(customer, [], mode, 4)
             rows = batch[batch["customer_id"] == customer]
@@ -197,7 +198,7 @@ def test_entries_are_those_of_the_sparse_sub_matrix() -> None:
     """The reasons' lookup of (anchor, product) values equals scipy's slicing, missing entries and repeats included."""
     import scipy.sparse as sp
 
-    from training.recommend.recommender import entries
+    from training.recommend.ranking import entries
 
     rng = np.random.default_rng(0)
     for trial in range(50):
@@ -215,7 +216,7 @@ def test_upgrades_are_a_higher_tier_than_an_anchor_in_its_category(recommender: 
         expected = np.zeros(recommender.n_pool, dtype=bool)
         for anchor in anchors:
             expected |= (codes == codes[anchor]) & (tiers > tiers[anchor])
-        assert np.array_equal(recommender._upgrades(anchors), expected), anchors
+        assert np.array_equal(recommender.lookups.upgrades(anchors), expected), anchors
 
 
 def test_cached_lookups_are_not_pickled(recommender: Recommender) -> None:

@@ -9,9 +9,9 @@ from planted import AS_OF, INNER_CUTOFF, TINY, A, planted_transactions
 
 import features.catalog as catalog
 from training.recommend.columns import ITEM_FEATURES, Matrix, StaleModel, check_features, ranker_names
-from training.recommend.pair_features import build_context, candidate_frame
+from training.recommend.model import Recommender
+from training.recommend.pairs import build_context, candidate_frame
 from training.recommend.products import build_product_table
-from training.recommend.recommender import Recommender
 from training.recommend.rerank import fit_reranker
 from training.recommend.side_features import SideFeatures
 

@@ -12,8 +12,8 @@ from planted import AS_OF, INNER_CUTOFF, TINY, A, planted_transactions
 from features.catalog import RECOMMENDER_CUSTOMER_FEATURES as FEAST
 from features.catalog import SENTIMENT_FEATURES
 from training.recommend.columns import side_names
+from training.recommend.model import Recommender
 from training.recommend.products import build_product_table
-from training.recommend.recommender import Recommender
 from training.recommend.rerank import fit_reranker
 from training.recommend.side_features import PRODUCT_PREFIX, SideFeatures, stamped_product_lookup
 

@@ -10,8 +10,8 @@ import pytest
 from planted import AS_OF, INNER_CUTOFF, NEWCOMERS, STAPLE, TINY, A, B, planted_transactions
 from ranking_checks import assert_valid
 
-from training.recommend.evaluate import evaluate_fitted
-from training.recommend.pair_features import MISSING_SHARE, build_context, candidate_frame
+from training.recommend.metrics import evaluate_fitted
+from training.recommend.pairs import MISSING_SHARE, build_context, candidate_frame
 from training.recommend.rerank import Reranker, fit_reranker
 
 
@@ -96,8 +96,8 @@ def test_no_labels_is_a_clear_error() -> None:
 
 def test_dense_scores_equal_each_sources_own_candidates() -> None:
     """The matrix-at-a-time scores the ranker reads are exactly what each source proposes, carts included."""
-    from training.recommend.interactions import build_interactions
-    from training.recommend.pair_features import _dense_scores
+    from training.recommend.dataset import build_interactions
+    from training.recommend.pairs.frame import dense_scores
 
     x = build_interactions(planted_transactions())
     customers = np.array([0, 5, 0, 9, 12])
@@ -107,7 +107,7 @@ def test_dense_scores_equal_each_sources_own_candidates() -> None:
         if name == "popular":  # popularity is the same for every row by design; its ranks skip the cart
             continue
         source.fit(x)
-        dense = _dense_scores(source, customers, known, carts, x.n_products)
+        dense = dense_scores(source, customers, known, carts, x.n_products)
         expected = np.zeros_like(dense)
         for row, (customer, cart) in enumerate(zip(customers, carts, strict=True)):
             for item, score in source.candidates(int(customer) if known[row] else None, cart, x.n_products):
@@ -136,7 +136,7 @@ def test_ages_are_shares_of_the_history_at_every_cutoff() -> None:
 
 def test_ranks_are_those_of_a_stable_sort_ties_to_the_lower_index() -> None:
     """The fast rank computation equals the plain stable argsort it replaces, ties and blocked products included."""
-    from training.recommend.pair_features import MISSING_RANK, _ranks
+    from training.recommend.pairs.frame import MISSING_RANK, source_ranks
 
     def stable(scores: np.ndarray, blocked: np.ndarray) -> np.ndarray:
         usable = (scores != 0) & ~blocked
@@ -152,14 +152,14 @@ def test_ranks_are_those_of_a_stable_sort_ties_to_the_lower_index() -> None:
         if trial % 2:
             scores = scores + rng.normal(size=shape) * (rng.random(shape) < 0.3)
         blocked = rng.random(shape) < 0.2
-        assert np.array_equal(_ranks(scores, blocked), stable(scores, blocked)), trial
+        assert np.array_equal(source_ranks(scores, blocked), stable(scores, blocked)), trial
 
 
 @pytest.mark.parametrize("new_only", [False, True])
 def test_a_request_gets_the_batch_features(reranker: Reranker, new_only: bool) -> None:
     """`request_frame` (one request) builds the candidates and features `candidate_frame` builds for that row:
     exactly, but for the factor models' scores, summed on one BLAS thread (last-bit differences)."""
-    from training.recommend.pair_features import request_frame
+    from training.recommend.pairs import request_frame
 
     ctx = reranker.context
     x = ctx.interactions
@@ -180,8 +180,9 @@ def test_a_request_gets_the_batch_features(reranker: Reranker, new_only: bool) -
 
 
 def test_a_requests_proposals_and_ranks_are_the_batch_ones() -> None:
-    """Partition-and-count ranks of one row equal `_ranks`' stable sort, ties and blocked products included."""
-    from training.recommend.pair_features import _best, _keyed, _ranks, _ranks_at
+    """Partition-and-count ranks of one row equal `source_ranks`' stable sort, ties and blocked products included."""
+    from training.recommend.pairs.frame import source_ranks
+    from training.recommend.pairs.request import best_below, ranks_at, sort_keys
 
     rng = np.random.default_rng(2)
     for trial in range(200):
@@ -190,9 +191,9 @@ def test_a_requests_proposals_and_ranks_are_the_batch_ones() -> None:
         if trial % 2:
             scores = scores + rng.normal(size=n) * (rng.random(n) < 0.3)
         blocked = rng.random(n) < 0.2
-        ranks = _ranks(scores[None, :], blocked[None, :])[0]
-        keyed = _keyed(scores, blocked)
+        ranks = source_ranks(scores[None, :], blocked[None, :])[0]
+        keyed = sort_keys(scores, blocked)
         items = np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False))
-        assert np.array_equal(_ranks_at(keyed, items), ranks[items]), trial
+        assert np.array_equal(ranks_at(keyed, items), ranks[items]), trial
         for limit in (1, 3, 10, 50):
-            assert np.array_equal(_best(keyed, limit), ranks < limit), (trial, limit)
+            assert np.array_equal(best_below(keyed, limit), ranks < limit), (trial, limit)

@@ -17,13 +17,13 @@ from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
-from training.recommend.interactions import Interactions, bm25
+from training.recommend.dataset import Interactions, bm25
 
 Scored = list[tuple[int, float]]
 _threadpools: ThreadpoolController | None = None  # found once: looking the libraries up costs milliseconds
 
 
-def _one_blas_thread() -> ThreadpoolController:
+def one_blas_thread() -> ThreadpoolController:
     """Small solves run single-threaded: on a busy machine BLAS threads wait on each other (0.5 ms -> 27 ms)."""
     global _threadpools
     if _threadpools is None:
@@ -218,7 +218,7 @@ class Fallback:
         return [(item, float(k - rank)) for rank, item in enumerate(chosen)]
 
 
-class _FactorSource(ABC):
+class FactorSource(ABC):
     """Scores every product by user-factor . item-factor; a cart folds into the user vector."""
 
     name = "factors"
@@ -228,20 +228,20 @@ class _FactorSource(ABC):
         self.item_factors = np.zeros((0, 0), dtype=np.float32)
 
     @abstractmethod
-    def _user_vector(self, customer_index: int | None, cart: list[int]) -> np.ndarray | None:
+    def user_vector(self, customer_index: int | None, cart: list[int]) -> np.ndarray | None:
         """The user vector for a customer and cart, or None when there is nothing to go on."""
 
     def candidates(
         self, customer_index: int | None, cart: list[int], k: int, exclude: set[int] | None = None
     ) -> Scored:
-        user = self._user_vector(customer_index, cart)
+        user = self.user_vector(customer_index, cart)
         if user is None:
             return []
         scores = self.item_factors @ user
         return top_k(scores.astype(np.float64), k, _blocked(cart, exclude), positive_only=False)
 
 
-class ImplicitALS(_FactorSource):
+class ImplicitALS(FactorSource):
     """implicit's ALS on BM25-weighted order counts; a cart is folded in by recalculating the user (exact ALS).
 
     With `half_life_days` each order counts 0.5 ** (age / half life), so recent tastes weigh more.
@@ -289,7 +289,7 @@ class ImplicitALS(_FactorSource):
         self._yty = factors.T @ factors
         return self
 
-    def _user_vector(self, customer_index: int | None, cart: list[int]) -> np.ndarray | None:
+    def user_vector(self, customer_index: int | None, cart: list[int]) -> np.ndarray | None:
         if not cart:
             return None if customer_index is None else self.user_factors[customer_index]
         cart_idx = np.unique(np.asarray(cart, dtype=np.int64))
@@ -310,12 +310,12 @@ class ImplicitALS(_FactorSource):
             self._yty = factors.T @ factors
         y = self.item_factors[items].astype(np.float64)
         confidence = self.model.alpha * values
-        with _one_blas_thread().limit(limits=1, user_api="blas"):
+        with one_blas_thread().limit(limits=1, user_api="blas"):
             a = self._yty + self.model.regularization * np.eye(len(self._yty)) + (y.T * (confidence - 1.0)) @ y
             return np.linalg.solve(a, y.T @ confidence).astype(np.float32)
 
 
-class ImplicitBPR(_FactorSource):
+class ImplicitBPR(FactorSource):
     """implicit's BPR on who-bought-what; a cart adds the mean of its item vectors to the user vector.
 
     One thread by default: BPR's parallel SGD is lock-free, so more threads make fits non-deterministic.
@@ -349,7 +349,7 @@ class ImplicitBPR(_FactorSource):
         self.item_factors = np.asarray(self.model.item_factors)
         return self
 
-    def _user_vector(self, customer_index: int | None, cart: list[int]) -> np.ndarray | None:
+    def user_vector(self, customer_index: int | None, cart: list[int]) -> np.ndarray | None:
         # implicit's BPR appends a bias column: items carry their bias, users a constant 1
         if customer_index is None and not cart:
             return None

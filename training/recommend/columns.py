@@ -1,7 +1,7 @@
 """The ranker's features by name: one place says which columns exist and in which order.
 
 A LightGBM booster reads columns by position, so the names here are the contract between the code that builds a
-feature matrix (`pair_features`, `side_features`) and a fitted, possibly pickled, ranker. Builders write columns
+feature matrix (`pairs`, `side_features`) and a fitted, possibly pickled, ranker. Builders write columns
 by name into a `Matrix`, which refuses unknown names and unfilled columns. A fitted reranker records the names it
 was trained with; `check_features` refuses a model whose names differ from what this code computes. Change what a
 feature means and you must change its name, so an older model is refused rather than fed the new meaning.
@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from training.recommend.recommender import Recommender
+from features import catalog
+
+if TYPE_CHECKING:  # for annotations only: the model module imports nothing from here at run time
+    from training.recommend.model import Recommender
 
 PER_SOURCE = ("score", "rank")  # every candidate source adds `<source>_score` and `<source>_rank`
 CUSTOMER_FEATURES = (
@@ -63,7 +65,7 @@ def source_names(sources: Iterable[str]) -> tuple[str, ...]:
 
 
 def purchase_names(sources: Iterable[str]) -> tuple[str, ...]:
-    """The columns built from purchases alone (`pair_features.candidate_frame`), in order."""
+    """The columns built from purchases alone (`pairs.candidate_frame`), in order."""
     return (*source_names(sources), "n_sources", *PAIR_FEATURES, *ITEM_FEATURES, *CUSTOMER_FEATURES)
 
 
@@ -122,7 +124,7 @@ def recorded_names(recommender: Recommender) -> dict[str, tuple[str, ...]]:
 def expected_names(recommender: Recommender, feast: Sequence[str] | None = None) -> tuple[str, ...]:
     """The names this code computes for the recommender's sources (and Feast features, when it has side ones)."""
     if feast is None:
-        from features.catalog import RECOMMENDER_CUSTOMER_FEATURES as feast
+        feast = catalog.RECOMMENDER_CUSTOMER_FEATURES  # read when called: the catalogue names today's features
     with_side = recommender.reranker.side is not None
     return ranker_names(recommender.reranker.context.sources, feast if with_side else None)
 

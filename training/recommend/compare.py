@@ -8,7 +8,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from training.compare import champion_seen_rows, evaluation_set, load_version, logged
-from training.recommend.holdout import evaluate_recommender
+from training.recommend.evaluate import evaluate_recommender
 from training.recommend.pyfunc import recommender_of
 
 log = logging.getLogger(__name__)

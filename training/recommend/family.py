@@ -22,14 +22,14 @@ from training import inputs
 from training.family import Context, Dataset, Evaluation, Family, Options, Packaged, Split
 from training.recommend import compare
 from training.recommend.adapter import RecommenderAdapter
+from training.recommend.baselines import baseline_sources
 from training.recommend.batch import recommend_customers
 from training.recommend.candidates import CandidateSource
-from training.recommend.evaluate import evaluate_fitted
-from training.recommend.guard import baseline_sources
-from training.recommend.holdout import evaluate_recommender, truth_frame
+from training.recommend.evaluate import evaluate_recommender, truth_frame
+from training.recommend.metrics import evaluate_fitted
+from training.recommend.model import MODES, Recommender
 from training.recommend.products import build_product_table
 from training.recommend.pyfunc import SIGNATURE, RecommenderModel, input_example, recommender_of
-from training.recommend.recommender import MODES, Recommender
 from training.recommend.rerank import RerankConfig, fit_reranker
 from training.recommend.side_features import ProductLookup, SideFeatures, feast_customer_lookup
 
@@ -81,7 +81,7 @@ def fit_recommender(
     return Recommender.build(reranker, table, catalogue)
 
 
-class RecommenderFamily(Family):
+class RecommenderFamily(Family[RecommenderAdapter]):
     name = "recommender"
     feature_service = RECOMMENDER_SERVICE
     primary_metric = f"all_recall_at_{K}"
@@ -104,6 +104,25 @@ class RecommenderFamily(Family):
         "horizon_days": 30,
         "options": RecommenderOptions(
             config=RerankConfig(n_estimators=60, learning_rate=0.1, earlier_cutoffs_days=(30,), cart_sessions=300)
+        ),
+    }
+    tiny = {
+        "horizon_days": 28,
+        "options": RecommenderOptions(
+            config=RerankConfig(
+                als_factors=8,
+                als_iterations=3,
+                bpr_factors=8,
+                bpr_iterations=10,
+                proposals=dict.fromkeys(("als", "bpr", "co_order", "co_customer", "repeat", "popular"), 10),
+                earlier_cutoffs_days=(),
+                later_cutoffs_days=(),
+                n_estimators=10,
+                num_leaves=7,
+                min_child_samples=5,
+                cart_sessions=50,
+                num_threads=1,
+            )
         ),
     }
 
@@ -156,7 +175,7 @@ class RecommenderFamily(Family):
         unknown = set(options) - {"mode", "k"}
         if unknown:
             raise ValueError(f"recommender predictions take mode and k (got {', '.join(sorted(unknown))})")
-        mode, k = str(options.get("mode", "all")), int(options.get("k", 10))
+        mode, k = str(options.get("mode", MODES[0])), int(options.get("k", K))
         if mode not in MODES:
             raise ValueError(f"--mode {mode}: choose one of {', '.join(MODES)}")
         recommender = recommender_of(model, f"{self.name} v{version}")

@@ -14,7 +14,7 @@ from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import Array, ColSpec, DataType, Schema
 
 from training.recommend.columns import StaleModel, check_features
-from training.recommend.recommender import Recommender
+from training.recommend.model import Recommender
 
 __all__ = ["LAYOUT", "SIGNATURE", "RecommenderModel", "StaleModel", "input_example", "recommender_of"]
 
@@ -38,7 +38,7 @@ SIGNATURE = ModelSignature(
 )
 # The pickled layout of `Recommender` (its features and tables). Raise it whenever a change would make a model
 # pickled by older code compute wrong features or fail: such a model is then refused with a clear message.
-LAYOUT = 2  # 2: ages as shares of the history (features are checked by name too: `schema.check_features`)
+LAYOUT = 2  # 2: ages as shares of the history (features are checked by name too: `columns.check_features`)
 
 
 def input_example(recommender: Recommender) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from lightgbm import LGBMRanker
 
-from training.recommend import guard
+from training.recommend import baselines, guard
 from training.recommend.candidates import (
     CandidateSource,
     CoPurchase,
@@ -31,10 +31,10 @@ from training.recommend.candidates import (
     Repeat,
     Scored,
 )
-from training.recommend.evaluate import truth_sets
-from training.recommend.frames import Frame, batches, cart_sessions, group_frame, stack, training_frame, with_side
-from training.recommend.interactions import Interactions, purchases
-from training.recommend.pair_features import Context, build_context, candidate_frame, request_frame
+from training.recommend.dataset import Interactions, purchases
+from training.recommend.label_frames import Frame, batches, cart_sessions, group_frame, stack, training_frame, with_side
+from training.recommend.metrics import truth_sets
+from training.recommend.pairs import Context, build_context, candidate_frame, request_frame
 from training.recommend.side_features import SideFeatures, SideTables
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class Reranker:
     config: RerankConfig
     fit_seconds: float = 0.0
     side: SideTables | None = None
-    feature_names: tuple[str, ...] = ()  # the rankers' columns, as trained (see `schema`)
+    feature_names: tuple[str, ...] = ()  # the rankers' columns, as trained (see `columns`)
     policy: dict[str, guard.ModePolicy] = field(default_factory=dict)  # mode -> model, blend or fallback
     baselines: dict[str, CandidateSource] = field(default_factory=dict)  # fitted, those the policy uses
 
@@ -133,11 +133,36 @@ class Reranker:
     ) -> list[Scored]:
         """`recommend` for many (customer, cart) pairs at once, in batches (much faster than one by one).
 
-        The rankers' own order: the `policy` is applied by `Recommender`. `customer_rows` (one per customer,
+        The rankers' own order: the `policy` is applied by `ranking`. `customer_rows` (one per customer,
         columns in `side.customer_names` order) replaces the customer features held since training.
         """
-        carts = carts if carts is not None else [[] for _ in customers]
+        rows, items, scores = self.score(customers, carts, new_only, customer_rows)
+        order = np.lexsort((items, -scores, rows))
+        bounds = np.searchsorted(rows[order], np.arange(len(customers) + 1))
         out: list[Scored] = []
+        for row in range(len(customers)):
+            mine = order[bounds[row] : bounds[row + 1]][: max(k, 0)]
+            out.append([(int(items[j]), float(scores[j])) for j in mine])
+        return out
+
+    def score(
+        self,
+        customers: Sequence[int | None],
+        carts: Sequence[Sequence[int]] | None,
+        new_only: bool = False,
+        customer_rows: np.ndarray | None = None,
+        keep: np.ndarray | None = None,
+        threads: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rankers' score of the candidates of many (customer, cart) pairs: (row, product index, score).
+
+        Computed `config.batch_size` rows at a time (one row alone: `request_frame`). `keep` (rows x products)
+        drops candidates before they are scored: each one is scored on its own, so the others' scores stay the
+        same. `threads` fixes LightGBM's threads (default: `predict_threads` under 20,000 candidates, else
+        `num_threads`).
+        """
+        carts = carts if carts is not None else [[] for _ in customers]
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for batch in batches(len(customers), self.config.batch_size):
             chosen = [customers[i] for i in batch]
             chosen_carts = [list(carts[i]) for i in batch]
@@ -145,6 +170,9 @@ class Reranker:
                 rows, items, features = request_frame(self.context, chosen[0], chosen_carts[0], new_only)
             else:
                 rows, items, features = candidate_frame(self.context, chosen, chosen_carts, new_only)
+            if keep is not None:
+                wanted = keep[batch.start + rows, items]
+                rows, items, features = rows[wanted], items[wanted], features[wanted]
             override = None if customer_rows is None else customer_rows[batch.start : batch.stop]
             features = with_side(features, self.side, rows, items, chosen, chosen_carts, override)
             with_cart = np.array([bool(c) for c in chosen_carts])[rows]
@@ -153,13 +181,12 @@ class Reranker:
                 picked = with_cart == cart_model
                 if picked.any():
                     ranker = self.models[(new_only, cart_model)].booster_
-                    threads = self.config.predict_threads if picked.sum() < 20_000 else self.config.num_threads
-                    scores[picked] = ranker.predict(features[picked], num_threads=threads)
-            for row in range(len(chosen)):
-                mine = np.flatnonzero(rows == row)
-                order = np.lexsort((items[mine], -scores[mine]))[: max(k, 0)]
-                out.append([(int(items[mine[j]]), float(scores[mine[j]])) for j in order])
-        return out
+                    n = threads or (self.config.predict_threads if picked.sum() < 20_000 else self.config.num_threads)
+                    scores[picked] = ranker.predict(features[picked], num_threads=n)
+            found.append((rows + batch.start, items, scores))
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+        return tuple(np.concatenate(part) for part in zip(*found, strict=True))  # type: ignore[return-value]
 
     def as_source(self, new_only: bool = False) -> RerankedSource:
         """The reranker as a `CandidateSource` (already fitted), for `evaluate_fitted`."""
@@ -226,12 +253,12 @@ def fit_reranker(
         end = min(cutoff + pd.Timedelta(days=horizon_days), as_of)
         labels = train_tx[(train_tx["ts"] >= cutoff) & (train_tx["ts"] < end)]
         here = frozenset(i for i, c in enumerate(x.customer_ids) if c in held)
-        fitted = guard.fitted_baselines(x, inner.sources) if here else {}
+        fitted = baselines.fitted_baselines(x, inner.sources) if here else {}
         for new_only in (False, True):
             plain = training_frame(inner, labels, new_only, config.batch_size, tables, here)
             frames[(new_only, False)].append(plain)
             truth = {c: t for c, t in truth_sets(x, labels, new_only).items() if c in here} if here else {}
-            lists = guard.baseline_lists(fitted, x, sorted(truth), new_only)
+            lists = baselines.baseline_lists(fitted, x, sorted(truth), new_only)
             mine = np.isin(plain.owners, list(here))
             judged[new_only].append(_Judged(mine, truth, lists, x.customer_ids, x.product_ids))
             sessions = cart_sessions(inner, labels, new_only, config.cart_sessions, config.seed)
@@ -248,9 +275,9 @@ def fit_reranker(
         policy = _inner_validation(config, frames, judged, names, progress)
     final = build_context(train_tx, config.sources(), config.proposals, as_of, config.recent_days)
     final_side = side.at(final.interactions, train_tx, as_of) if side is not None else None
-    baselines = guard.fit_baselines(policy, final.interactions)
+    kept = baselines.fit_baselines(policy, final.interactions)
     seconds = time.perf_counter() - started
-    return Reranker(final, models, config, seconds, final_side, tuple(names), policy, baselines)
+    return Reranker(final, models, config, seconds, final_side, tuple(names), policy, kept)
 
 
 @dataclass

@@ -21,8 +21,8 @@ import scipy.sparse as sp
 from features.catalog import RECOMMENDER_CUSTOMER_FEATURES, RECOMMENDER_SERVICE
 from retail.workspace import Workspace
 from training.recommend.columns import FEAST_PREFIX, ITEM_SIDE, Matrix, side_names
-from training.recommend.interactions import Interactions
-from training.recommend.pair_features import dense_row
+from training.recommend.dataset import Interactions
+from training.recommend.pairs import dense_row
 from training.recommend.products import build_product_table
 
 CustomerLookup = Callable[[pd.Timestamp, Sequence[str]], np.ndarray]  # (cutoff, ids) -> rows x features, in order
@@ -33,6 +33,7 @@ TIER = ITEM_SIDE.index("item_tier")
 
 def feast_customer_lookup(ws: Workspace) -> CustomerLookup:
     """Point-in-time customer features from the workspace's Feast repo (the `recommender_v1` service)."""
+    # deliberately lazy: Feast is heavy, and a fitted model (the service, a batch) never reads it
     from feast.errors import FeatureServiceNotFoundException
 
     from features import store
@@ -83,7 +84,7 @@ class SideTables:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """The columns of `frame` (see `schema.side_names`), then the extra product columns, if any."""
+        """The columns of `frame` (see `columns.side_names`), then the extra product columns, if any."""
         return side_names(self.customer_names) + tuple(PRODUCT_PREFIX + n for n in self.product_names)
 
     @property

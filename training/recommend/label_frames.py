@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from training.recommend.candidates import Scored
-from training.recommend.evaluate import truth_sets
-from training.recommend.interactions import purchases
-from training.recommend.pair_features import Context, candidate_frame
+from training.recommend.dataset import purchases
+from training.recommend.metrics import truth_sets
+from training.recommend.pairs import Context, candidate_frame
 from training.recommend.side_features import SideTables
 
 GUEST = -1  # the owner of a group whose session has no customer
