@@ -26,7 +26,8 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from training.demand import scoring
+from training.demand import evaluate
+from training.demand.baselines import BASELINES, baseline_forecasts
 
 RETAIL = Path(sys.executable).parent / "retail"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail" / "online_retail.parquet"
@@ -100,15 +101,15 @@ def main(
         )
         forecast = pd.read_csv(out, dtype={"product_id": str}, parse_dates=["ds"])
     history, test = frame[frame["ds"] < AS_OF], frame[frame["ds"] >= AS_OF]
-    base = scoring.baseline_forecasts(history, HORIZON, "D")
+    base = baseline_forecasts(history, HORIZON, "D")
     ours = forecast.rename(columns={"product_id": "unique_id", "p50": "model", "p10": "model_p10", "p90": "model_p90"})
     rows = test.merge(ours[["unique_id", "ds", "model", "model_p10", "model_p90"]], on=["unique_id", "ds"], how="left")
     missing = int(rows["model"].isna().sum())
     rows = rows.fillna({"model": 0.0, "model_p10": 0.0, "model_p90": 0.0}).merge(base, on=["unique_id", "ds"])
-    figures = scoring.scores(rows, history, "D", ["model", *scoring.BASELINES])
+    figures = evaluate.scores(rows, history, "D", ["model", *BASELINES])
     typer.echo(f"\n{N_PRODUCTS} products, {HORIZON} days from {AS_OF:%Y-%m-%d} ({missing} rows unforecast):")
     typer.echo(f"{'model':<16}{'WAPE':>8}{'MASE':>8}{'bias':>8}{'P10-P90 coverage':>20}")
-    for name in ["model", *scoring.BASELINES]:
+    for name in ["model", *BASELINES]:
         coverage = figures.get(f"{name}_coverage")
         shown = f"{coverage:.3f}" if coverage is not None else "-"
         typer.echo(

@@ -15,8 +15,8 @@ from retail.cli import app
 from retail.settings import Settings
 from retail.workspace import Workspace
 from training import run
-from training.demand import series
-from training.demand.family import DemandOptions
+from training.demand import dataset
+from training.demand.options import DemandOptions
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -24,7 +24,7 @@ runner = CliRunner()
 
 def _products(ws: Workspace, n: int) -> list[str]:
     end = pd.Timestamp(ws.read_meta()["data_end"])
-    return series.recent_products(series.read_sales(ws, "product"), end)[:n]
+    return dataset.recent_products(dataset.read_sales(ws, "product"), end)[:n]
 
 
 def test_overrides_change_the_adjusted_values_and_revert_with_an_audit_trail(built, http: httpx.Client) -> None:

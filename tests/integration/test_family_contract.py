@@ -173,8 +173,8 @@ class TestDemandContract(FamilyContract):
     ]
 
     def served_and_offline(self, built, http: httpx.Client) -> tuple[Any, Any]:
-        from training.demand import series
-        from training.demand.model import INPUT
+        from training.demand import dataset as series
+        from training.demand.pyfunc import INPUT
 
         model, _ = _champion_model(built, self.name)
         end = pd.Timestamp(built.ws.read_meta()["data_end"])

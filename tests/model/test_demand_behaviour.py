@@ -10,7 +10,7 @@ import pytest
 from features.sales import daily_sales, product_attributes
 from features.simulate import simulate
 from features.simvocab import WEEKLY
-from training.demand import forecaster, series
+from training.demand import dataset, model
 
 pytestmark = pytest.mark.model
 DAY = pd.Timedelta(days=1)
@@ -25,13 +25,13 @@ def world() -> dict[str, pd.DataFrame]:
 def _series(world: dict[str, pd.DataFrame], level: str, end: pd.Timestamp) -> pd.DataFrame:
     sales = daily_sales(world["transactions"], world["products"], by_store=level == "product_store")
     sales = sales.assign(ds=sales["event_timestamp"] - DAY)
-    sales["unique_id"] = sales["product_id"] + (series.SEP + sales["store_id"] if level == "product_store" else "")
-    return series.frame(sales, product_attributes(world["products"], world["transactions"]), end)
+    sales["unique_id"] = sales["product_id"] + (dataset.SEP + sales["store_id"] if level == "product_store" else "")
+    return dataset.frame(sales, product_attributes(world["products"], world["transactions"]), end)
 
 
 def _fit_and_forecast(history: pd.DataFrame, end: pd.Timestamp, price_ratio: float = 1.0) -> pd.DataFrame:
     train = history[history["ds"] < end]
-    fitted = forecaster.fit(train, forecaster.Spec(horizon=28, country="US"))
+    fitted = model.fit(train, dataset.Spec(horizon=28, country="US"))
     return fitted.forecast(train, 28, price_ratio=price_ratio)
 
 
@@ -69,11 +69,11 @@ def test_store_differences_are_recovered(world: dict[str, pd.DataFrame]) -> None
     end = pd.Timestamp("2026-06-02")
     history = _series(world, "product_store", end + DAY * 28)
     out = _fit_and_forecast(history, end).merge(history, on=["unique_id", "ds"])
-    stores = out["unique_id"].str.split(series.SEP).str[1]
+    stores = out["unique_id"].str.split(dataset.SEP).str[1]
     shares = out.groupby(stores)[["p50", "y"]].sum()
     shares = shares / shares.sum()
     assert len(shares) == 4
     assert shares["p50"].idxmax() == shares["y"].idxmax() == "S00"  # the online shop sells most
     assert (shares["p50"] - shares["y"]).abs().max() < 0.05  # each store's share of the sales
-    products = out.groupby(out["unique_id"].str.split(series.SEP).str[0])[["p50", "y"]].sum()
+    products = out.groupby(out["unique_id"].str.split(dataset.SEP).str[0])[["p50", "y"]].sum()
     assert products["p50"].corr(products["y"], method="spearman") > 0.8  # bottom-up product totals

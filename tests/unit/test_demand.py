@@ -14,7 +14,7 @@ from features.sales import daily_sales, product_attributes
 from retail import db
 from retail.settings import Settings
 from retail.workspace import Workspace
-from training.demand import files, forecaster, series, storage
+from training.demand import dataset, files, model, storage
 
 
 def _tx(rows: list[tuple[str, str, str, int, float]]) -> pd.DataFrame:
@@ -71,7 +71,7 @@ def _sales(days: dict[str, list[tuple[str, float]]]) -> pd.DataFrame:
 
 def test_frame_zero_fills_from_the_start_of_the_data_and_cuts_at_end() -> None:
     sales = _sales({"A": [("2026-01-01", 2), ("2026-01-04", 1), ("2026-01-09", 5)], "B": [("2026-01-03", 1)]})
-    out = series.frame(sales, pd.DataFrame(columns=["product_id", "category", "tier"]), pd.Timestamp("2026-01-06"))
+    out = dataset.frame(sales, pd.DataFrame(columns=["product_id", "category", "tier"]), pd.Timestamp("2026-01-06"))
     a = out[out["unique_id"] == "A"]
     assert a["ds"].min() == pd.Timestamp("2026-01-01") and a["ds"].max() == pd.Timestamp("2026-01-05")
     assert a["y"].tolist() == [2, 0, 0, 1, 0]
@@ -83,7 +83,7 @@ def test_frame_zero_fills_from_the_start_of_the_data_and_cuts_at_end() -> None:
 def test_price_is_the_last_sale_s_as_known_before_the_day() -> None:
     sales = _sales({"A": [("2026-01-01", 2), ("2026-01-03", 1)]})
     sales["price_ratio"] = [0.5, 0.8]
-    out = series.frame(sales, pd.DataFrame(columns=["product_id", "category", "tier"]), pd.Timestamp("2026-01-05"))
+    out = dataset.frame(sales, pd.DataFrame(columns=["product_id", "category", "tier"]), pd.Timestamp("2026-01-05"))
     assert out["price_ratio"].tolist() == [1.0, 0.5, 0.5, 0.8]  # never the day's own price: it would tell a sale
 
 
@@ -91,10 +91,10 @@ def test_weekly_frame_has_whole_monday_weeks_before_end() -> None:
     days = [(f"2026-01-{d:02d}", 1.0) for d in range(1, 22)]
     sales = _sales({"A": days})
     end = pd.Timestamp("2026-01-21")  # a Wednesday: weeks 05..11 and 12..18 (01..04 and 19..20 are partial)
-    out = series.frame(sales, pd.DataFrame(columns=["product_id", "category", "tier"]), end, "W")
+    out = dataset.frame(sales, pd.DataFrame(columns=["product_id", "category", "tier"]), end, "W")
     assert out["ds"].tolist() == [pd.Timestamp("2026-01-05"), pd.Timestamp("2026-01-12")]
     assert out["y"].tolist() == [7.0, 7.0]
-    assert series.period_end(end, "W") == pd.Timestamp("2026-01-19")
+    assert dataset.period_end(end, "W") == pd.Timestamp("2026-01-19")
 
 
 def _weekly_pattern(n_series: int = 12, days: int = 240, seed: int = 0) -> pd.DataFrame:
@@ -112,7 +112,7 @@ def test_forecaster_learns_the_weekly_pattern_with_ordered_calibrated_quantiles(
     data = _weekly_pattern()
     cut = data["ds"].max() - pd.Timedelta(days=27)
     train, test = data[data["ds"] < cut], data[data["ds"] >= cut]
-    fitted = forecaster.fit(train, forecaster.Spec(horizon=28, lgbm={"n_estimators": 80}))
+    fitted = model.fit(train, dataset.Spec(horizon=28, lgbm={"n_estimators": 80}))
     out = fitted.forecast(train, 28).merge(test, on=["unique_id", "ds"])
     assert len(out) == 12 * 28
     assert (out["p10"] <= out["p50"]).all() and (out["p50"] <= out["p90"]).all()
@@ -127,9 +127,9 @@ def test_forecaster_learns_the_weekly_pattern_with_ordered_calibrated_quantiles(
 
 def test_square_root_target_inverts_exactly_and_keeps_returns() -> None:
     y = np.array([-9.0, -0.25, 0.0, 1.0, 2.5, 400.0])
-    assert np.allclose(forecaster.signed_square(forecaster.signed_sqrt(y)), y)
-    assert forecaster.signed_sqrt(np.array([-4.0]))[0] == -2.0  # a return stays a negative, not NaN
-    assert (forecaster.signed_square(np.array([3e-23, -5e-7])) == 0.0).all()  # no 1e-45 units in an answer
+    assert np.allclose(model.signed_square(model.signed_sqrt(y)), y)
+    assert model.signed_sqrt(np.array([-4.0]))[0] == -2.0  # a return stays a negative, not NaN
+    assert (model.signed_square(np.array([3e-23, -5e-7])) == 0.0).all()  # no 1e-45 units in an answer
 
 
 def test_forecaster_reaches_a_best_seller_among_small_series() -> None:
@@ -139,7 +139,7 @@ def test_forecaster_reaches_a_best_seller_among_small_series() -> None:
     data.loc[big, "y"] = rng.poisson(300.0, big.sum())  # one series sells about 100 times the others
     cut = data["ds"].max() - pd.Timedelta(days=27)
     train, test = data[data["ds"] < cut], data[data["ds"] >= cut]
-    fitted = forecaster.fit(train, forecaster.Spec(horizon=28, lgbm={"n_estimators": 80, "learning_rate": 0.1}))
+    fitted = model.fit(train, dataset.Spec(horizon=28, lgbm={"n_estimators": 80, "learning_rate": 0.1}))
     top = fitted.forecast(train, 28).merge(test, on=["unique_id", "ds"]).query("unique_id == 'S0'")
     assert 0.85 <= top["p50"].sum() / top["y"].sum() <= 1.15
 
@@ -147,12 +147,12 @@ def test_forecaster_reaches_a_best_seller_among_small_series() -> None:
 def test_forecaster_needs_enough_history() -> None:
     short = _weekly_pattern(n_series=2, days=60)
     with pytest.raises(ValueError, match="calibration windows"):
-        forecaster.fit(short, forecaster.Spec(horizon=28))
+        model.fit(short, dataset.Spec(horizon=28))
 
 
 def test_unknown_holiday_country_is_refused() -> None:
     with pytest.raises(ValueError, match="holiday country"):
-        forecaster.Spec(country="XX")
+        dataset.Spec(country="XX")
 
 
 def test_read_series_names_the_bad_row_and_column(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from retail.settings import Settings
 from retail.workspace import Workspace
 from serving.auth import create_key, key_label
 from training.demand import adapter, storage
-from training.demand.forecaster import Spec
-from training.demand.model import DemandModel
+from training.demand.dataset import Spec
+from training.demand.pyfunc import DemandModel
 from training.demand.tables import ForecastOverride
 
 AS_OF = pd.Timestamp("2026-07-01")

@@ -7,14 +7,18 @@ For each series and day since `since`, the forecast judged is the newest stored 
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 
 from retail.settings import Settings
 from retail.workspace import Workspace
-from training.demand import series, storage
+from training import tracking
+from training.demand import dataset, storage
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ def measure(ws: Workspace, settings: Settings, since: pd.Timestamp) -> Accuracy:
         stored = storage.adjust(stored, storage.active_overrides(s, list(stored["product_id"].unique())))
     actual = _actuals(ws, stored)
     rows = stored.merge(actual, on=["product_id", "store_id", "ds"], how="left").fillna({"y": 0.0})
-    categories = series.read_attributes(ws).set_index("product_id")["category"]
+    categories = dataset.read_attributes(ws).set_index("product_id")["category"]
     rows["category"] = rows["product_id"].map(categories).fillna("unknown")
     rows["store"] = rows["store_id"].replace("", "all stores")
     by = {"product": _table(rows, "product_id"), "category": _table(rows, "category"), "store": _table(rows, "store")}
@@ -73,7 +77,7 @@ def _actuals(ws: Workspace, stored: pd.DataFrame) -> pd.DataFrame:
     parts = []
     levels = stored["store_id"].ne("").map({True: "product_store", False: "product"})
     for (level, freq), rows in stored.groupby([levels, stored["freq"]]):
-        sales = series.read_sales(ws, str(level))
+        sales = dataset.read_sales(ws, str(level))
         sales = sales.assign(store_id=sales["store_id"] if level == "product_store" else "")
         daily = sales.groupby(["product_id", "store_id", "ds"], as_index=False)["units"].sum()
         parts.append(_to_periods(daily, rows, 7 if freq == "W" else 1))
@@ -94,13 +98,6 @@ def _to_periods(daily: pd.DataFrame, stored: pd.DataFrame, days: int) -> pd.Data
 
 def log_to_mlflow(ws: Workspace, settings: Settings, result: Accuracy) -> str:
     """One run in the `demand-accuracy` experiment: overall figures as metrics, the tables as CSV artifacts."""
-    import tempfile
-    from pathlib import Path
-
-    import mlflow
-
-    from training import tracking
-
     tracking.connect(ws, settings)
     experiment = tracking.experiment(ws, "demand-accuracy")
     with mlflow.start_run(experiment_id=experiment, run_name=f"accuracy-since-{result.since:%Y%m%d}") as run:

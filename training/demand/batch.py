@@ -1,4 +1,5 @@
-"""Batch forecasts as of a date: model quantiles, planners' adjusted values and revenue at list price."""
+"""Demand batch forecasts, what `retail predict demand` writes and the service answers from: model quantiles as of
+a date, planners' adjusted values and revenue at list price."""
 
 from __future__ import annotations
 
@@ -11,19 +12,12 @@ import pandas as pd
 from features.sales import DAY
 from retail import db
 from retail.workspace import Workspace
-from training.demand import series, storage
-from training.demand.model import INPUT, DemandModel
+from training.demand import dataset, storage
+from training.demand.pyfunc import INPUT, unwrap
 from training.family import Context
 
 log = logging.getLogger(__name__)
 PRICE_DAYS = 90
-
-
-def unwrap(model: Any) -> DemandModel:
-    inner = model.unwrap_python_model() if hasattr(model, "unwrap_python_model") else model
-    if not isinstance(inner, DemandModel):
-        raise ValueError(f"not a demand model: {type(inner).__name__}")
-    return inner
 
 
 def prices(ws: Workspace, sales: pd.DataFrame, end: pd.Timestamp) -> pd.Series:
@@ -31,7 +25,7 @@ def prices(ws: Workspace, sales: pd.DataFrame, end: pd.Timestamp) -> pd.Series:
     recent = sales[(sales["ds"] < end) & (sales["ds"] >= end - DAY * PRICE_DAYS)]
     totals = recent.groupby("product_id")[["revenue", "units"]].sum()
     selling = totals["revenue"] / totals["units"].where(totals["units"] > 0)
-    listed = series.read_attributes(ws).set_index("product_id")["list_price"]
+    listed = dataset.read_attributes(ws).set_index("product_id")["list_price"]
     return listed.where(listed > 0).combine_first(selling).rename("price")
 
 
@@ -49,19 +43,19 @@ def model_forecast(
     `products` defaults to every product sold in the 90 days before `as_of`.
     """
     inner = unwrap(model)
-    sales = series.read_sales(ws, inner.level)
-    products = products or series.recent_products(sales, as_of)
+    sales = dataset.read_sales(ws, inner.level)
+    products = products or dataset.recent_products(sales, as_of)
     known = set(sales.loc[sales["ds"] < as_of, "product_id"].astype(str))
     unknown = sorted(set(products) - known)
     if unknown:
         raise ValueError(f"product_id: no sales before {as_of:%Y-%m-%d} for {', '.join(unknown[:10])}")
     ids = list(sales.loc[sales["product_id"].isin(products), "unique_id"].unique())
-    history = series.frame(sales, series.read_attributes(ws), as_of, inner.spec.freq, ids)
+    history = dataset.frame(sales, dataset.read_attributes(ws), as_of, inner.spec.freq, ids)
     progress(f"demand: forecasting {len(ids):,} series for {horizon} periods from {as_of:%Y-%m-%d}")
     pred = model.predict(history[INPUT], params={"horizon": horizon})
-    names = series.keys(inner.level)
+    names = dataset.keys(inner.level)
     out = pred.merge(history.drop_duplicates("unique_id")[["unique_id", *names]], on="unique_id")
-    keys = series.keys(level)
+    keys = dataset.keys(level)
     out = out.groupby([*keys, "ds"], as_index=False)[["p10", "p50", "p90"]].sum()  # bottom-up to the level asked
     out["price"] = out["product_id"].map(prices(ws, sales, as_of)).fillna(0.0)
     return out.sort_values([*keys, "ds"]).reset_index(drop=True)
@@ -73,14 +67,12 @@ def forecast(ctx: Context, model: Any, version: str, options: dict[str, Any]) ->
     The forecast is stored in the application database (for accuracy tracking) and `adjusted` applies the
     planners' overrides in force.
     """
-    from training.demand.family import periods
-
     inner = unwrap(model)
     level = options.get("level") or inner.level
     if level == "product_store" and inner.level == "product":
         raise ValueError(f"demand v{version} forecasts products, not stores: train it with --level product_store")
     days = int(options.get("horizon_days") or inner.spec.horizon * (7 if inner.spec.freq == "W" else 1))
-    horizon = periods(pd.Timedelta(days=days), inner.spec.freq)
+    horizon = dataset.periods(pd.Timedelta(days=days), inner.spec.freq)
     out = model_forecast(ctx.ws, ctx.as_of, model, level, horizon, options.get("products"), ctx.progress)
     with db.session(ctx.ws, ctx.settings) as s:  # stored for accuracy tracking, with the overrides in force
         storage.store_run(s, out, version, ctx.as_of, level, inner.spec.freq, "predict")

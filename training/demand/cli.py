@@ -1,18 +1,25 @@
-"""`retail train demand`, `retail predict demand` and the `retail forecast` group (imports stay light)."""
+"""`retail train demand`, `retail predict demand` and the `retail forecast` group.
+
+Defaults come from the family's options (`training.demand.options`); the work is imported when a command runs, so
+`retail --help` does not load the model libraries.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
 from retail.cliopts import AliasOpt, DateOpt, OutOpt, WorkspaceOpt, command, predict_to_file, train_and_report
+from retail.cliopts import workspace as open_workspace
+from training.demand.dataset import Spec
+from training.demand.options import HORIZON_DAYS, DemandOptions, Freq, Level
 
 NAME = "demand"
-Freq = Literal["D", "W"]
-LevelName = Literal["product", "product_store"]
+DEFAULTS = DemandOptions()
+OriginsOpt = Annotated[int, typer.Option(min=1, help="Backtest origins, H apart, the last at T - H.")]
 FreqOpt = Annotated[Freq, typer.Option(help="D: daily series; W: whole Monday-to-Sunday weeks before --as-of.")]
 HorizonOpt = Annotated[int, typer.Option(min=1, help="Days to forecast (whole weeks for --freq W).")]
 forecast_app = typer.Typer(help="Demand forecasts: any series, and accuracy against what sold.", no_args_is_help=True)
@@ -23,15 +30,15 @@ groups = {"forecast": forecast_app}  # command groups this family adds to `retai
 def train(
     workspace_dir: WorkspaceOpt = Path("."),
     as_of: DateOpt = None,
-    horizon_days: HorizonOpt = 28,
-    freq: FreqOpt = "D",
-    level: Annotated[LevelName, typer.Option(help="Series per product, or per product and store.")] = "product",
-    series: Annotated[int, typer.Option(min=1, help="Fit on this many series with the most units.")] = 500,
-    origins: Annotated[int, typer.Option(min=1, help="Backtest origins, H apart, the last at T - H.")] = 3,
+    horizon_days: HorizonOpt = HORIZON_DAYS,
+    freq: FreqOpt = DEFAULTS.freq,
+    level: Annotated[Level, typer.Option(help="Series per product, or per product and store.")] = DEFAULTS.level,
+    series: Annotated[int, typer.Option(min=1, help="Fit on this many series with the most units.")] = DEFAULTS.series,
+    origins: Annotated[
+        int, typer.Option(min=1, help="Backtest origins, H apart, the last at T - H.")
+    ] = DEFAULTS.origins,
 ) -> None:
     """Backtest against statsforecast baselines before --as-of, refit on everything, register `demand`."""
-    from training.demand.family import DemandOptions
-
     options = DemandOptions(freq=freq, level=level, series=series, origins=origins)
     train_and_report(NAME, workspace_dir, as_of, horizon_days, options)
 
@@ -43,15 +50,15 @@ def predict(
     as_of: DateOpt = None,
     horizon_days: Annotated[int | None, typer.Option(min=1, help="Days to forecast (default: trained).")] = None,
     products: Annotated[Path | None, typer.Option(help="CSV with a product_id column (default: sold lately).")] = None,
-    level: Annotated[LevelName | None, typer.Option(help="Default: the level the model was trained at.")] = None,
+    level: Annotated[Level | None, typer.Option(help="Default: the level the model was trained at.")] = None,
     alias: AliasOpt = "champion",
 ) -> None:
     """product_id[, store_id], ds, p10, p50, p90, adjusted, revenue_* from --as-of; and revenue by category."""
-    from training.demand.files import read_products, write_revenue
+    from training.demand.files import read_products, write_revenue  # lazy: keeps `retail --help` light
 
     options = {"horizon_days": horizon_days, "level": level, "products": read_products(products) if products else None}
     frame = predict_to_file(NAME, out, workspace_dir, as_of, alias, options)
-    summary = write_revenue(frame, out, workspace_dir)
+    summary = write_revenue(frame, out, open_workspace(workspace_dir)[0])
     typer.echo(f"wrote {len(frame):,} forecast rows to {out} and revenue by category and month to {summary}")
 
 
@@ -61,11 +68,11 @@ def forecast_series(
     history: Annotated[Path, typer.Option(help="CSV or parquet with unique_id, ds, y (other columns ignored).")],
     out: OutOpt,
     horizon: Annotated[int, typer.Option(min=1, help="Periods to forecast.")],
-    freq: FreqOpt = "D",
-    country: Annotated[str, typer.Option(help="Public holidays of this country (ISO code).")] = "GB",
+    freq: FreqOpt = DEFAULTS.freq,
+    country: Annotated[str, typer.Option(help="Public holidays of this country (ISO code).")] = Spec.country,
 ) -> None:
     """Forecast your own series with the demand model's code (no workspace, no Feast): unique_id, ds, p10, p50, p90."""
-    from training.demand.files import forecast_file
+    from training.demand.files import forecast_file  # lazy: keeps `retail --help` light
 
     rows = forecast_file(history, out, horizon, freq, country)
     typer.echo(f"wrote {rows:,} forecast rows to {out}")
@@ -79,13 +86,12 @@ def forecast_accuracy(
     out: Annotated[Path | None, typer.Option(help="Write the per-product table here (.csv or .parquet).")] = None,
 ) -> None:
     """Stored forecasts against what sold: WAPE and bias of model and adjusted values, logged to MLflow."""
-    import pandas as pd
+    import pandas as pd  # lazy, with the work: keeps `retail --help` light
 
-    from retail.cliopts import workspace
     from retail.files import write_frame
     from training.demand import accuracy
 
-    ws, settings = workspace(workspace_dir)
+    ws, settings = open_workspace(workspace_dir)
     result = accuracy.measure(ws, settings, pd.Timestamp(since))
     run_id = accuracy.log_to_mlflow(ws, settings, result)
     o = result.overall

@@ -42,6 +42,7 @@ class DemandFamily(Family[DemandAdapter]):
     guards = tuple(("model_wape", f"{b}_wape", f"WAPE above the {b.replace('_', ' ')} baseline") for b in BASELINES)
     options_type = DemandOptions
     quick = {"horizon_days": 28, "options": DemandOptions(series=40, origins=2)}
+    tiny = {"horizon_days": 14, "options": DemandOptions(series=10, origins=1)}
 
     def dataset(self, ctx: Context, split: Split, options: Options) -> Dataset:
         assert isinstance(options, DemandOptions)

@@ -9,7 +9,11 @@ import pandas as pd
 
 from features.contract import DataError
 from features.importers import CSV_LINE_OFFSET, read_file
-from retail.files import write_frame
+from retail.files import check_suffix, write_frame
+from retail.workspace import Workspace
+from training.demand import model
+from training.demand.batch import revenue_by_category_month
+from training.demand.dataset import Spec, read_attributes
 
 
 def read_products(path: Path) -> list[str]:
@@ -55,13 +59,10 @@ def read_series(path: Path) -> pd.DataFrame:
 
 def forecast_file(history: Path, out: Path, horizon: int, freq: str, country: str) -> int:
     """Fit the demand model's code on a user's series and write `unique_id, ds, p10, p50, p90`; rows written."""
-    from retail.files import check_suffix
-    from training.demand import forecaster
-
     check_suffix(out)
     frame = read_series(history)
-    spec = forecaster.Spec(freq=freq, horizon=horizon, country=country)
-    fitted = forecaster.fit(frame, spec)
+    spec = Spec(freq=freq, horizon=horizon, country=country)
+    fitted = model.fit(frame, spec)
     result = fitted.forecast(frame, horizon)
     write_frame(result, out)
     return len(result)
@@ -71,13 +72,8 @@ def revenue_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.revenue_by_category_month{out.suffix}")
 
 
-def write_revenue(frame: pd.DataFrame, out: Path, workspace_dir: Path) -> Path:
+def write_revenue(frame: pd.DataFrame, out: Path, ws: Workspace) -> Path:
     """Revenue P50 and P10-P90 by category and month, next to the forecast export."""
-    from retail.cliopts import workspace
-    from training.demand.batch import revenue_by_category_month
-    from training.demand.series import read_attributes
-
-    ws, _ = workspace(workspace_dir)
     path = revenue_path(out)
     write_frame(revenue_by_category_month(frame, read_attributes(ws)), path)
     return path

@@ -1,4 +1,5 @@
-"""Forecasting frames (`unique_id, ds, y, price_ratio, category, tier`) from the Feast daily sales views.
+"""Forecasting frames (`unique_id, ds, y, price_ratio, category, tier`) from the Feast daily sales views, and the
+dataset stage: one fit's series with the `Spec` they are modelled with (frequency, horizon, holiday country).
 
 The views' own definitions say where their rows live and which fields they hold, so training, batch
 forecasts and the service read the same tables. Days without sales are zero from the first day of the data.
@@ -6,17 +7,60 @@ forecasts and the service read the same tables. Days without sales are zero from
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 
+import holidays
 import pandas as pd
 
 from features.catalog import ENTITY_KEYS
 from features.sales import DAY
 from retail.workspace import Workspace
+from training.demand.options import DemandOptions
+from training.family import Context, Dataset, Split
 
-Level = Literal["product", "product_store"]
 LEVELS: tuple[str, ...] = ("product", "product_store")
 SEP = "@"  # unique_id of a product x store series: "<product_id>@<store_id>"
+FREQS = {"D": "D", "W": "W-MON"}  # weekly series are stamped on the Monday that starts the week
+SEASON = {"D": 7, "W": 52}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What shapes the features: frequency, horizon (in periods), holiday country, interval calibration."""
+
+    freq: str = "D"
+    horizon: int = 28
+    country: str = "GB"
+    interval_windows: int = 2
+    lgbm: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.freq not in FREQS:
+            raise ValueError(f"freq must be one of {', '.join(FREQS)}, got {self.freq!r}")
+        if self.horizon < 1:
+            raise ValueError(f"horizon must be at least 1 period, got {self.horizon}")
+        if self.country not in holidays.list_supported_countries():
+            raise ValueError(f"unknown holiday country {self.country!r}: use an ISO code such as GB or DE")
+
+
+@dataclass
+class Series:
+    """One fit's series, how to model them, and (for the evaluation) the backtest origins."""
+
+    history: pd.DataFrame
+    spec: Spec
+    level: str
+    origins: list[pd.Timestamp]
+
+
+def periods(horizon: pd.Timedelta, freq: str) -> int:
+    """The horizon in periods of `freq` (whole weeks only for weekly series)."""
+    if freq == "W":
+        if horizon.days % 7:
+            raise ValueError(f"weekly forecasts need --horizon-days in whole weeks, got {horizon.days}")
+        return horizon.days // 7
+    return horizon.days
 
 
 def keys(level: str) -> list[str]:
@@ -39,7 +83,7 @@ def _view_table(ws: Workspace, view: Any) -> pd.DataFrame:
 
 def read_sales(ws: Workspace, level: str) -> pd.DataFrame:
     """Daily sales rows of the level's view, with `ds` (the day) and `unique_id`."""
-    from features.repo import definitions
+    from features.repo import definitions  # lazy: the definitions import Feast (seconds), needed only here
 
     view = definitions.product_store_daily_sales if level == "product_store" else definitions.product_daily_sales
     table = _view_table(ws, view)
@@ -54,7 +98,7 @@ def read_sales(ws: Workspace, level: str) -> pd.DataFrame:
 
 def read_attributes(ws: Workspace) -> pd.DataFrame:
     """category, tier and list_price per product (from the product attributes view)."""
-    from features.repo import definitions
+    from features.repo import definitions  # lazy: the definitions import Feast (seconds), needed only here
 
     return _view_table(ws, definitions.product_attributes).drop(columns="known_at")
 
@@ -127,3 +171,23 @@ def recent_products(sales: pd.DataFrame, end: pd.Timestamp, days: int = 90) -> l
     """Products sold in the `days` before `end` (what a batch forecast covers by default)."""
     recent = sales[(sales["ds"] < end) & (sales["ds"] >= end - DAY * days)]
     return sorted(recent["product_id"].astype(str).unique())
+
+
+def for_split(ctx: Context, split: Split, options: DemandOptions) -> Dataset:
+    """The family's dataset stage: the `options.series` busiest series before `split.train_end`, zero-filled up to
+    it (and, for the evaluation fit, the periods up to `split.test_end` as test rows), with the backtest origins."""
+    h = periods(split.horizon, options.freq)
+    spec = Spec(options.freq, h, options.country or ctx.settings.holiday_country)
+    sales = read_sales(ctx.ws, options.level)
+    ids = top_series(sales, split.train_end, options.series)
+    end = split.test_end or split.train_end
+    history = frame(sales, read_attributes(ctx.ws), end, options.freq, ids)
+    cut = period_end(split.train_end, options.freq)  # whole weeks only, for weekly series
+    origins = [cut - split.horizon * k for k in reversed(range(options.origins))]
+    train = history[history["ds"] < cut]
+    params: dict[str, Any] = {"series": history["unique_id"].nunique(), "train_rows": len(train)}
+    test = None
+    if split.test_end is not None:
+        test = history[history["ds"] >= cut]
+        params |= {"origins": ",".join(f"{o:%Y-%m-%d}" for o in origins), "eval_rows": len(test)}
+    return Dataset(split, Series(train, spec, options.level, origins), test, params)

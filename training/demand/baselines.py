@@ -1,0 +1,41 @@
+"""The demand yardsticks: statsforecast's seasonal naive, 28-period mean, AutoETS, ADIDA and Croston."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from training.demand.dataset import FREQS, SEASON, Series
+
+BASELINES = ("seasonal_naive", "mean_28", "auto_ets", "adida", "croston")
+
+
+def baseline_forecasts(history: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
+    """`unique_id, ds` and one P50 column per baseline; AutoETS also gives its own P10/P90."""
+    # lazy: statsforecast (numba) takes most of a second to import; the service loads this family without it
+    from statsforecast import StatsForecast
+    from statsforecast.models import ADIDA, AutoETS, CrostonOptimized, SeasonalNaive, WindowAverage
+
+    season = SEASON[freq]
+    lengths = history.groupby("unique_id").size()
+    window = 28 if freq == "D" else 4
+    frame, freq_code = history[["unique_id", "ds", "y"]], FREQS[freq]
+    simple = [
+        SeasonalNaive(season_length=season if lengths.min() >= season else 1, alias="seasonal_naive"),
+        WindowAverage(window_size=min(window, int(lengths.min())), alias="mean_28"),
+        ADIDA(alias="adida"),
+        CrostonOptimized(alias="croston"),
+    ]
+    out = StatsForecast(models=simple, freq=freq_code, n_jobs=1).forecast(df=frame, h=horizon)
+    ets = AutoETS(season_length=season if lengths.min() >= 2 * season else 1, alias="auto_ets")
+    with_bands = StatsForecast(models=[ets], freq=freq_code, n_jobs=1).forecast(df=frame, h=horizon, level=[80])
+    out = out.merge(with_bands, on=["unique_id", "ds"])
+    out = out.rename(columns={"auto_ets-lo-80": "auto_ets_p10", "auto_ets-hi-80": "auto_ets_p90"})
+    keep = ["unique_id", "ds", *BASELINES, "auto_ets_p10", "auto_ets_p90"]
+    out = out[keep].copy()
+    out[keep[2:]] = out[keep[2:]].clip(lower=0.0)
+    return out
+
+
+def fit(series: Series) -> pd.DataFrame:
+    """The family's baselines stage: every baseline's forecast for the horizon after the training rows."""
+    return baseline_forecasts(series.history, series.spec.horizon, series.spec.freq)
