@@ -25,7 +25,7 @@ from serving.auth import AUTH_RESPONSES, Caller, require
 from serving.commerce import push, webhooks
 from serving.commerce.api import router as orders_router
 from serving.commerce.app import allowed_methods
-from serving.commerce.customers_api import router as customers_router
+from serving.commerce.feedback_api import router as feedback_router
 from serving.commerce.stock import Stock
 from serving.endpoints.profile import router as profile_router
 from serving.payloads import UNAVAILABLE, ModelStatus
@@ -52,7 +52,7 @@ for _name in families.names():
     if hasattr(_module, "batcher"):
         BATCHERS[_name] = _module.batcher
 app.include_router(orders_router)
-app.include_router(customers_router)
+app.include_router(feedback_router)
 app.include_router(profile_router)
 guard.install(app)  # key check, body limit and rate limits before FastAPI reads a body
 faults.install(app)  # the database or online store down: 503 + Retry-After, never 500

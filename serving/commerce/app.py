@@ -15,7 +15,7 @@ from starlette.routing import Match
 
 from serving import faults, guard
 from serving.commerce.api import router
-from serving.commerce.customers_api import router as customers_router
+from serving.commerce.feedback_api import router as feedback_router
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app() -> FastAPI:
     app = FastAPI(title="Retail order API", version="1", description="Orders, stock by store, returns, reports.")
     app.include_router(router)
-    app.include_router(customers_router)
+    app.include_router(feedback_router)
     install_error_handlers(app)
     guard.install(app)
     return app

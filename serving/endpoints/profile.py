@@ -29,8 +29,8 @@ from sqlalchemy import Engine
 from serving.auth import Caller, check_customer, require
 from serving.commerce import customers, loyalty
 from serving.commerce.api import CUSTOMER_DATA_ROLES, documented, domain_errors
-from serving.commerce.customers_api import READ_FEEDBACK
 from serving.commerce.feedback import FeedbackOut
+from serving.commerce.feedback_api import READ_FEEDBACK
 from serving.commerce.payloads import ID_PATTERN, OrderOut
 from serving.deps import database
 from serving.endpoints import churn, recommender
