@@ -29,7 +29,7 @@ from retail.workspace import Workspace
 from training import run as runner
 from training import tracking
 from training.churn.options import ChurnOptions
-from training.sentiment.review_scores import review_scores
+from training.sentiment.batch import review_scores
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail" / "online_retail.parquet"
 AS_OF = pd.Timestamp("2011-11-30")  # evaluation cutoff = AS_OF - 90 days = 2011-09-01

@@ -42,7 +42,7 @@ def build(root: Path, customers: int) -> tuple[Workspace, Settings]:
     from training.churn.options import ChurnOptions
     from training.recommend.family import RecommenderOptions
     from training.recommend.rerank import RerankConfig
-    from training.sentiment.review_scores import review_scores
+    from training.sentiment.batch import review_scores
 
     settings = Settings(workspace=root)
     ws = Workspace.at(root).ensure()

@@ -27,7 +27,7 @@ from features.rawio import write_tables
 from retail.settings import Settings
 from retail.workspace import Workspace
 from training import run as runner
-from training.sentiment.review_scores import review_scores
+from training.sentiment.batch import review_scores
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail" / "online_retail.parquet"
 AS_OF = pd.Timestamp("2011-12-10")  # the day after the last invoice

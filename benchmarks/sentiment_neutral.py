@@ -19,7 +19,7 @@ import typer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from training.sentiment import scoring
+from training.sentiment import evaluate
 from training.sentiment.baselines import FrozenEncoder
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "womens_clothing_reviews" / "reviews.csv"
@@ -59,7 +59,7 @@ def main(
         "rating 3 counted negative": as_negative.predict_proba(x_test)[:, 1],
     }
     for name, p in variants.items():
-        f = scoring.figures(y_test, p)
+        f = evaluate.figures(y_test, p)
         typer.echo(
             f"{name:28} accuracy {f['accuracy']:.4f}  negative recall {f['negative_recall']:.4f}  AUC {f['auc']:.4f}"
         )

@@ -31,10 +31,10 @@ def main(
     from retail.settings import get_settings
     from retail.workspace import Workspace
     from training import run
-    from training.sentiment import scoring
-    from training.sentiment.bf16 import amx
-    from training.sentiment.data import read_labelled, split_reviews
-    from training.sentiment.model import runtime
+    from training.sentiment import evaluate
+    from training.sentiment.dataset import read_labelled, split_reviews
+    from training.sentiment.model.bf16 import amx
+    from training.sentiment.model.runtime import runtime
 
     with tempfile.TemporaryDirectory() as tmp:
         protocol_file(data, Path(tmp) / "reviews.csv")
@@ -53,7 +53,7 @@ def main(
         rate = len(texts) / (time.perf_counter() - started)
         called = p >= inner.threshold
         reference = called if reference is None else reference
-        found = scoring.figures(y, p, inner.threshold)
+        found = evaluate.figures(y, p, inner.threshold)
         typer.echo(
             f"{name:8} {found['accuracy']:9.4f} {found['macro_f1']:9.4f} {found['negative_recall']:12.4f} "
             f"{int(np.sum(called != reference)):8d} {rate:10.0f}"

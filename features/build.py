@@ -27,7 +27,7 @@ def build_features(
     """Compute every feature table, register the repo and fill the online store; returns row counts.
 
     `review_scores(ws, settings)`: every review's score (`sentiment.SCORE_COLUMNS`), normally
-    `training.sentiment.review_scores.review_scores` (the sentiment champion's); a parameter so that features
+    `training.sentiment.batch.review_scores` (the sentiment champion's); a parameter so that features
     never import training.
 
     `feedback`: scored feedback from the order API (`serving.commerce.feedback.scored_rows`), rolled up into the

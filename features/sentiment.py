@@ -1,6 +1,6 @@
 """Review sentiment as features: each review scored by the sentiment champion, rolled up per customer and product.
 
-The scores come from the caller (`training.sentiment.review_scores.review_scores`, passed to
+The scores come from the caller (`training.sentiment.batch.review_scores`, passed to
 `features.build.build_features`): features never import training. Rows are written on each review day and on
 the day a review leaves a window, so a point-in-time join at any cutoff sees exactly the reviews written before
 it. Without reviews or without a sentiment model the tables are empty (the features read as missing).

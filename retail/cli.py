@@ -112,7 +112,7 @@ def features_build(workspace: WorkspaceOpt = Path(".")) -> None:
     and training see them.
     """
     from features.build import build_features
-    from training.sentiment.review_scores import review_scores
+    from training.sentiment.batch import review_scores
 
     ws, settings = _workspace(workspace)
     feedback = None

@@ -32,7 +32,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     from retail import db
     from serving.commerce.seed import seed
     from training import families, promotion, run, tracking
-    from training.sentiment.review_scores import review_scores
+    from training.sentiment.batch import review_scores
 
     root = tmp_path_factory.mktemp("workspace")
     settings = Settings(workspace=root)

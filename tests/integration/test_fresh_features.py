@@ -144,7 +144,7 @@ def test_next_build_writes_what_was_pushed(
     from retail import db
     from serving.commerce.export import export_transactions
     from serving.commerce.feedback import scored_rows
-    from training.sentiment.review_scores import review_scores
+    from training.sentiment.batch import review_scores
 
     customer = ordered["customer"]
     online = store.feature_store(workspace)

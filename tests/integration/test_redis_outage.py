@@ -85,7 +85,7 @@ def workspace(redis_server: redisserver.RedisServer, tmp_path_factory: pytest.Te
     from features.build import build_features
     from features.rawio import write_tables
     from features.simulate import simulate
-    from training.sentiment.review_scores import review_scores
+    from training.sentiment.batch import review_scores
 
     root = tmp_path_factory.mktemp("redis-ws")
     ws = Workspace.at(root).ensure()

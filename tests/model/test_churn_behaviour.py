@@ -53,7 +53,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Scored:
     from training.churn import dataset
     from training.churn.model import MODEL_INPUT, fit_lgbm, prepare
     from training.churn.pyfunc import ChurnModel
-    from training.sentiment.review_scores import review_scores
+    from training.sentiment.batch import review_scores
     from training.splits import plan_cutoffs
 
     root = tmp_path_factory.mktemp("churn-world")

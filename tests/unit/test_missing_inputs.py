@@ -16,7 +16,7 @@ from retail.workspace import Workspace
 from training import families, run
 from training.family import Context
 from training.inputs import require_customer_ids, require_reviews
-from training.sentiment.data import workspace_reviews
+from training.sentiment.dataset import workspace_reviews
 
 LINES = pd.DataFrame(
     {

@@ -10,23 +10,24 @@ import pytest
 import torch
 
 from features.contract import DataError
-from training.sentiment import data, model, scoring
-from training.sentiment.bf16 import Bf16Classifier
-from training.sentiment.classifier import Classifier, Tuning, fine_tune, length_batches, token_budget
-from training.sentiment.family import first_sentence, probe
-from training.sentiment.int8 import Int8Classifier, export
-from training.sentiment.model import ARTIFACT, SentimentModel
+from training.sentiment import dataset, evaluate
+from training.sentiment.evaluate import first_sentence, probe
+from training.sentiment.model import runtime
+from training.sentiment.model.bf16 import Bf16Classifier
+from training.sentiment.model.classifier import Classifier, Tuning, fine_tune, length_batches, token_budget
+from training.sentiment.model.int8 import Int8Classifier, export
+from training.sentiment.pyfunc import ARTIFACT, SentimentModel
 
 
 def test_ratings_become_labels_and_three_is_left_out() -> None:
     frame = pd.DataFrame({"text": ["great", "awful", "meh", "  ", "fine"], "rating": ["5", "1", "3", "4", 4]})
-    out = data.from_ratings(frame, "r.csv")
+    out = dataset.from_ratings(frame, "r.csv")
     assert out["text"].tolist() == ["great", "awful", "fine"]  # rating 3 and blank text dropped
     assert out["label"].tolist() == [1, 0, 1]
 
 
 def test_words_as_labels() -> None:
-    out = data.from_ratings(pd.DataFrame({"text": ["a", "b"], "label": ["Positive", "negative "]}), "f.csv")
+    out = dataset.from_ratings(pd.DataFrame({"text": ["a", "b"], "label": ["Positive", "negative "]}), "f.csv")
     assert out["label"].tolist() == [1, 0]
 
 
@@ -42,27 +43,27 @@ def test_words_as_labels() -> None:
 )
 def test_bad_files_are_refused_naming_the_place(frame, column, row, words) -> None:
     with pytest.raises(DataError) as caught:
-        data.from_ratings(frame, "mine.csv")
+        dataset.from_ratings(frame, "mine.csv")
     assert caught.value.column == column and caught.value.row == row and words in str(caught.value)
     assert "mine.csv" in str(caught.value)
 
 
 def test_no_text_or_rating_column() -> None:
     with pytest.raises(DataError, match="needs a 'rating'"):
-        data.from_ratings(pd.DataFrame({"text": ["a"]}), "f.csv")
+        dataset.from_ratings(pd.DataFrame({"text": ["a"]}), "f.csv")
 
 
 def test_split_is_stratified_and_seeded() -> None:
     frame = pd.DataFrame({"text": [f"t{i}" for i in range(100)], "label": [0] * 20 + [1] * 80})
-    train, test = data.split_reviews(frame, seed=0)
+    train, test = dataset.split_reviews(frame, seed=0)
     assert len(test) == 20 and test["label"].sum() == 16
     assert set(train["text"]).isdisjoint(test["text"])
-    again, _ = data.split_reviews(frame, seed=0)
+    again, _ = dataset.split_reviews(frame, seed=0)
     assert again.equals(train)
 
 
 def test_fingerprints_tell_texts_apart() -> None:
-    a = data.fingerprints(pd.Series(["x", "y", "x"]))
+    a = dataset.fingerprints(pd.Series(["x", "y", "x"]))
     assert a[0] == a[2] != a[1]
 
 
@@ -77,7 +78,7 @@ def test_length_batches_cover_every_row_once() -> None:
 def test_figures_count_the_negative_class() -> None:
     y = np.array([0, 0, 0, 1, 1, 1, 1, 1])
     p = np.array([0.1, 0.2, 0.9, 0.8, 0.7, 0.6, 0.9, 0.4])
-    found = scoring.figures(y, p)
+    found = evaluate.figures(y, p)
     assert found["accuracy"] == pytest.approx(6 / 8)
     assert found["negative_recall"] == pytest.approx(2 / 3)
     assert 0 < found["macro_f1"] < 1 and 0 < found["auc"] <= 1
@@ -159,23 +160,23 @@ def test_pyfunc_round_trip_through_its_artifact_folder(
 
 
 def test_the_runtime_follows_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
-    from training.sentiment import bf16, classifier
+    from training.sentiment.model import bf16, classifier
 
     monkeypatch.setattr(bf16, "amx", lambda: True)
-    assert model.runtime(int8=True, exported=True) == "bf16"
-    assert model.runtime(int8=False, exported=True) == "fp32"  # logged with int8=False: full precision
-    assert model.runtime(int8=True, exported=True, asked="int8") == "int8"
+    assert runtime.runtime(int8=True, exported=True) == "bf16"
+    assert runtime.runtime(int8=False, exported=True) == "fp32"  # logged with int8=False: full precision
+    assert runtime.runtime(int8=True, exported=True, asked="int8") == "int8"
     monkeypatch.setattr(bf16, "amx", lambda: False)
-    assert model.runtime(int8=True, exported=True) == "int8"
-    assert model.runtime(int8=True, exported=False) == "fp32"
+    assert runtime.runtime(int8=True, exported=True) == "int8"
+    assert runtime.runtime(int8=True, exported=False) == "fp32"
     with pytest.raises(ValueError, match="no int8 export"):
-        model.runtime(int8=True, exported=False, asked="int8")
+        runtime.runtime(int8=True, exported=False, asked="int8")
     monkeypatch.setattr(classifier, "device", lambda: torch.device("cuda"))
-    assert model.runtime(int8=True, exported=True) == "fp32"  # the torch model on the GPU
+    assert runtime.runtime(int8=True, exported=True) == "fp32"  # the torch model on the GPU
 
 
 def test_a_small_call_is_shared_by_every_worker() -> None:
-    from training.sentiment.classifier import Scorer
+    from training.sentiment.model.classifier import Scorer
 
     class Counting(Scorer):
         batch_size, workers = 64, 2

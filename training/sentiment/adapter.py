@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from training.family import FamilyKey
-from training.sentiment.model import SentimentModel, labelled
+from training.sentiment.pyfunc import SentimentModel, labelled
 
 MAX_TEXTS = 64  # texts per request
 MAX_CHARS = 5000  # characters per text; longer texts are refused (the model reads the first tokens only)

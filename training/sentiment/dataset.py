@@ -1,5 +1,9 @@
 """Labelled text for the sentiment family: the workspace's reviews or a user's file, and the held-out split.
 
+Reviews (the workspace's, written before `T`, or `--reviews FILE`) are split 80/20, stratified, with the
+settings' seed (the benchmark protocol's split at seed 0). Text sentiment has no time-dependent features to
+leak, so the split is by review, not by date.
+
 Labels come from ratings: 4-5 positive (1), 1-2 negative (0); rating 3 is left out (see the README for why).
 A file may instead carry `label` as positive/negative.
 """
@@ -15,7 +19,9 @@ from sklearn.model_selection import train_test_split
 from features.contract import DataError
 from features.importers import read_file
 from retail.workspace import Workspace
+from training.family import Context, Dataset, Split
 from training.inputs import require_reviews
+from training.sentiment.options import SentimentOptions
 
 LABELS = ("negative", "positive")  # index = class id
 TEST_SHARE = 0.2
@@ -86,3 +92,16 @@ def split_reviews(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.Data
 def fingerprints(texts: pd.Series) -> np.ndarray:
     """A 64-bit hash per text: which texts a version trained on, without storing them twice."""
     return pd.util.hash_pandas_object(texts.reset_index(drop=True), index=False).to_numpy()
+
+
+def for_split(ctx: Context, split: Split, options: SentimentOptions) -> Dataset:
+    """The family's dataset stage: every labelled review for the refit; the 80/20 split for the evaluation fit."""
+    if options.reviews is not None:
+        frame = read_labelled(options.reviews)
+    else:
+        frame = workspace_reviews(ctx.ws, before=ctx.as_of)
+    params = {"reviews": len(frame), "positive_share": round(float(frame["label"].mean()), 4), "int8": options.int8}
+    if split.test_end is None:
+        return Dataset(split, frame, params=params)
+    train, test = split_reviews(frame, ctx.settings.seed)
+    return Dataset(split, train, test, params | {"train_rows": len(train), "eval_rows": len(test)})
