@@ -10,10 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from retail.cliopts import AliasOpt, DateOpt, OutOpt, WorkspaceOpt, command, predict_to_file, train_and_report
 from retail.cliopts import workspace as open_workspace
+from retail.files import write_frame
 from training.demand.dataset import Spec
 from training.demand.options import HORIZON_DAYS, DemandOptions, Freq, Level
 
@@ -86,10 +88,7 @@ def forecast_accuracy(
     out: Annotated[Path | None, typer.Option(help="Write the per-product table here (.csv or .parquet).")] = None,
 ) -> None:
     """Stored forecasts against what sold: WAPE and bias of model and adjusted values, logged to MLflow."""
-    import pandas as pd  # lazy, with the work: keeps `retail --help` light
-
-    from retail.files import write_frame
-    from training.demand import accuracy
+    from training.demand import accuracy  # lazy: keeps `retail --help` light
 
     ws, settings = open_workspace(workspace_dir)
     result = accuracy.measure(ws, settings, pd.Timestamp(since))
