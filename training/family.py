@@ -114,9 +114,12 @@ class Family(ABC, Generic[A]):
     # (model metric, baseline metric, what it measures): a version that loses any of these is not promoted
     guards: ClassVar[tuple[tuple[str, str, str], ...]] = ()
     options_type: ClassVar[type[Options]] = Options
-    # `training.run.train` keyword arguments for a quick fit through the same code paths, on the small workspaces
-    # of the tests (the unit tier's planted one and the integration tier's simulated one)
+    # `training.run.train` keyword arguments for a quick fit through the same code paths, on the integration tier's
+    # small simulated workspace
     quick: ClassVar[dict[str, Any]] = {}
+    # the same for the unit tier's tiny workspace (tests/unit/planted.py), where a fit takes a second or two;
+    # empty: `quick`
+    tiny: ClassVar[dict[str, Any]] = {}
 
     @abstractmethod
     def dataset(self, ctx: Context, split: Split, options: Options) -> Dataset:

@@ -1,11 +1,23 @@
-"""A tiny purchase history with a planted complement, shared by the reranker and recommender tests."""
+"""Tiny data for the unit tier: a purchase history with a planted complement (shared by the reranker and
+recommender tests), and the tiny simulated workspace every family trains on in the family contract's fast tier."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from features.build import build_features
+from features.rawio import write_tables
+from features.sentiment import SCORE_COLUMNS
+from features.simulate import simulate
+from retail.settings import Settings
+from retail.workspace import Workspace
+from training import families, run
 from training.recommend.rerank import RerankConfig
+from training.tracking import TrainResult
 
 A, B, STAPLE = "p00", "p01", "p02"  # buyers of A buy B about two weeks later; the staple is in most orders
 START = pd.Timestamp("2024-01-01")
@@ -49,3 +61,38 @@ def planted_transactions(seed: int = 0) -> pd.DataFrame:
     tx = pd.DataFrame(rows, columns=["order_id", "customer_id", "product_id", "ts", "unit_price"])
     tx["quantity"] = 1
     return tx
+
+
+# The tiny workspace of the family contract's fast tier: a few hundred customers over five months, enough reviews
+# of both kinds for sentiment
+TINY_WORLD = {"n_customers": 400, "days": 150, "seed": 7, "n_products": 40, "n_stores": 1}
+
+
+@dataclass
+class TinyWorkspace:
+    """A tiny simulated workspace with every registered family trained on it once (`tiny_workspace`)."""
+
+    ws: Workspace
+    settings: Settings
+    trained: dict[str, TrainResult]  # family name -> what `training.run.train` returned
+
+
+def _none_yet(ws: Workspace, settings: Settings) -> pd.DataFrame:
+    return pd.DataFrame(columns=SCORE_COLUMNS)
+
+
+def tiny_workspace(root: Path) -> TinyWorkspace:
+    """Simulate -> features (Feast repo applied, online store filled) -> every family trained and registered.
+
+    Each family trains with its `tiny` options (`Family.tiny`: the code paths of a real run, on tiny settings).
+    MLflow keeps runs and registry in files in the workspace (set MLFLOW_ALLOW_FILE_STORE=true around this).
+    """
+    settings = Settings(workspace=root, tracking_uri=(root / "mlruns" / "store").as_uri())
+    ws = Workspace.at(root).ensure()
+    write_tables(ws.raw_dir, simulate(**TINY_WORLD))
+    build_features(ws, settings, review_scores=_none_yet)  # what the sentiment champion's scores are before one exists
+    trained = {}
+    for name in families.names():
+        family = families.family(name)
+        trained[name] = run.train(name, ws, settings, **(family.tiny or family.quick))
+    return TinyWorkspace(ws, settings, trained)

@@ -39,6 +39,7 @@ class ChurnFamily(Family[ChurnAdapter]):
     )
     options_type = ChurnOptions
     quick = {"horizon_days": 60, "options": ChurnOptions(cutoffs=8)}
+    tiny = {"horizon_days": 28, "options": ChurnOptions(cutoffs=2)}
 
     def check_inputs(self, ctx: Context, options: Options) -> None:
         inputs.require_customer_ids(ctx.tx, "training churn (who stops buying)")

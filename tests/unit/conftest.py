@@ -1,0 +1,44 @@
+"""The unit tier's fixtures: no services (no PostgreSQL, Redis, MLflow server or web server), temporary folders only.
+
+`make test-unit` runs this tier alone, in under a minute. Every test here runs with the RETAIL_* variables that
+name a service unset (a developer's shell may set them) and with connections to network addresses refused, so a
+test that needs a service fails here instead of passing only where one runs: it belongs in tests/integration or
+tests/commerce.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+SERVICE_VARIABLES = ("RETAIL_DATABASE_URL", "RETAIL_ONLINE_STORE", "RETAIL_REDIS_URL", "RETAIL_TRACKING_URI")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_services() -> Iterator[None]:
+    """Unset the variables that name services, and refuse connections to any network address."""
+    connect = socket.socket.connect
+
+    def local_only(self: socket.socket, address: Any) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            raise ConnectionRefusedError(f"the unit tier uses no services: connection to {address} refused")
+        connect(self, address)
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name in SERVICE_VARIABLES:
+            mp.delenv(name, raising=False)
+        mp.setattr(socket.socket, "connect", local_only)
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """`planted.tiny_workspace`, built once: every registered family trained on a tiny simulated workspace."""
+    from planted import tiny_workspace
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a file store: no database migrations to wait for
+        yield tiny_workspace(tmp_path_factory.mktemp("tiny"))
