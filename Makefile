@@ -7,7 +7,7 @@ WORKSPACE ?= .
 PORT ?= 3000
 CUSTOMERS ?= 10000
 
-.PHONY: install demo pipeline serve test lint docs clean
+.PHONY: install demo pipeline serve test test-unit lint docs clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ serve: install
 
 test: install
 	$(BIN)/pytest
+
+# the unit tier alone, in under a minute: no services, every family's contract on a tiny workspace
+test-unit: install
+	$(BIN)/pytest tests/unit
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy retail features training serving campaign && $(BIN)/lint-imports && \
