@@ -10,16 +10,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-import pandas as pd
-from mlflow import MlflowClient
-from mlflow.models import ModelSignature
-from mlflow.pyfunc import PythonModel
 from pydantic import BaseModel, ConfigDict
 
-from retail.settings import Settings
-from retail.workspace import Workspace
+if TYPE_CHECKING:  # annotations only: the families' options (and so `retail --help`) load without mlflow or pandas
+    import pandas as pd
+    from mlflow import MlflowClient
+    from mlflow.models import ModelSignature
+    from mlflow.pyfunc import PythonModel
+
+    from retail.settings import Settings
+    from retail.workspace import Workspace
 
 
 class Options(BaseModel):
