@@ -1,4 +1,5 @@
-"""Customer x product interactions built from transactions, with stable id <-> index maps."""
+"""The recommender's dataset: customer x product interactions built from transactions, with stable id <-> index
+maps (the family's `dataset` stage splits the transactions at the evaluation cutoff; everything learns from these)."""
 
 from __future__ import annotations
 

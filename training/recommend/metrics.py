@@ -1,4 +1,5 @@
-"""Offline evaluation of candidate sources under the shared protocol (../shared/data/README.md).
+"""Ranking metrics (recall@k, NDCG@k) and the offline evaluation of candidate sources under the shared protocol
+(../shared/data/README.md); the whole recommender's evaluation is `evaluate`.
 
 Train on purchases before a cutoff; the truth is each customer's purchases from the cutoff on, for customers
 seen before it. `new_only` keeps only products the customer had never bought (the cross-sell case) and then
