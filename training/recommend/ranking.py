@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 import numpy as np
 import scipy.sparse as sp
@@ -93,11 +93,11 @@ def rank(
     `Reranker.score`); `threads` fixes the rankers' threads (a forked worker must ask for one).
     """
     x = reranker.interactions
-    n_rows, n = len(customers), x.n_products
+    n_rows = len(customers)
     carts = [list(c) for c in carts]
     history = _rows(x.matrix, customers)
-    cart_rows = _cart_matrix(carts, n)
-    allowed = _allowed(lookups, history, cart_rows, mode, available, bought)
+    upgraded, every = _anchors(history, carts)
+    allowed = _allowed(lookups, history, upgraded, every, mode, available, bought)
     policy: ModePolicy | None = (getattr(reranker, "policy", None) or {}).get(mode)
     guard_rows = np.array([policy is not None and policy.kind != "model" and not c for c in carts], dtype=bool)
     keep = allowed
@@ -126,7 +126,7 @@ def rank(
             top[r, : len(chosen)] = [i for i, _ in chosen]
             top_scores[r, : len(chosen)] = [s for _, s in chosen]
     _fill(lookups, top, top_scores, allowed)
-    return Ranked(top, top_scores, _reasons(reranker, lookups, history, carts, top, mode))
+    return Ranked(top, top_scores, _reasons(reranker, lookups, history, upgraded, every, top, mode))
 
 
 def _rows(matrix: sp.csr_matrix, rows: Sequence[int | None]) -> sp.csr_matrix:
@@ -150,28 +150,44 @@ def _upgrades(lookups: Lookups, rows: np.ndarray, anchors: np.ndarray, n_rows: i
     return np.asarray(tiers[None, :] > lowest[:, codes])
 
 
-def _anchors(history: sp.csr_matrix, cart_rows: sp.csr_matrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Per row, the products an answer is explained by: (a cart's, else the history's, for up-sell; every one, a
-    cart's product stored as 1 and a bought one as 2, for the rest)."""
-    bought = sp.csr_matrix(history > 0, dtype=np.float32)
-    has_cart = np.diff(cart_rows.indptr) > 0
-    up = sp.csr_matrix(sp.diags((~has_cart).astype(np.float32)) @ bought + cart_rows)
-    up.eliminate_zeros()
-    every = sp.csr_matrix(bought * 2.0 - bought.multiply(cart_rows) * 2.0 + cart_rows)
-    every.eliminate_zeros()
-    return up, every
+class Anchors(NamedTuple):
+    """Per row, the products its answer is explained by, grouped by row (`indptr`), ascending within a row."""
+
+    indptr: np.ndarray
+    items: np.ndarray
+    kind: np.ndarray  # 1: a cart's product, 2: a bought one
+
+    @classmethod
+    def of(cls, rows: np.ndarray, items: np.ndarray, kind: np.ndarray, n_rows: int) -> Anchors:
+        order = np.lexsort((items, rows))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))]).astype(np.int64)
+        return cls(indptr, items[order], kind[order])
 
 
-def _cart_matrix(carts: Sequence[Sequence[int]], n: int) -> sp.csr_matrix:
-    rows = [r for r, cart in enumerate(carts) for _ in cart]
-    cols = [p for cart in carts for p in cart]
-    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(carts), n))
+def _anchors(history: sp.csr_matrix, carts: Sequence[Sequence[int]]) -> tuple[Anchors, Anchors]:
+    """(a cart's products, else the history's: what up-sell upgrades; every one, the cart's counted as the cart's:
+    what the complements are read from)."""
+    n_rows, n = history.shape
+    hist_r = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(history.indptr))
+    hist_i = history.indices.astype(np.int64)
+    cart_r = np.repeat(np.arange(n_rows, dtype=np.int64), [len(c) for c in carts])
+    cart_i = np.array([p for c in carts for p in c], dtype=np.int64)
+    in_cart = np.isin(hist_r * n + hist_i, cart_r * n + cart_i)
+    has_cart = np.bincount(cart_r, minlength=n_rows) > 0
+    ones, twos = np.ones(len(cart_r), dtype=np.int64), np.full(len(hist_r), 2, dtype=np.int64)
+    up = ~has_cart[hist_r]
+    upgraded = Anchors.of(np.r_[cart_r, hist_r[up]], np.r_[cart_i, hist_i[up]], np.r_[ones, twos[up]], n_rows)
+    every = Anchors.of(
+        np.r_[cart_r, hist_r[~in_cart]], np.r_[cart_i, hist_i[~in_cart]], np.r_[ones, twos[~in_cart]], n_rows
+    )
+    return upgraded, every
 
 
 def _allowed(
     lookups: Lookups,
     history: sp.csr_matrix,
-    cart_rows: sp.csr_matrix,
+    upgraded: Anchors,
+    every: Anchors,
     mode: Mode,
     available: np.ndarray | None,
     bought: sp.csr_matrix | None,
@@ -183,14 +199,14 @@ def _allowed(
         if available is None
         else np.tile(np.asarray(available, dtype=bool), (n_rows, 1))
     )
-    allowed[cart_rows.nonzero()] = False
+    cart = every.kind == 1
+    allowed[_owners(every)[cart], every.items[cart]] = False
     if mode == "cross_sell":
         allowed[history.nonzero()] = False
         if bought is not None:
             allowed[sp.csr_matrix(bought).nonzero()] = False
     elif mode == "up_sell":
-        r, p = _anchors(history, cart_rows)[0].nonzero()  # a cart's products, else the history's
-        allowed &= _upgrades(lookups, r.astype(np.int64), p.astype(np.int64), n_rows)
+        allowed &= _upgrades(lookups, _owners(upgraded), upgraded.items, n_rows)
     return allowed
 
 
@@ -220,7 +236,8 @@ def _reasons(
     reranker: Reranker,
     lookups: Lookups,
     history: sp.csr_matrix,
-    carts: Sequence[Sequence[int]],
+    upgraded: Anchors,
+    every: Anchors,
     top: np.ndarray,
     mode: Mode,
 ) -> list[list[str]]:
@@ -230,9 +247,8 @@ def _reasons(
     pi = top[pr, slot]
     reasons = np.full(top.shape, "", dtype=object)
     pending = np.ones(len(pr), dtype=bool)
-    up, every = _anchors(history, _cart_matrix(carts, n))
     if mode == "up_sell":  # the first anchor (a cart's product, else a bought one) of a lower tier in the category
-        pair, anchor, _ = _expand(up, pr)
+        pair, anchor, _ = _expand(upgraded, pr)
         codes, tiers = lookups.category_code, lookups.tier
         below = (codes[anchor] == codes[pi[pair]]) & (tiers[anchor] < tiers[pi[pair]])
         for p, a in _first(pair[below], anchor[below]).items():
@@ -244,7 +260,7 @@ def _reasons(
         pair, anchor, kind = _expand(every, pr[todo])
         values = pair_values(matrix, anchor, pi[todo][pair])
         positive = values > 0
-        priority = anchor + np.where(kind == 1.0, 0, n)  # the cart's products first, then the history's
+        priority = anchor + np.where(kind == 1, 0, n)  # the cart's products first, then the history's
         for j, a in _first(pair[positive], anchor[positive], -values[positive], priority[positive]).items():
             p = todo[j]
             reasons[pr[p], slot[p]] = f"{phrase} {lookups.name[a]}"
@@ -260,14 +276,19 @@ def _reasons(
     return [[str(reasons[r, s]) for s in range(int(c))] for r, c in enumerate((top != NONE).sum(axis=1))]
 
 
-def _expand(anchors: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each given row (one per listed product), its anchors: (position in `rows`, anchor product, stored value)."""
+def _owners(anchors: Anchors) -> np.ndarray:
+    """The row of each anchor."""
+    return np.repeat(np.arange(len(anchors.indptr) - 1, dtype=np.int64), np.diff(anchors.indptr))
+
+
+def _expand(anchors: Anchors, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each given row (one per listed product), its anchors: (position in `rows`, anchor product, its kind)."""
     starts = anchors.indptr[rows].astype(np.int64)
     lengths = (anchors.indptr[rows + 1] - starts).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])[:-1]
     pair = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
     at = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
-    return pair, anchors.indices[at].astype(np.int64), anchors.data[at]
+    return pair, anchors.items[at], anchors.kind[at]
 
 
 def _first(pair: np.ndarray, anchor: np.ndarray, *keys: np.ndarray) -> dict[int, int]:
