@@ -113,6 +113,15 @@ def tiny_classifier() -> Classifier:
     return fine_tune(list(texts), np.array(labels), Tuning(epochs=4, batch_size=8, max_length=16), seed=0)
 
 
+@pytest.fixture(scope="module")
+def saved_and_exported(tiny_classifier: Classifier, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny classifier's artifact folder, saved and exported once (each runtime only reads it)."""
+    folder = tmp_path_factory.mktemp("sentiment")
+    tiny_classifier.save(folder)
+    export(folder)
+    return folder
+
+
 def test_a_tiny_fine_tune_learns_its_examples(tiny_classifier: Classifier) -> None:
     p = tiny_classifier.scores([t for t, _ in TINY])
     y = np.array([label for _, label in TINY])
@@ -134,13 +143,10 @@ def test_scores_keep_the_input_order(tiny_classifier: Classifier) -> None:
 
 @pytest.mark.parametrize("runtime, kind", [("int8", Int8Classifier), ("bf16", Bf16Classifier)])
 def test_pyfunc_round_trip_through_its_artifact_folder(
-    tiny_classifier: Classifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: str, kind: type
+    tiny_classifier: Classifier, saved_and_exported: Path, monkeypatch: pytest.MonkeyPatch, runtime: str, kind: type
 ) -> None:
-    tiny_classifier.save(tmp_path)
-    export(tmp_path)
-
     class Ctx:
-        artifacts = {ARTIFACT: str(tmp_path)}
+        artifacts = {ARTIFACT: str(saved_and_exported)}
 
     texts = pd.DataFrame({"text": [t for t, _ in TINY]})
     full, reduced = SentimentModel(int8=False), SentimentModel(int8=True)
