@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
+from campaign.policy import load_policy
 from retail.cliopts import DateOpt, OutOpt, WorkspaceOpt, command
 from retail.cliopts import workspace as _workspace
-from retail.files import check_suffix
+from retail.files import check_suffix, write_frame
 
 campaign_app = typer.Typer(help="Campaign files for marketing.", no_args_is_help=True)
 app = typer.Typer(help="The campaign batch job's commands.")  # what `retail` adds: its groups
@@ -42,14 +45,8 @@ def build(
 ) -> None:
     """Every customer known before --as-of (default: the features' date): churn probability and band, lifetime
     value, loyalty tier, next-best offer in stock online, discount and its expected value."""
-    import time
-
-    import pandas as pd
-
     # deliberately lazy: the job and its heavy libraries load when the command runs, not for `retail --help`
     from campaign.build import build_campaign
-    from campaign.policy import load_policy
-    from retail.files import write_frame
 
     check_out(out)
     rules = load_policy(policy)
