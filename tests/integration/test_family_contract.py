@@ -3,6 +3,8 @@
 A family is registered by the runner with both fits' figures, compares, promotes and rolls back through the
 shared registry code, scores in batch, and its endpoint answers what the registered model answers offline.
 Adding a family means adding a subclass here; `test_every_family_has_a_contract_class` fails until then.
+This is the slow half, on the shared simulated workspace and through HTTP; the fast half,
+tests/unit/test_family_contract.py, trains every family on a tiny workspace and asks its adapter directly.
 """
 
 from __future__ import annotations

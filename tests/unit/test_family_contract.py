@@ -36,6 +36,8 @@ class Contract:
     source: str  # the raw table whose rows the batch's first column (its entity) names
     key: list[str]  # the columns that name a batch row: each combination once
     ask: Callable[[Any, TinyWorkspace], None]  # a known id is answered, an unknown one refused or flagged
+    probabilities: tuple[str, ...] = ()  # score columns within [0, 1]
+    every_row: bool = False  # one batch row per row of `source`, in its order
 
 
 def _adapter_module(name: str) -> Any:
@@ -110,6 +112,7 @@ CONTRACTS: dict[str, Contract] = {
         "transactions",
         ["customer_id"],
         _ask_churn,
+        probabilities=("churn_probability",),
     ),
     "recommender": Contract(
         ["customer_id", "rank", "product_id", "score", "reason"],
@@ -143,6 +146,8 @@ CONTRACTS: dict[str, Contract] = {
         "reviews",
         ["review_id"],
         _ask_sentiment,
+        probabilities=("score",),
+        every_row=True,
     ),
 }
 
@@ -202,6 +207,9 @@ def test_batch_predictions(tiny_workspace: TinyWorkspace, name: str, champion: s
     source = tiny_workspace.ws.read_raw(contract.source)
     assert source is not None and set(frame[key]) <= set(source[key].dropna())
     assert not frame.duplicated(contract.key).any()
+    assert all(frame[column].between(0, 1).all() for column in contract.probabilities)
+    if contract.every_row:
+        assert frame[key].tolist() == source[key].tolist()
 
 
 def test_the_adapter_answers_as_the_endpoint_asks(tiny_workspace: TinyWorkspace, name: str, champion: str) -> None:
