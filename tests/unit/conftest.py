@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -23,9 +24,9 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # MLflow reports usag
 SERVICE_VARIABLES = ("RETAIL_DATABASE_URL", "RETAIL_ONLINE_STORE", "RETAIL_REDIS_URL", "RETAIL_TRACKING_URI")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def no_services() -> Iterator[None]:
-    """Unset the variables that name services, and refuse connections to any network address."""
+@contextmanager
+def services_refused() -> Iterator[None]:
+    """Unset the variables that name services, refuse connections to network addresses, keep MLflow in files."""
     connect = socket.socket.connect
 
     def local_only(self: socket.socket, address: Any) -> None:
@@ -37,14 +38,21 @@ def no_services() -> Iterator[None]:
         for name in SERVICE_VARIABLES:
             mp.delenv(name, raising=False)
         mp.setattr(socket.socket, "connect", local_only)
+        mp.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow stores in files: no database migrations to wait for
+        yield
+
+
+@pytest.fixture(autouse=True)
+def no_services() -> Iterator[None]:
+    """Every unit test runs without services (per test, so nothing leaks into tests of other tiers)."""
+    with services_refused():
         yield
 
 
 @pytest.fixture(scope="session")
-def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """`planted.tiny_workspace`, built once: every registered family trained on a tiny simulated workspace."""
     from planted import tiny_workspace
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # a file store: no database migrations to wait for
-        yield tiny_workspace(tmp_path_factory.mktemp("tiny"))
+    with services_refused():  # set up before any test's own fixtures
+        return tiny_workspace(tmp_path_factory.mktemp("tiny"))

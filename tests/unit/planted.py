@@ -85,7 +85,7 @@ def tiny_workspace(root: Path) -> TinyWorkspace:
     """Simulate -> features (Feast repo applied, online store filled) -> every family trained and registered.
 
     Each family trains with its `tiny` options (`Family.tiny`: the code paths of a real run, on tiny settings).
-    MLflow keeps runs and registry in files in the workspace (set MLFLOW_ALLOW_FILE_STORE=true around this).
+    MLflow keeps runs and registry in files in the workspace (with MLFLOW_ALLOW_FILE_STORE=true, as conftest sets).
     """
     settings = Settings(workspace=root, tracking_uri=(root / "mlruns" / "store").as_uri())
     ws = Workspace.at(root).ensure()
