@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
 from mlflow import MlflowClient
-from pydantic import Field
 
 from features.catalog import RECOMMENDER_SERVICE
 from retail.workspace import Workspace
@@ -28,24 +26,15 @@ from training.recommend.candidates import CandidateSource
 from training.recommend.evaluate import evaluate_recommender, truth_frame
 from training.recommend.metrics import evaluate_fitted
 from training.recommend.model import MODES, Recommender
+from training.recommend.options import HORIZON_DAYS, K, RecommenderOptions, RerankConfig
 from training.recommend.products import build_product_table
 from training.recommend.pyfunc import SIGNATURE, RecommenderModel, input_example, recommender_of
-from training.recommend.rerank import RerankConfig, fit_reranker
+from training.recommend.rerank import fit_reranker
 from training.recommend.side_features import ProductLookup, SideFeatures, feast_customer_lookup
 
 log = logging.getLogger(__name__)
-K = 10
 BASELINES = tuple(baseline_sources())  # popularity, repeat_then_popular, als, bpr: the guard's list
 PARTS = {"all": "all products", "new": "never-bought products (cross_sell)"}
-
-
-class RecommenderOptions(Options):
-    config: RerankConfig = Field(default_factory=RerankConfig, description="Sources and ranker settings.")
-
-    def params(self) -> dict[str, Any]:
-        flat = asdict(self.config)
-        proposals = flat.pop("proposals")
-        return {f"rerank_{k}": v for k, v in flat.items()} | {f"proposals_{k}": v for k, v in proposals.items()}
 
 
 def fit_recommender(
@@ -85,7 +74,7 @@ class RecommenderFamily(Family[RecommenderAdapter]):
     name = "recommender"
     feature_service = RECOMMENDER_SERVICE
     primary_metric = f"all_recall_at_{K}"
-    default_horizon_days = 30
+    default_horizon_days = HORIZON_DAYS
     requirements = ("implicit", "lightgbm", "numpy", "pandas", "scipy", "threadpoolctl")
     list_columns = {
         "recall@10": "model_all_recall_at_10",
@@ -101,7 +90,7 @@ class RecommenderFamily(Family[RecommenderAdapter]):
     )
     options_type = RecommenderOptions
     quick = {
-        "horizon_days": 30,
+        "horizon_days": HORIZON_DAYS,
         "options": RecommenderOptions(
             config=RerankConfig(n_estimators=60, learning_rate=0.1, earlier_cutoffs_days=(30,), cart_sessions=300)
         ),

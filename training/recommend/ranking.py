@@ -16,17 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, get_args
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from training.recommend.guard import ModePolicy, guarded
+from training.recommend.options import MODES, Mode
 from training.recommend.products import NO_CATEGORY, ProductTable
 from training.recommend.rerank import Reranker
 
-Mode = Literal["all", "cross_sell", "up_sell"]
-MODES: tuple[str, ...] = get_args(Mode)
 NONE = -1  # no product: a list shorter than k
 
 
