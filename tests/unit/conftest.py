@@ -9,7 +9,6 @@ tests/commerce.
 from __future__ import annotations
 
 import gc
-import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,11 +16,6 @@ from typing import Any
 
 import pytest
 
-# OpenMP threads (LightGBM's, torch's) sleep while they wait instead of spinning: on a busy 2-core machine spinning
-# threads starve each other (a 200-tree fit on 300 rows took 3.4 s instead of 0.1 s). Read when the OpenMP runtime
-# loads, so it is set here, before any test module imports either library; results do not change.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # MLflow reports usage to its servers unless told not to
 SERVICE_VARIABLES = ("RETAIL_DATABASE_URL", "RETAIL_ONLINE_STORE", "RETAIL_REDIS_URL", "RETAIL_TRACKING_URI")
 
 
