@@ -181,13 +181,13 @@ class AuditItem(BaseModel):
 class Override(BaseModel):
     id: int
     product_id: str
-    store_id: str | None
-    start: date
-    end: date
-    value: float | None
-    factor: float | None
-    reason: str
-    author: str
+    store_id: str | None = Field(description="The store whose series it adjusts; None for the product's total.")
+    start: date = Field(description="First day (or period) adjusted.")
+    end: date = Field(description="Last day (or period) adjusted, inclusive.")
+    value: float | None = Field(description="Units per period set over [start, end]; None when `factor` is used.")
+    factor: float | None = Field(description="What the P50 is multiplied by; None when `value` is used.")
+    reason: str = Field(description="Why, in the planner's words.")
+    author: str = Field(description="Who asked for it, in words.")
     created_at: datetime
     replaced_value: float | None = Field(description="Adjusted units over [start, end] before this override.")
     replaced_override_id: int | None = Field(description="The newest older override in force it overlaps.")
