@@ -6,7 +6,7 @@ goes through the public seam only: `training.run`, `training.tracking`, `trainin
 (as `retail predict` does) and `Family.adapter` (as the endpoints do). What differs between families (the batch's
 columns, how an endpoint asks its adapter) is one `Contract` per family in `CONTRACTS`;
 `test_every_family_has_a_contract` fails until a new family adds its own. The HTTP half (the served answer equals
-the registered model's, promotion and rollback) is tests/integration/test_family_contract.py.
+the registered model's, promotion and rollback) is tests/integration/test_family_contract_http.py.
 """
 
 from __future__ import annotations
