@@ -64,9 +64,12 @@ class OnRedis:
     def require_ready(self) -> None:
         return None
 
-    def adapter(self, name: str) -> Any:
-        assert name == "churn"
+    def adapter(self, key: Any) -> Any:
+        assert key.name == "churn"
         return self.churn
+
+    def feature_service(self, name: str) -> Any:
+        return self.store.get_feature_service(name)
 
 
 @pytest.fixture(scope="module")
