@@ -16,6 +16,7 @@ import httpx
 import mlflow.pyfunc
 import pandas as pd
 import pytest
+from batch_columns import BATCH_COLUMNS
 
 from retail.settings import Settings
 from retail.workspace import Workspace
@@ -110,7 +111,7 @@ class FamilyContract:
 
 class TestChurnContract(FamilyContract):
     name = "churn"
-    batch_columns = ["customer_id", "churn_probability", "risk_band", "driver_1", "driver_2", "driver_3"]
+    batch_columns = BATCH_COLUMNS["churn"]
 
     def served_and_offline(self, built, http: httpx.Client) -> tuple[Any, Any]:
         from training.churn import dataset
@@ -132,7 +133,7 @@ class TestChurnContract(FamilyContract):
 
 class TestRecommenderContract(FamilyContract):
     name = "recommender"
-    batch_columns = ["customer_id", "rank", "product_id", "score", "reason"]
+    batch_columns = BATCH_COLUMNS["recommender"]
 
     def served_and_offline(self, built, http: httpx.Client) -> tuple[Any, Any]:
         model, version = _champion_model(built, self.name)
@@ -160,19 +161,7 @@ class TestRecommenderContract(FamilyContract):
 
 class TestDemandContract(FamilyContract):
     name = "demand"
-    batch_columns = [
-        "product_id",
-        "ds",
-        "p10",
-        "p50",
-        "p90",
-        "adjusted",
-        "override_id",
-        "revenue_p10",
-        "revenue_p50",
-        "revenue_p90",
-        "revenue_adjusted",
-    ]
+    batch_columns = BATCH_COLUMNS["demand"]
 
     def served_and_offline(self, built, http: httpx.Client) -> tuple[Any, Any]:
         from training.demand import dataset as series
@@ -200,7 +189,7 @@ class TestDemandContract(FamilyContract):
 
 class TestSentimentContract(FamilyContract):
     name = "sentiment"
-    batch_columns = ["review_id", "customer_id", "product_id", "ts", "rating", "text", "label", "score"]
+    batch_columns = BATCH_COLUMNS["sentiment"]
 
     def test_batch_predictions(self, built) -> None:  # rows are reviews, not customers
         frame = run.predict(self.name, built.ws, built.settings)

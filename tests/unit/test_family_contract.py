@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from batch_columns import BATCH_COLUMNS
 from planted import TinyWorkspace
 
 from features import store as feature_store
@@ -107,7 +108,7 @@ def _ask_sentiment(adapter: Any, tiny: TinyWorkspace) -> None:
 
 CONTRACTS: dict[str, Contract] = {
     "churn": Contract(
-        ["customer_id", "churn_probability", "risk_band", "driver_1", "driver_2", "driver_3"],
+        BATCH_COLUMNS["churn"],
         ["churn_probability"],
         "transactions",
         ["customer_id"],
@@ -115,33 +116,21 @@ CONTRACTS: dict[str, Contract] = {
         probabilities=("churn_probability",),
     ),
     "recommender": Contract(
-        ["customer_id", "rank", "product_id", "score", "reason"],
+        BATCH_COLUMNS["recommender"],
         ["rank", "score"],
         "transactions",
         ["customer_id", "rank"],
         _ask_recommender,
     ),
     "demand": Contract(
-        [
-            "product_id",
-            "ds",
-            "p10",
-            "p50",
-            "p90",
-            "adjusted",
-            "override_id",
-            "revenue_p10",
-            "revenue_p50",
-            "revenue_p90",
-            "revenue_adjusted",
-        ],
+        BATCH_COLUMNS["demand"],
         ["p10", "p50", "p90", "adjusted", "revenue_p50"],
         "transactions",
         ["product_id", "ds"],
         _ask_demand,
     ),
     "sentiment": Contract(
-        ["review_id", "customer_id", "product_id", "ts", "rating", "text", "label", "score"],
+        BATCH_COLUMNS["sentiment"],
         ["score"],
         "reviews",
         ["review_id"],
