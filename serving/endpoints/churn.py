@@ -41,7 +41,9 @@ class ChurnScore(BaseModel):
     customer_id: str
     churn_probability: float
     risk_band: RiskBand = Field(description="low < 0.3 <= medium < 0.6 <= high")
-    drivers: list[str] = Field(description="What raises this customer's risk most, strongest first (up to 3).")
+    drivers: list[str] = Field(
+        description="What raises this customer's risk most, strongest first: up to 3 distinct facts in words."
+    )
     recency_days: int | None = Field(
         description="Days from the customer's last order to `features_as_of` minus one day (0: ordered on the "
         "newest day seen). Orders placed through /v1 count as soon as they are paid."

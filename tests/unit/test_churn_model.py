@@ -85,7 +85,9 @@ def test_phrases_examples_read_like_a_crm_note() -> None:
 
 
 def test_drivers_are_the_largest_positive_contributions_strongest_first() -> None:
-    x = prepare(customers(2))
+    rows = customers(2)
+    rows.loc[0, ["orders_30d", "active_days_30d", "spend_30d", "units_30d"]] = [1.0, 1.0, 40.0, 12.0]
+    x = prepare(rows)
     contrib = np.zeros((2, len(MODEL_FEATURES) + 1))
     col = {f: i for i, f in enumerate(MODEL_FEATURES)}
     contrib[0, [col["spend_30d"], col["recency_days"], col["orders_total"], col["tenure_days"]]] = [0.2, 0.9, 0.5, 0.1]
@@ -97,6 +99,31 @@ def test_drivers_are_the_largest_positive_contributions_strongest_first() -> Non
     assert got[0] == expected
     assert got[1] == PHRASES["orders_90d"](x.iloc[[1]])
     assert phrases(contrib, x, k=1)[0] == expected[:1]
+
+
+def test_one_fact_is_one_driver_and_an_empty_window_is_the_days_since_the_last_order() -> None:
+    """The 30-day window's orders, spend, items and days say one thing, and with no order in it, what recency says."""
+    rows = customers(2).assign(last_purchase_day=AS_OF - 45)
+    for kind in ("orders", "active_days", "spend", "units"):
+        rows[f"{kind}_30d"] = 0.0
+    rows.loc[1, ["orders_90d", "spend_90d"]] = [2.0, 80.0]
+    x = prepare(rows)
+    col = {f: i for i, f in enumerate(MODEL_FEATURES)}
+    contrib = np.zeros((2, len(MODEL_FEATURES) + 1))
+    for feature, value in {"orders_30d": 0.5, "spend_30d": 0.4, "units_30d": 0.3, "active_days_30d": 0.2}.items():
+        contrib[:, col[feature]] = value
+    contrib[:, col["recency_days"]] = 0.1
+    contrib[:, col["returns_share"]] = 0.6
+    contrib[:, col["avg_order_value"]] = 0.05
+    contrib[1, col["orders_90d"]], contrib[1, col["spend_90d"]] = 0.3, 0.2
+    got = phrases(contrib, x)
+    words = {f: PHRASES[f](x) for f in ("recency_days", "returns_share", "avg_order_value", "orders_90d")}
+    # 1.5 for the days since the last order (four silent 30-day features and recency), then returns, then the rest
+    assert got[0] == [words["recency_days"][0], words["returns_share"][0], words["avg_order_value"][0]]
+    assert got[0][0] == "no order for 45 days"
+    # the 90-day window had orders: its own fact (0.5), worded by its strongest feature, before the average order
+    assert got[1] == [words["recency_days"][1], words["returns_share"][1], words["orders_90d"][1]]
+    assert not any("in the last 30 days" in d for row in got for d in row)
 
 
 def test_features_saying_the_same_thing_leave_room_for_another_driver() -> None:

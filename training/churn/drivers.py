@@ -1,6 +1,9 @@
 """Churn drivers in words: one phrase per model feature, in the customer's own values, for CRM users.
 
-The model's SHAP contributions pick each row's strongest positive features; only those cells are put into words.
+Features that state one fact are one driver: the model's SHAP contributions are summed per fact (`FACTS`: days
+since the last order and how overdue that is; one window's orders, spend, items and shopping days; the 90-day
+trends; the ordering rhythm), and a window with no orders joins the days-since-the-last-order fact it follows
+from. Each row's strongest positive facts are put into words with the phrase of their strongest feature.
 """
 
 from __future__ import annotations
@@ -199,18 +202,67 @@ def contributions(classifier: lgb.LGBMClassifier, x: pd.DataFrame) -> np.ndarray
     return np.asarray(classifier.predict(x, pred_contrib=True, **threads))
 
 
-def phrases(contrib: np.ndarray, x: pd.DataFrame, k: int = 3) -> list[list[str]]:
-    """Up to k distinct phrases per row for the features with the largest positive contributions.
+RECENCY = "recency"
+PREFER = 1e9  # added to a positive recency contribution when choosing the feature that words its fact
+FACTS: dict[str, str] = {  # feature -> the fact it states; features not listed are a fact each
+    **dict.fromkeys(
+        ("recency_days", "recency_over_gap", "days_overdue", "overdue_z", "recency_over_last_gap"), RECENCY
+    ),
+    **{
+        f"{kind}_{window}d": f"window_{window}"
+        for window in CUSTOMER_WINDOWS
+        for kind in ("orders", "spend", "units", "active_days")
+    },
+    **dict.fromkeys(("orders_trend", "spend_trend"), "trend"),
+    **dict.fromkeys(("gap_mean_days", "gap_std_days", "last_gap_days", "orders_per_month"), "rhythm"),
+}
 
-    Vectorised: one argsort, then only the chosen cells are put into words. A few spare candidates are
-    worded too, so that features saying the same thing ("only one order so far") still leave k phrases.
+
+def _facts(x: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Each cell's fact (rows x features, as indices into the returned names): empty windows join recency."""
+    names = list(dict.fromkeys(FACTS.get(c, c) for c in x.columns))
+    index = {name: i for i, name in enumerate(names)}
+    fact = np.tile([index[FACTS.get(c, c)] for c in x.columns], (len(x), 1))
+    if RECENCY in index:
+        for window in CUSTOMER_WINDOWS:
+            orders = f"orders_{window}d"
+            if orders in x.columns:
+                empty = ~(x[orders].to_numpy(dtype="float64") > 0)  # NaN: no feature row, no orders
+                for j, c in enumerate(x.columns):
+                    if FACTS.get(c) == f"window_{window}":
+                        fact[empty, j] = index[RECENCY]
+    return fact, names
+
+
+def phrases(contrib: np.ndarray, x: pd.DataFrame, k: int = 3) -> list[list[str]]:
+    """Up to k distinct facts per row, strongest first: the facts whose features' contributions sum highest.
+
+    A fact is worded by its feature with the largest positive contribution, among those the customer has a value
+    for, recency's own features first (an empty window reads "no order for 45 days", not "no orders in the last
+    30 days"). Vectorised: per feature one
+    pass over the rows, one argsort, then only the chosen cells are put into words. A few spare facts are worded
+    too, so that facts whose words coincide ("only one order so far") still leave k phrases.
     """
     feats = np.asarray(contrib)[:, : x.shape[1]]
-    top = np.argsort(-feats, axis=1, kind="stable")[:, : k + SPARE]
-    chosen = np.take_along_axis(feats, top, axis=1) > 0
+    fact, names = _facts(x)
+    rows = np.arange(len(x))
+    total = np.zeros((len(x), len(names)))
+    best = np.full((len(x), len(names)), -np.inf)
+    voice = np.full((len(x), len(names)), -1)  # the feature that words each row's fact
+    unknown = np.isnan(x.to_numpy(dtype="float64"))  # a value the customer lacks words a fact only as a last resort
+    for j, c in enumerate(x.columns):
+        np.add.at(total, (rows, fact[:, j]), feats[:, j])
+        raises = feats[:, j] > 0
+        rank = feats[:, j] + PREFER * ((FACTS.get(c) == RECENCY) * raises - 4 * unknown[:, j] - 8 * ~raises)
+        better = rank > best[rows, fact[:, j]]
+        best[rows[better], fact[better, j]] = rank[better]
+        voice[rows[better], fact[better, j]] = j
+    top = np.argsort(-total, axis=1, kind="stable")[:, : k + SPARE]
+    chosen = np.take_along_axis(total, top, axis=1) > 0
+    speaker = np.take_along_axis(voice, top, axis=1)
     words = np.empty(top.shape, dtype=object)
-    for j in np.unique(top[chosen]):
-        cells = chosen & (top == j)
+    for j in np.unique(speaker[chosen]):
+        cells = chosen & (speaker == j)
         words[cells] = PHRASES[x.columns[j]](x.iloc[np.nonzero(cells.any(axis=1))[0]])
     return [list(dict.fromkeys(row[ok]))[:k] for row, ok in zip(words, chosen, strict=True)]
 
