@@ -33,6 +33,7 @@ from serving.commerce.loyalty import policy as loyalty_policy
 from serving.commerce.seed import prices_cents
 from serving.commerce.stock import Stock
 from training import run
+from training.churn import batch as churn_batch
 from training.recommend.batch import NONE, rank_customers
 from training.recommend.model import Mode, Recommender
 from training.recommend.pyfunc import recommender_of
@@ -145,7 +146,7 @@ class Scorer:
         if not len(features):
             return pd.DataFrame(columns=COLUMNS)
         with _timed(seconds, "churn model"):
-            scores = churn.score(self.churn_model, self.churn_version, features).reset_index(drop=True)
+            scores = churn_batch.score(self.churn_model, self.churn_version, features).reset_index(drop=True)
         n = len(scores)
         spans = [(start, min(start + BLOCK, n)) for start in range(0, n, BLOCK)]
         shared = {"ids": scores["customer_id"].to_numpy(), "bands": scores["risk_band"].to_numpy()}

@@ -9,14 +9,11 @@ customers where the general join (`training.churn.dataset.features_at`) takes ab
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from features.catalog import CUSTOMER_FEATURES
 from retail.workspace import Workspace
-from training.churn.adapter import ChurnAdapter
 from training.churn.dataset import EPOCH
 
 SOURCE = "customer_features.parquet"  # the churn service's one view's batch source (features.repo.definitions)
@@ -40,8 +37,3 @@ def features_as_of(ws: Workspace, customers: np.ndarray, as_of: pd.Timestamp) ->
     frame = frame.merge(newest.drop(columns="event_timestamp"), on="customer_id", how="left")
     frame.insert(2, "as_of_day", float((as_of - EPOCH) / pd.Timedelta(days=1)))
     return frame[["customer_id", "cutoff", "as_of_day", *CUSTOMER_FEATURES]]
-
-
-def score(model: Any, version: str, features: pd.DataFrame) -> pd.DataFrame:
-    """customer_id, churn_probability, risk_band, driver_1..3 (`ChurnAdapter.score_frame`, as batch predict)."""
-    return ChurnAdapter(model, version, reference_day=0.0).score_frame(features)
