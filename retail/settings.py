@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     max_body_bytes: PositiveInt = 1_048_576  # larger request bodies answer 413 (/sentiment allows its own maximum)
     rate_limits: dict[str, str] = Field(default_factory=dict)  # per-role overrides of RATE_LIMITS (JSON in the env)
     verbose: bool = False  # `1` logs the CLI's commands at DEBUG (retail.cliopts)
+    session_hours: float = Field(default=8.0, gt=0)  # a staff page sign-in lasts this long (serving.sessions)
+    session_secret: str | None = None  # signs session cookies; default: a random key kept in the workspace
+    mlflow_ui_url: str | None = None  # the MLflow UI, linked from the models page when set
     # The loyalty programme (serving.commerce.loyalty): points per currency unit paid (tier 1x), what a point is worth
     # at checkout, when earned points lapse, the spend window that sets the tier, and the tiers (JSON in the env).
     loyalty_points_per_unit: float = Field(default=1.0, gt=0)

@@ -198,6 +198,11 @@ async def _engine_async(request: Request) -> Engine:
     return engine
 
 
+async def engine_for(request: Request) -> Engine:
+    """The app's database for a request (what `require` reads keys from)."""
+    return await _engine_async(request)
+
+
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 

@@ -27,9 +27,10 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import iter_route_contexts
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
@@ -39,12 +40,15 @@ from starlette.routing import Match, get_route_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from retail.settings import RATE_LIMITS, Settings, get_settings
+from serving import sessions
 from serving.auth import ROLES, identify
 
 log = logging.getLogger(__name__)
 
 PUBLIC = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})  # no key; counted per address
 UNLIMITED = frozenset({"/healthz", "/livez", "/readyz", "/metrics"})  # no key, never counted
+PAGES = sessions.PREFIX  # staff pages: a session cookie instead of a key; without one, the browser goes to sign-in
+PAGES_PUBLIC = ("/ui/login", "/ui/static/")  # the sign-in form and the pages' scripts and styles
 ANONYMOUS = "anonymous"
 
 _limiters: list[SlidingWindowCounterRateLimiter] = []  # one per process, made at first use (its storage starts a timer)
@@ -113,14 +117,17 @@ class Guard:
         else:  # answered without reading the body; the server drops what the client still sends
             await refusal(scope, receive, send)
 
-    async def _refusal(self, request: Request) -> JSONResponse | None:
+    async def _refusal(self, request: Request) -> Response | None:
         declared = request.headers.get("content-length", "")
         # routes only ever allow more than the service's limit, so only a larger body needs its route's
         if declared.isdigit() and int(declared) > self.max_body and int(declared) > self._body_limit(request.scope):
             return JSONResponse({"detail": "Content Too Large"}, status_code=413)
         address = request.client.host if request.client else "unknown"
-        if get_route_path(request.scope) in PUBLIC:
+        path = get_route_path(request.scope)
+        if path in PUBLIC:
             return self._count(ANONYMOUS, address)
+        if path == PAGES or path.startswith(PAGES + "/"):
+            return await self._page(request, path, address)
         try:  # an address over its anonymous rate keeps only keys this process knows: no database look-up
             caller = await identify(request, cached_only=self._spent(ANONYMOUS, address))
         except HTTPException as exc:
@@ -129,6 +136,18 @@ class Guard:
             )
         request.state.caller = caller  # the route's `require` takes it from here instead of hashing the key again
         return self._count(caller.role, str(caller.key_id))
+
+    async def _page(self, request: Request, path: str, address: str) -> Response | None:
+        """A staff page: its session (never a bearer key), or a redirect to sign-in that comes back here."""
+        if path.startswith(PAGES_PUBLIC):
+            return self._count(ANONYMOUS, address)
+        found = await sessions.from_request(request)
+        if found is None:
+            back = path if request.method == "GET" else "/ui/"
+            return self._count(ANONYMOUS, address) or RedirectResponse(f"/ui/login?{urlencode({'next': back})}", 303)
+        request.state.caller = found.caller
+        request.state.signed = found
+        return self._count(found.caller.role, str(found.caller.key_id))
 
     def _body_limit(self, scope: Scope) -> int:
         """The limit of the route the request goes to (FastAPI's `max_body_size=`), else the service's."""

@@ -13,7 +13,8 @@ from typing import Annotated
 import bentoml
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
@@ -31,6 +32,7 @@ from serving.endpoints.profile import router as profile_router
 from serving.payloads import UNAVAILABLE, ModelStatus
 from serving.route_metrics import label_by_route
 from serving.runtime import Runtime, runtime
+from serving.web import app as web
 from training import families
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ for _name in families.names():
 app.include_router(orders_router)
 app.include_router(feedback_router)
 app.include_router(profile_router)
+web.install(app)  # the staff pages under /ui/ (session cookies, not keys)
 guard.install(app)  # key check, body limit and rate limits before FastAPI reads a body
 faults.install(app)  # the database or online store down: 503 + Retry-After, never 500
 
@@ -61,12 +64,25 @@ faults.install(app)  # the database or online store down: 503 + Retry-After, nev
 @app.exception_handler(HTTPException)
 async def _body_not_json(request: Request, exc: HTTPException) -> Response:
     """FastAPI answers a body it cannot even decode with a bare 400; it is a 422 like every other bad body."""
+    if web.is_page(request):
+        return web.error_page(request, exc.status_code, exc.detail)
     if exc.status_code == 400:
         problem = {"type": "json_invalid", "loc": ["body"], "msg": str(exc.detail), "input": None}
         return JSONResponse(status_code=422, content={"detail": [problem]})
     if exc.status_code == 405:  # `Allow` names every method of the path (Starlette's, the first route's only)
         return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": allowed_methods(request)})
     return await http_exception_handler(request, exc)
+
+
+@app.exception_handler(RequestValidationError)
+async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+    """A page's bad query or form: a page naming the field and value; the API's stays FastAPI's JSON 422."""
+    if web.is_page(request):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']} ({e.get('input')!r})" for e in exc.errors()
+        )
+        return web.error_page(request, 422, problems)
+    return await request_validation_exception_handler(request, exc)
 
 
 @app.exception_handler(Exception)

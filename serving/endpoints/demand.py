@@ -22,8 +22,10 @@ from serving.runtime import Runtime, runtime
 from training.demand import adapter as demand
 
 router = APIRouter(tags=["demand"])
-READERS = require("admin", "ops", "planner", "marketing", "app")
-WRITERS = require("admin", "planner")
+READ_ROLES = ("admin", "ops", "planner", "marketing", "app")
+WRITE_ROLES = ("admin", "planner")
+READERS = require(*READ_ROLES)
+WRITERS = require(*WRITE_ROLES)
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 MAX_ID = 2**31 - 1
 NOT_FOUND: Responses = {

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine
 from retail.db import Base
 
 # every owner's tables on `Base`, for `alembic revision --autogenerate` (imported by name: retail sits below them)
-for _owner in ("training.demand.tables", "serving.commerce.tables", "serving.auth"):
+for _owner in ("training.demand.tables", "serving.commerce.tables", "serving.auth", "serving.sessions"):
     importlib.import_module(_owner)
 
 config = context.config

@@ -1,0 +1,7 @@
+"""The feedback page (being built: issue 22)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

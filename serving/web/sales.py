@@ -1,0 +1,7 @@
+"""The sales page (being built: issue 22)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
