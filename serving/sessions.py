@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import DateTime, Engine, ForeignKey, Integer, String, select
+from sqlalchemy import DateTime, Engine, ForeignKey, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from retail import db
@@ -33,6 +33,7 @@ from serving.auth import ApiKey, Caller, engine_for, lookup
 COOKIE = "retail_session"
 LOGIN_COOKIE = "retail_login"  # the sign-in form's CSRF token (double submit: cookie and form field must match)
 PREFIX = "/ui"
+KEEP_ENDED = timedelta(days=7)  # expired sessions are deleted this long after they expire (at the next sign-in)
 
 
 class WebSession(Base):
@@ -95,6 +96,7 @@ def start(engine: Engine, key: str, hours: float) -> tuple[str, datetime] | None
     now = _now()
     expires = now + timedelta(hours=hours)
     with Session(engine) as s, s.begin():
+        s.execute(delete(WebSession).where(WebSession.expires_at < now - KEEP_ENDED))  # long over: forget them
         s.add(
             WebSession(
                 token_hash=_digest(token),
