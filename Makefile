@@ -33,12 +33,8 @@ pipeline: install
 	$(BIN)/retail models list --workspace $(WORKSPACE)
 
 demo: pipeline
-	@set -o pipefail; KEY=$$($(BIN)/retail keys create --role admin --name demo --workspace $(WORKSPACE) | tail -n 1) && \
-	  echo "" && \
-	  echo "An admin API key for these requests (shown once; \`$(BIN)/retail keys list|revoke\` manage keys):" && \
-	  echo "  KEY=$$KEY"
 	@echo ""
-	@echo "Starting the service on http://127.0.0.1:$(PORT) (Ctrl-C stops it). Try, from another shell (after KEY=...):"
+	@echo "Starting the service on http://127.0.0.1:$(PORT) (Ctrl-C stops it). Try, from another shell (after the KEY=... line below):"
 	@echo "  curl -s http://127.0.0.1:$(PORT)/readyz"
 	@echo "  curl -s http://127.0.0.1:$(PORT)/models -H \"Authorization: Bearer \$$KEY\""
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/churn -H \"Authorization: Bearer \$$KEY\" -H 'Content-Type: application/json' -d '{\"customer_ids\": [\"C00001\", \"C00002\"]}'"
@@ -55,7 +51,12 @@ demo: pipeline
 	@echo "  $(BIN)/retail predict recommender --workspace $(WORKSPACE) --mode cross_sell --k 10 --out offers.csv"
 	@echo "  $(BIN)/retail predict demand --workspace $(WORKSPACE) --out forecast.csv"
 	@echo "  API docs: http://127.0.0.1:$(PORT)/docs (Authorize: paste the key)"
-	@echo ""
+	@set -o pipefail; KEY=$$($(BIN)/retail keys create --role admin --name demo --workspace $(WORKSPACE) | tail -n 1) && \
+	  echo "" && \
+	  echo "An admin API key (shown once; \`$(BIN)/retail keys list|revoke\` manage keys):" && \
+	  echo "  KEY=$$KEY" && \
+	  echo "Staff pages: http://127.0.0.1:$(PORT)/ui/login (sign in with that key)" && \
+	  echo ""
 	$(BIN)/retail serve --workspace $(WORKSPACE) --port $(PORT)
 
 serve: install
