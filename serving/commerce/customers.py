@@ -5,18 +5,22 @@ Each is a handful of indexed queries on one customer's rows, in a read transacti
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from retail import db
 from serving.commerce import feedback
-from serving.commerce.errors import NotFound
+from serving.commerce.errors import Invalid, NotFound
 from serving.commerce.orders import order_view
 from serving.commerce.payloads import OrderOut, UtcDateTime
 from serving.commerce.tables import Customer, Order, Return, Store
 
 NOT_FINAL = ("placed", "paid", "picking", "shipped", "ready_for_pickup")
+SEARCH_LIMIT = 500
+QUERY_MAX = 64
 
 
 class CustomerOut(BaseModel):
@@ -116,3 +120,42 @@ def recent_feedback(engine: Engine, customer_id: str, limit: int) -> list[feedba
     """The customer's newest feedback with its sentiment (at most `limit`)."""
     with Session(db.reader(engine)) as s:
         return feedback.recent(s, customer_id, limit)
+
+
+def _prefix(column: Any, prefix: str) -> Any:
+    """`column` starts with `prefix`, as a range on the column so its index answers it (`LIKE` would scan)."""
+    return (column >= prefix) & (column < prefix + "\U0010ffff")
+
+
+def search(engine: Engine, q: str, limit: int = SEARCH_LIMIT) -> tuple[list[CustomerOut], bool]:
+    """Customers whose id starts with `q` (any case: as typed, upper or lower), by id; at most `limit`.
+
+    Returns the customers and whether more matched than `limit`. A range on the primary key per spelling, so on
+    any number of customers it reads only the rows it returns. The customer records hold no names or emails
+    (the raw customers table has id, signup date, region and channel), so ids are what can be searched.
+    """
+    q = q.strip()
+    if not 0 < len(q) <= QUERY_MAX:
+        raise Invalid(f"q: give 1 to {QUERY_MAX} characters of a customer id, not {q!r}", "q", q)
+    if not 1 <= limit <= SEARCH_LIMIT:
+        raise Invalid(f"limit: between 1 and {SEARCH_LIMIT}, not {limit}", "limit", limit)
+    spellings = sorted({q, q.upper(), q.lower()})
+    with Session(db.reader(engine)) as s:
+        rows = s.execute(
+            select(Customer.customer_id, Customer.region, Customer.created_at)
+            .where(or_(*(_prefix(Customer.customer_id, p) for p in spellings)))
+            .order_by(Customer.customer_id)
+            .limit(limit + 1)
+        ).all()
+        found = [CustomerOut(customer_id=r[0], region=r[1], created_at=r[2]) for r in rows]
+    return found[:limit], len(found) > limit
+
+
+def exact_id(engine: Engine, q: str) -> str | None:
+    """The id of the customer whose id is `q` (as typed, upper or lower case), or None."""
+    q = q.strip()
+    if not 0 < len(q) <= QUERY_MAX:
+        return None
+    with Session(db.reader(engine)) as s:
+        spellings = Customer.customer_id.in_({q, q.upper(), q.lower()})
+        return s.scalar(select(Customer.customer_id).where(spellings).order_by((Customer.customer_id == q).desc()))
