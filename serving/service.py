@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Annotated
 
 import bentoml
-from fastapi import Depends, FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -22,16 +20,15 @@ from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
 from serving import faults, guard
-from serving.auth import AUTH_RESPONSES, Caller, require
 from serving.commerce import push, webhooks
 from serving.commerce.api import router as orders_router
 from serving.commerce.app import allowed_methods
 from serving.commerce.feedback_api import router as feedback_router
 from serving.commerce.stock import Stock
+from serving.endpoints.models import router as models_router
 from serving.endpoints.profile import router as profile_router
-from serving.payloads import UNAVAILABLE, ModelStatus
 from serving.route_metrics import label_by_route
-from serving.runtime import Runtime, runtime
+from serving.runtime import Runtime
 from serving.web import app as web
 from training import families
 
@@ -46,7 +43,6 @@ app = FastAPI(
         "`Authorization: Bearer KEY` (`retail keys create --role ROLE`); health, metrics and these docs do not."
     ),
 )
-OPERATORS = require("admin", "ops")
 BATCHERS: dict[str, type] = {}  # family -> a BentoML service with batchable APIs its endpoint calls
 for _name in families.names():
     _module = families.endpoint_module(_name)
@@ -93,24 +89,7 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=500, content={"detail": "internal error; see the service log"})
 
 
-@app.get("/models", response_model=list[ModelStatus], responses={**UNAVAILABLE, **AUTH_RESPONSES}, tags=["models"])
-def models(rt: Annotated[Runtime, Depends(runtime)], _: Annotated[Caller, Depends(OPERATORS)]) -> list[ModelStatus]:
-    """Which registered model versions are serving."""
-    rt.require_ready()
-    return rt.statuses()
-
-
-@app.post(
-    "/models/reload", response_model=list[ModelStatus], responses={**UNAVAILABLE, **AUTH_RESPONSES}, tags=["models"]
-)
-async def reload(
-    request: Request, rt: Annotated[Runtime, Depends(runtime)], _: Annotated[Caller, Depends(OPERATORS)]
-) -> list[ModelStatus]:
-    """Load the current champions from the registry without a restart."""
-    rt.require_ready()
-    for remote in getattr(request.app.state, "batchers", {}).values():
-        await remote.to_async.reload()
-    return await run_in_threadpool(rt.load_models)
+app.include_router(models_router)  # GET /models, POST /models/reload (serving.endpoints.models)
 
 
 class Retail:
