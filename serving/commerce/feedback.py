@@ -11,6 +11,7 @@ picked up by `score_pending` (`retail feedback score`) once a sentiment champion
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from serving.commerce import events
 from serving.commerce.errors import Invalid, NotFound
 from serving.commerce.payloads import Id, OrderId, UtcDateTime, money
 from serving.commerce.tables import Customer, Feedback, Order, Product
+from training.demand.tables import AuditEntry
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ MAX_TEXT = 5000  # characters, as /sentiment accepts
 SPENT = ("paid", "picking", "shipped", "delivered", "ready_for_pickup", "picked_up")  # orders that were paid for
 Sentiment = Literal["positive", "negative"]
 Sort = Literal["newest", "priority"]
+Status = Literal["open", "resolved", "all"]
+MAX_NOTE = 1000  # characters of a resolution note
 SCORING_SLOTS = 2  # feedback scorings at once in one process (a scoring keeps a core busy for ~10-50 ms)
 SLOT_WAIT_S = 5.0  # a post that waits longer for a slot is stored unscored rather than held
 _slots = threading.BoundedSemaphore(SCORING_SLOTS)
@@ -131,6 +135,9 @@ class FeedbackOut(BaseModel):
                     "score": 0.04,
                     "model_version": "3",
                     "customer_spend": None,
+                    "resolved_at": "2026-07-02T09:30:00Z",
+                    "resolved_by": "service desk",
+                    "resolution_note": "Replacement sent; customer happy.",
                 }
             ]
         }
@@ -149,6 +156,29 @@ class FeedbackOut(BaseModel):
     customer_spend: float | None = Field(
         None, description="With `sort=priority`: what the customer has paid for in all (the ranking's tie-break)."
     )
+    resolved_at: UtcDateTime | None = Field(None, description="When customer service resolved it; None while open.")
+    resolved_by: str | None = Field(
+        None, description="The name of the API key that resolved it (its prefix if unnamed)."
+    )
+    resolved_key_id: int | None = Field(None, description="The id of that API key.")
+    resolution_note: str | None = Field(None, description="What was done, in the resolver's words.")
+
+
+class ResolveIn(BaseModel):
+    """Resolving feedback: what was done about it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "Replacement sent."}]})
+
+    note: str = Field(min_length=1, max_length=MAX_NOTE, description=f"1 to {MAX_NOTE:,} characters, not blank.")
+
+    @field_validator("note")
+    @classmethod
+    def _not_blank(cls, note: str) -> str:
+        if not note.strip():
+            raise ValueError("note is blank: say what was done")
+        if "\x00" in note:
+            raise ValueError("note contains a NUL character")
+        return note.strip()
 
 
 def _view(row: Feedback, spend_cents: int | None = None) -> FeedbackOut:
@@ -164,6 +194,10 @@ def _view(row: Feedback, spend_cents: int | None = None) -> FeedbackOut:
         score=row.score,
         model_version=row.model_version,
         customer_spend=None if spend_cents is None else money(spend_cents),
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        resolved_key_id=row.resolved_key_id,
+        resolution_note=row.resolution_note,
     )
 
 
@@ -277,8 +311,13 @@ def list_feedback(
     since: datetime | None = None,
     sort: Sort = "newest",
     limit: int = 100,
+    *,
+    rating: int | None = None,
+    until: datetime | None = None,
+    status: Status = "all",
 ) -> list[FeedbackOut]:
-    """Feedback matching every filter given, newest first; `NotFound` for an unknown customer or product.
+    """Feedback matching every filter given (`since` inclusive, `until` exclusive; `status` open, resolved or all),
+    newest first; `NotFound` for an unknown customer or product.
 
     `priority` puts negative feedback first, then unscored (it may be negative), then positive; within each,
     customers who have paid for more come first, then the newest.
@@ -290,8 +329,14 @@ def list_feedback(
         query = query.where(Feedback.customer_id == customer_id)
     if sentiment is not None:
         query = query.where(Feedback.label == sentiment)
+    if rating is not None:
+        query = query.where(Feedback.rating == rating)
     if since is not None:
         query = query.where(Feedback.created_at >= _naive_utc(since))
+    if until is not None:
+        query = query.where(Feedback.created_at < _naive_utc(until))
+    if status != "all":
+        query = query.where(Feedback.resolved_at.is_(None) if status == "open" else Feedback.resolved_at.is_not(None))
     newest = (Feedback.created_at.desc(), Feedback.id.desc())
     with Session(db.reader(engine)) as s:
         _check_filters(s, customer_id, product_id)
@@ -312,6 +357,57 @@ def list_feedback(
             .limit(limit)
         )
         return [_view(row, int(c)) for row, c in s.execute(ranked)]
+
+
+def resolve(engine: Engine, feedback_id: int, note: str, key_id: int, key_name: str) -> tuple[FeedbackOut, bool]:
+    """Mark feedback resolved with `note`, by the API key `key_id` (named `key_name`), with its audit entry, in one
+    transaction; (the feedback, whether this call resolved it). Resolving it again changes nothing and adds no
+    audit entry: the first resolution stands. `NotFound` for an unknown id."""
+    at = events.now()
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        done = s.execute(  # only an open row changes: two concurrent resolutions cannot both win
+            update(Feedback)
+            .where(Feedback.id == feedback_id, Feedback.resolved_at.is_(None))
+            .values(resolved_at=at, resolved_key_id=key_id, resolved_by=key_name, resolution_note=note)
+            .execution_options(synchronize_session=False)
+        )
+        changed = bool(done.rowcount)  # type: ignore[attr-defined]
+        if changed:
+            s.add(
+                AuditEntry(
+                    entity="feedback",
+                    entity_id=str(feedback_id),
+                    action="resolved",
+                    author=key_name,
+                    at=at,
+                    detail=json.dumps({"note": note}),
+                    key_id=key_id,
+                    key_name=key_name,
+                )
+            )
+        row = s.get(Feedback, feedback_id, populate_existing=True)
+        if row is None:
+            raise NotFound(f"feedback_id: unknown feedback {feedback_id}", "feedback_id", feedback_id)
+        view = _view(row)
+    if changed:
+        log.info("feedback %d resolved by key %d", feedback_id, key_id)
+    return view, changed
+
+
+def audit_trail(engine: Engine, feedback_id: int) -> list[AuditEntry]:
+    """The audit entries of one feedback item, oldest first."""
+    with Session(db.reader(engine), expire_on_commit=False) as s:
+        query = select(AuditEntry).where(AuditEntry.entity == "feedback", AuditEntry.entity_id == str(feedback_id))
+        return list(s.scalars(query.order_by(AuditEntry.id)))
+
+
+def get(engine: Engine, feedback_id: int) -> FeedbackOut:
+    """One feedback item; `NotFound` for an unknown id."""
+    with Session(db.reader(engine)) as s:
+        row = s.get(Feedback, feedback_id)
+        if row is None:
+            raise NotFound(f"feedback_id: unknown feedback {feedback_id}", "feedback_id", feedback_id)
+        return _view(row)
 
 
 def recent(s: Session, customer_id: str, limit: int) -> list[FeedbackOut]:

@@ -4,7 +4,8 @@ endpoint module of their own, `serving.endpoints.profile`, composed from this do
 Who may do what (API keys, see `serving.auth`):
 
 - leave feedback: admin, ops, sales_rep, store, customer (for itself);
-- read feedback: admin, ops, sales_rep, marketing.
+- read feedback: admin, ops, sales_rep, marketing;
+- resolve feedback (customer service): admin, ops, sales_rep.
 
 Feedback is scored with the Bento's sentiment champion (`app.state.runtime`) when there is one; the order API run
 on its own stores feedback unscored.
@@ -15,15 +16,17 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
-from serving.auth import Caller, check_customer, require
+from retail import db
+from serving.auth import Caller, check_customer, key_label, require
 from serving.commerce import feedback
 from serving.commerce.api import documented, domain_errors
 from serving.commerce.deps import features_changed
-from serving.commerce.feedback import FeedbackIn, FeedbackOut, Sentiment, Sort
+from serving.commerce.feedback import FeedbackIn, FeedbackOut, ResolveIn, Sentiment, Sort, Status
 from serving.commerce.payloads import DateTimeIn, Id
 from serving.deps import database
 from serving.runtime import Runtime, adapter_or_none
@@ -34,6 +37,8 @@ router = APIRouter(prefix="/v1", tags=["customers"])
 
 WRITE_FEEDBACK = ("admin", "ops", "sales_rep", "store", "customer")
 READ_FEEDBACK = ("admin", "ops", "sales_rep", "marketing")
+RESOLVE_FEEDBACK = ("admin", "ops", "sales_rep")  # customer service; marketing reads, never resolves
+MAX_ID = 2**31 - 1
 
 Db = Annotated[Engine, Depends(database)]
 
@@ -98,7 +103,10 @@ class FeedbackQuery(BaseModel):
     product_id: Id | None = None
     customer_id: Id | None = None
     sentiment: Sentiment | None = Field(None, description="Only scored feedback with this label.")
+    rating: int | None = Field(None, ge=1, le=5, description="Only feedback with these stars.")
     since: DateTimeIn | None = Field(None, description="Only feedback from this time on (UTC without an offset).")
+    until: DateTimeIn | None = Field(None, description="Only feedback from before this time (UTC without an offset).")
+    status: Status = Field("all", description="open (not resolved yet), resolved, or all.")
     sort: Sort = Field("newest", description="newest; or priority: negative first, highest-spending customers first.")
     limit: int = Field(100, ge=1, le=500, description="At most this many.")
 
@@ -109,10 +117,52 @@ def get_feedback(
     _caller: Annotated[Caller, Depends(require(*READ_FEEDBACK))],
     query: Annotated[FeedbackQuery, Query()],
 ) -> list[FeedbackOut]:
-    """Feedback for customer service, filtered by product, customer, sentiment and time; newest first, or with
-    `sort=priority` negative feedback first (then unscored, then positive), high-value customers first within
-    each. An unknown customer or product to filter on is a 404. Roles: admin, ops, sales_rep, marketing."""
+    """Feedback for customer service, filtered by product, customer, sentiment, rating, time and status; newest
+    first, or with `sort=priority` negative feedback first (then unscored, then positive), high-value customers
+    first within each. An unknown customer or product to filter on is a 404. Roles: admin, ops, sales_rep,
+    marketing."""
     with domain_errors():
         return feedback.list_feedback(
-            engine, query.product_id, query.customer_id, query.sentiment, query.since, query.sort, query.limit
+            engine,
+            query.product_id,
+            query.customer_id,
+            query.sentiment,
+            query.since,
+            query.sort,
+            query.limit,
+            rating=query.rating,
+            until=query.until,
+            status=query.status,
         )
+
+
+def resolve(engine: Engine, caller: Caller, feedback_id: int, note: str) -> tuple[FeedbackOut, bool]:
+    """Resolve feedback with `caller`'s key (named as audits name keys); what the route and the page both call."""
+    with Session(db.reader(engine)) as s:
+        name = key_label(s, caller.key_id)
+    with domain_errors():
+        return feedback.resolve(engine, feedback_id, note, caller.key_id, name)
+
+
+@router.post(
+    "/feedback/{feedback_id}/resolve",
+    response_model=FeedbackOut,
+    responses=_doc(
+        404,
+        422,
+        s404="No feedback with this id.",
+    ),
+)
+def post_resolve(
+    feedback_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: ResolveIn,
+    engine: Db,
+    caller: Annotated[Caller, Depends(require(*RESOLVE_FEEDBACK))],
+    response: Response,
+) -> FeedbackOut:
+    """Mark feedback resolved with a note saying what was done; the resolution records the API key (id and name)
+    and writes an audit entry (entity `feedback`). Idempotent: resolving resolved feedback changes nothing, adds
+    no audit entry and answers the first resolution (header `Resolved: earlier`). Roles: admin, ops, sales_rep."""
+    resolved, now = resolve(engine, caller, feedback_id, body.note)
+    response.headers["Resolved"] = "now" if now else "earlier"
+    return resolved

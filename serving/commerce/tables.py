@@ -298,5 +298,10 @@ class Feedback(Base):
     label: Mapped[str | None] = mapped_column(String(16), nullable=True)  # positive | negative; None: unscored
     score: Mapped[float | None] = mapped_column(Float, nullable=True)  # P(positive)
     model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # resolved by customer service: when, by which API key (its id, and name as it was), and how
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    resolved_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="ck_feedback_rating"),)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -11,11 +12,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from modelstubs import StubRuntime, StubScorer
 from shopdata import key, order_in, stock_shop
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from retail import db
@@ -23,10 +25,11 @@ from retail.db import connect
 from retail.settings import get_settings
 from retail.workspace import Workspace
 from serving import auth
-from serving.commerce import feedback, orders
-from serving.commerce.errors import Invalid
+from serving.commerce import feedback, feedback_trend, orders
+from serving.commerce.errors import Invalid, NotFound
 from serving.commerce.feedback import FeedbackIn
 from serving.commerce.tables import Feedback
+from training.demand.tables import AuditEntry
 
 
 @pytest.fixture
@@ -307,3 +310,111 @@ def test_the_batcher_scores_feedback_and_a_broken_call_is_scored_in_process(shop
     broken = SimpleNamespace(to_sync=SimpleNamespace(classify=dropped))
     out = feedback.create(shop, body("lovely"), feedback.Batched(adapter, broken))
     assert (out.label, out.score) == ("positive", 0.9) and adapter.seen == 1
+
+
+# --- resolving: stored, audited, idempotent; filters by rating, time range and status ---------------------------
+
+
+def audit(engine: Engine, feedback_id: int) -> list[AuditEntry]:
+    with Session(engine) as s:
+        query = select(AuditEntry).where(AuditEntry.entity == "feedback", AuditEntry.entity_id == str(feedback_id))
+        return list(s.scalars(query))
+
+
+def test_resolving_is_stored_audited_once_and_the_first_resolution_stands(shop: Engine) -> None:
+    item = feedback.create(shop, body("the zip broke"), StubScorer())
+    assert (item.resolved_at, item.resolved_by, item.resolution_note) == (None, None, None)
+    done, changed = feedback.resolve(shop, item.id, "Refunded the order.", 7, "desk")
+    assert changed and done.resolved_by == "desk" and done.resolved_key_id == 7
+    assert done.resolution_note == "Refunded the order." and done.resolved_at is not None
+    again, changed = feedback.resolve(shop, item.id, "Something else.", 8, "other")
+    assert not changed and again == done  # the first resolution, unchanged
+    [entry] = audit(shop, item.id)
+    assert (entry.action, entry.author, entry.key_id, entry.key_name) == ("resolved", "desk", 7, "desk")
+    assert json.loads(entry.detail) == {"note": "Refunded the order."}
+    assert feedback.list_feedback(shop) == [done]
+    with pytest.raises(NotFound, match="feedback_id: unknown feedback 999"):
+        feedback.resolve(shop, 999, "x", 7, "desk")
+    assert audit(shop, 999) == []
+
+
+def test_list_filters_by_rating_time_range_and_status(shop: Engine) -> None:
+    one = feedback.create(shop, body("awful", rating=1))
+    five = feedback.create(shop, body("great", rating=5))
+    none = feedback.create(shop, body("no stars"))
+    now = datetime(2026, 3, 1)
+    for row, days in ((one, 10), (five, 5), (none, 1)):
+        backdate(shop, row.id, now - timedelta(days=days))
+    feedback.resolve(shop, five.id, "Thanked them.", 1, "desk")
+    ids = lambda **kw: [f.id for f in feedback.list_feedback(shop, **kw)]  # noqa: E731
+    assert ids(rating=1) == [one.id] and ids(rating=5) == [five.id] and ids(rating=3) == []
+    assert ids(until=now - timedelta(days=5)) == [one.id]  # until excludes its own moment
+    assert ids(since=now - timedelta(days=6), until=now - timedelta(days=2)) == [five.id]
+    assert ids(status="open") == [none.id, one.id] and ids(status="resolved") == [five.id]
+    assert ids(status="all") == ids() == [none.id, five.id, one.id]
+    assert ids(status="open", sort="priority") == [none.id, one.id]  # unscored: both rank alike, newest first
+
+
+def test_resolve_over_http_roles_validation_and_idempotence(client: TestClient, shop: Engine) -> None:
+    item = feedback.create(shop, body("lost parcel"))
+    path = f"/v1/feedback/{item.id}/resolve"
+    for role, binding in (("marketing", {}), ("planner", {}), ("customer", {"customer_id": "C1"}), ("app", {})):
+        refused = client.post(path, json={"note": "x"}, headers=key(shop, role, **binding))
+        assert refused.status_code == 403, (role, refused.text)
+    assert client.post(path, json={"note": "x"}).status_code == 401
+    rep = key(shop, "sales_rep")
+    for sent in ({"note": ""}, {"note": "   "}, {"note": "x" * 1001}, {}, {"note": "x", "by": "me"}):
+        bad = client.post(path, json=sent, headers=rep)
+        assert bad.status_code == 422, (sent, bad.text)
+        assert bad.json()["detail"][0]["loc"][-1] in ("note", "by"), bad.text
+    assert client.post("/v1/feedback/999999/resolve", json={"note": "x"}, headers=rep).status_code == 404
+    assert client.post("/v1/feedback/0/resolve", json={"note": "x"}, headers=rep).status_code == 422
+    assert audit(shop, item.id) == []  # nothing refused left a trace
+    first = client.post(path, json={"note": "  Re-sent the parcel.  "}, headers=rep)
+    assert first.status_code == 200 and first.headers["Resolved"] == "now", first.text
+    out = first.json()
+    assert out["resolution_note"] == "Re-sent the parcel." and out["resolved_at"].endswith("Z")
+    assert out["resolved_by"].startswith("rk_") and out["resolved_key_id"] is not None  # an unnamed key: its prefix
+    second = client.post(path, json={"note": "again"}, headers=key(shop, "ops"))
+    assert second.status_code == 200 and second.headers["Resolved"] == "earlier" and second.json() == out
+    assert len(audit(shop, item.id)) == 1
+    admin = key(shop, "admin")
+    listed = client.get("/v1/feedback", params={"status": "resolved"}, headers=admin).json()
+    assert [f["id"] for f in listed] == [item.id] and listed[0]["resolution_note"] == "Re-sent the parcel."
+    assert client.get("/v1/feedback", params={"status": "open"}, headers=admin).json() == []
+    for params in ({"status": "done"}, {"rating": 6}, {"until": "soon"}):
+        assert client.get("/v1/feedback", params=params, headers=admin).status_code == 422, params
+
+
+def test_sentiment_by_week_averages_reviews_and_scored_feedback_of_the_top_products(shop: Engine) -> None:
+    scorer = StubScorer()  # "bad ..." scores 0.1, anything else 0.9
+    monday = datetime(2026, 3, 2)
+    rows = [
+        feedback.create(shop, body("bad P1", product_id="P1"), scorer),
+        feedback.create(shop, body("good P1", product_id="P1"), scorer),
+        feedback.create(shop, body("bad P2", product_id="P2"), scorer),
+        feedback.create(shop, body("unscored P2", product_id="P2")),  # no score: left out
+    ]
+    for row, days in zip(rows, (0, 8, 1, 1), strict=True):
+        backdate(shop, row.id, monday + timedelta(days=days, hours=1))
+    reviews = pd.DataFrame(
+        {
+            "product_id": ["P1", "P2", "P2", "P3"],
+            "ts": pd.to_datetime(["2026-03-03", "2026-03-04", "2026-03-05", "2026-03-04"]),
+            "score": [0.5, 0.3, 0.7, 1.0],
+        }
+    )
+    weekly = feedback_trend.sentiment_by_week(shop, reviews, top=2)
+    assert weekly.products == ["P1", "P2"] and (weekly.reviews, weekly.feedback) == (4, 3)  # P3 not drawn; ties by id
+    got = {
+        (r.product_id, r.week.date().isoformat()): (round(r.score, 3), r["items"]) for _, r in weekly.weeks.iterrows()
+    }
+    assert got == {
+        ("P1", "2026-03-02"): (0.3, 2),  # feedback 0.1 and review 0.5
+        ("P1", "2026-03-09"): (0.9, 1),
+        ("P2", "2026-03-02"): (round((0.1 + 0.3 + 0.7) / 3, 3), 3),
+    }
+    only = feedback_trend.sentiment_by_week(shop, reviews, since=monday + timedelta(days=7), product_id="P1")
+    assert only.products == ["P1"] and len(only.weeks) == 1 and only.weeks["items"].tolist() == [1]
+    empty = feedback_trend.sentiment_by_week(shop, reviews.iloc[:0], until=datetime(2020, 1, 1))
+    assert empty.weeks.empty and empty.products == []
