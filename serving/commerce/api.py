@@ -26,8 +26,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Resp
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from retail.workspace import Workspace
 from serving.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
-from serving.commerce import idempotency, inventory, loyalty, orders, reports, returns
+from serving.commerce import idempotency, inventory, loyalty, orders, reports, returns, sales_data
 from serving.commerce.deps import features_changed
 from serving.commerce.errors import Conflict, Invalid, NotFound, OrderError
 from serving.commerce.payloads import (
@@ -294,12 +295,24 @@ def availability(
 )
 def sales_report(
     engine: Db,
+    ws: Annotated[Workspace | None, Depends(sales_data.workspace)],
     _caller: Annotated[Caller, Depends(require(*REPORT_ROLES))],
     start: Annotated[date, Query(alias="from", description="First day (UTC), YYYY-MM-DD.")],
     end: Annotated[date, Query(alias="to", description="Last day (UTC), inclusive.")],
-    by: Annotated[reports.By, Query(description="Group rows by day, store or channel.")] = "day",
+    by: Annotated[reports.By, Query(description="Rows by day, week (keyed by its Monday), store or channel.")] = "day",
+    store_id: Annotated[str | None, Query(min_length=1, max_length=64, description="Only this store.")] = None,
+    channel: Annotated[str | None, Query(min_length=1, max_length=16, description="Only this channel.")] = None,
 ) -> SalesReport:
-    """Revenue, orders, units and average order value of paid-or-later orders, dated by payment, at full value
-    (returns not subtracted). Roles: admin, ops, planner."""
+    """Revenue, orders, units, average order value, returns and return rate, cancellation rate, fulfilment hours
+    and repeat-purchase rate, per row and in total. Roles: admin, ops, planner.
+
+    Both sources count, as on the sales page (`/ui/sales`): the imported history (the workspace's raw
+    transactions: an order is the positive lines of one order id, dated by its first line; negative lines are
+    returns) and the order API's orders paid or later and not cancelled, dated by payment, at their total (returns
+    are not subtracted from revenue; they make `returns` and `return_rate`, on the day they came back). API orders
+    exported into the raw transactions count once, from the API. Cancellation rate (cancelled / placed, by day
+    placed) and fulfilment hours (placed to shipped or picked up) cover API orders only, since history has no
+    statuses: `notes` says so, and a figure no order supports is null with a note, never 0.
+    """
     with domain_errors():
-        return reports.sales(engine, start, end, by)
+        return reports.sales(engine, start, end, by, ws=ws, store_id=store_id, channel=channel)

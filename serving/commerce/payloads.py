@@ -229,19 +229,48 @@ class NotificationOut(BaseModel):
 
 
 class SalesRow(BaseModel):
-    key: str = Field(description="The day (YYYY-MM-DD), store id or channel of this row.")
-    revenue: float
-    orders: int
+    key: str = Field(
+        description="The day (YYYY-MM-DD), week (its Monday, YYYY-MM-DD), store id or channel of this row; `unknown` "
+        "for history without a store or channel; `total` for the total."
+    )
+    revenue: float = Field(description="Counted orders' value (API: after loyalty discounts); returns not subtracted.")
+    orders: int = Field(description="Counted orders: history orders plus API orders paid or later and not cancelled.")
     units: int
-    average_order_value: float
+    average_order_value: float = Field(description="revenue / orders (0 without orders).")
+    history_orders: int = Field(default=0, description="Orders of the imported history among `orders`.")
+    api_orders: int = Field(default=0, description="Orders of the order API among `orders`.")
+    customers: int = Field(default=0, description="Known customers with a counted order (guests left out).")
+    returns: float = Field(default=0.0, description="Value returned in these days (API: refunds), by return day.")
+    return_rate: float | None = Field(default=None, description="returns / revenue; null without revenue.")
+    cancellation_rate: float | None = Field(
+        default=None,
+        description="Cancelled / placed, over API orders placed in these days; null when none was placed (imported "
+        "history has no statuses).",
+    )
+    fulfilment_hours: float | None = Field(
+        default=None,
+        description="Mean hours from placing to shipping or pick-up, over counted API orders that got there; null "
+        "when none did (imported history has no shipping times).",
+    )
+    repeat_purchase_rate: float | None = Field(
+        default=None,
+        description="Share of `customers` with two or more counted orders in these days; null without customers.",
+    )
 
 
 class SalesReport(BaseModel):
     start: date = Field(serialization_alias="from")
     end: date = Field(serialization_alias="to")
-    by: Literal["day", "store", "channel"]
+    by: Literal["day", "week", "store", "channel"]
+    store_id: str | None = Field(default=None, description="The store filter, if any.")
+    channel: str | None = Field(default=None, description="The channel filter, if any.")
     rows: list[SalesRow]
     total: SalesRow
+    notes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Why a figure of the total is null or covers one source only, by field name (and `store_id` "
+        "or `channel` where the history records none).",
+    )
 
 
 class LoyaltyEntryOut(BaseModel):
