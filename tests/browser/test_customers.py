@@ -101,7 +101,7 @@ def test_the_customer_page_shows_what_the_profile_api_gives(
     assert row.count() == 1
     history = row.locator("td").last.inner_text()
     assert "placed" in history and "paid" in history and history.index("placed") < history.index("paid")
-    offers = page.locator("[data-offers] tbody tr")
+    offers = page.locator("[data-offers] li")
     items = api["recommendations"]["items"]
     assert offers.evaluate_all("rows => rows.map(r => r.dataset.product)") == [i["product_id"] for i in items]
     assert all(i["reason"] in o for i, o in zip(items, offers.all_inner_texts(), strict=True))
