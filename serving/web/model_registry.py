@@ -2,7 +2,8 @@
 and a comparison seconds (the sentiment family rescores its champion).
 
 - A family's registry view (aliases, versions with their promotion notes, the plots its champion's and challenger's
-  runs logged) is kept `TTL` seconds, and dropped at once when the page promotes or rolls back.
+  runs logged) is read again in the background once it is `TTL` seconds old (pages meanwhile show the copy), and
+  dropped at once when the page promotes or rolls back (the next page reads the registry before it answers).
 - A comparison (`retail models compare`: `training.promotion.comparison`, or the champion alone against its
   baselines through `training.compare.compare_with_champion`) depends only on the versions compared, whose runs
   never change: it is kept per (family, champion, challenger) and computed in a background thread, so a page waits
@@ -35,6 +36,8 @@ TTL = 30.0  # seconds a family's registry view is reused (a promotion made elsew
 WAIT = 2.0  # seconds a page waits for comparisons still being computed
 IMAGES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 MAX_COMPARISONS = 64
+IMAGE_TTL = 300.0
+MAX_IMAGES = 64  # plots are tens of kilobytes each
 
 
 @dataclass(frozen=True)
@@ -75,23 +78,45 @@ class Registry:
         self._lock = threading.Lock()
         self._views: dict[str, tuple[float, FamilyView]] = {}
         self._compared: dict[tuple[str, str, str | None], Future[Compared]] = {}
+        self._images: dict[tuple[str, str, str], tuple[float, bytes, str]] = {}
+        self._refreshing: set[str] = set()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-compare")
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-registry")
 
     def client(self) -> MlflowClient:
         return tracking.connect(self.ws, self.settings)
 
     def view(self, family: str) -> FamilyView:
-        """The family's registry view, at most `TTL` seconds old."""
+        """The family's registry view: read now the first time (or after `invalidate`); later, the copy kept, read
+        again in the background once it is `TTL` seconds old, so no page waits for the registry twice."""
         with self._lock:
             held = self._views.get(family)
-        if held and held[0] > time.monotonic():
-            return held[1]
+            stale = held is not None and held[0] <= time.monotonic() and family not in self._refreshing
+            if stale:
+                self._refreshing.add(family)
+        if held is None:
+            return self._store(family)
+        if stale:
+            self._background.submit(self._refresh, family)
+        return held[1]
+
+    def _store(self, family: str) -> FamilyView:
         found = self._read(family)
         with self._lock:
             self._views[family] = (time.monotonic() + TTL, found)
         return found
 
+    def _refresh(self, family: str) -> None:
+        try:
+            self._store(family)
+        except Exception:  # the registry unreachable: the page keeps the copy it has and tries again later
+            log.exception("%s: reading the registry again failed", family)
+        finally:
+            with self._lock:
+                self._refreshing.discard(family)
+
     def invalidate(self, family: str) -> None:
+        """Forget the family's view (after a promotion or rollback): the next page reads the registry at once."""
         with self._lock:
             self._views.pop(family, None)
 
@@ -146,7 +171,21 @@ class Registry:
             return Compared(problem=str(exc))
 
     def artifact(self, family: str, version: str, path: str) -> tuple[bytes, str]:
-        """An image its run logged, for a registered version; LookupError for any other version or path."""
+        """An image its run logged, for a registered version; LookupError for any other version or path. Kept
+        `IMAGE_TTL` seconds (a run's files never change; the version could be deleted)."""
+        key = (family, version, path)
+        with self._lock:
+            held = self._images.get(key)
+        if held and held[0] > time.monotonic():
+            return held[1], held[2]
+        data, media = self._download(family, version, path)
+        with self._lock:
+            if len(self._images) >= MAX_IMAGES:
+                self._images.pop(next(iter(self._images)))
+            self._images[key] = (time.monotonic() + IMAGE_TTL, data, media)
+        return data, media
+
+    def _download(self, family: str, version: str, path: str) -> tuple[bytes, str]:
         families.entry(family)
         client = self.client()
         try:
