@@ -41,7 +41,7 @@ ORDERS_SHOWN = 100  # the newest orders listed on the 360 page (as `GET /v1/cust
 FOUND = (
     Column("customer_id", "Customer"),
     Column("region", "Region"),
-    Column("created_at", "Customer since"),
+    Column("created_at", "Signed up (or first recorded)"),
 )
 ORDERS = (
     Column("created_at", "Placed"),
