@@ -68,6 +68,7 @@ class Compared:
 
     table: pd.DataFrame | None = None
     problem: str = ""
+    lasting: bool = True  # False: a failure that may pass (the registry unreachable); asked again next time
 
 
 class Registry:
@@ -153,9 +154,14 @@ class Registry:
         out: dict[str, Compared | None] = {}
         for name, future in futures.items():
             try:
-                out[name] = future.result(timeout=max(0.0, until - time.monotonic()))
+                done = future.result(timeout=max(0.0, until - time.monotonic()))
             except Pending:
                 out[name] = None
+                continue
+            out[name] = done
+            if not done.lasting:
+                with self._lock:
+                    self._compared = {k: f for k, f in self._compared.items() if f is not future}
         return out
 
     def _compare(self, family: str, champion: str, challenger: str | None) -> Compared:
@@ -166,9 +172,11 @@ class Registry:
             else:
                 table = promotion.comparison(client, family, champion, challenger)
             return Compared(table)
-        except (ValueError, MlflowException, KeyError, OSError) as exc:  # NotComparable is a ValueError
-            log.warning("%s: no comparison of v%s and v%s: %s", family, champion, challenger, exc)
+        except ValueError as exc:  # NotComparable: the versions have no fair common evaluation, for good
             return Compared(problem=str(exc))
+        except Exception as exc:  # e.g. the registry unreachable: said on the page, asked again next time
+            log.warning("%s: no comparison of v%s and v%s: %s", family, champion, challenger, exc)
+            return Compared(problem=f"{type(exc).__name__}: {exc}", lasting=False)
 
     def artifact(self, family: str, version: str, path: str) -> tuple[bytes, str]:
         """An image its run logged, for a registered version; LookupError for any other version or path. Kept

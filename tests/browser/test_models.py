@@ -219,3 +219,57 @@ def test_a_planner_is_refused_and_a_form_without_csrf_does_nothing(
         assert admin.request.post(f"/ui/models/{action}", form={"csrf": "wrong", "force": "true"}).status == 403
         assert admin.request.post(f"/ui/models/{action}", form={}).status == 403
     assert (len(model_audit(built)), tracking.alias_version(client, "churn", tracking.CHAMPION)) == before
+
+
+def test_the_page_cache_answers_from_its_copy_and_reads_again_in_the_background(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No browser: the registry view is read once, re-read in the background when old, at once after `invalidate`;
+    a comparison that failed for a passing reason is asked again, a lasting answer is kept."""
+    import threading
+
+    import pandas as pd
+
+    from retail.settings import Settings
+    from retail.workspace import Workspace
+    from serving.web import model_registry
+    from serving.web.model_registry import Compared, FamilyView, Registry
+
+    reads: list[str] = []
+    read_again = threading.Event()
+
+    def read(self: Registry, family: str) -> FamilyView:
+        reads.append(family)
+        if len(reads) == 3:
+            read_again.set()
+        return FamilyView(family, str(len(reads)), None, pd.DataFrame(), None)
+
+    answers = iter([Compared(problem="registry down", lasting=False), Compared(pd.DataFrame({"auc": [0.7]}))])
+    monkeypatch.setattr(Registry, "_read", read)
+    monkeypatch.setattr(Registry, "_compare", lambda self, family, champion, challenger: next(answers))
+    reg = Registry(Workspace.at(tmp_path), Settings(workspace=tmp_path))
+    assert reg.view("churn").champion == "1" and reg.view("churn").champion == "1" and reads == ["churn"]
+    monkeypatch.setattr(model_registry, "TTL", 0.0)
+    reg.invalidate("churn")
+    assert reg.view("churn").champion == "2"  # read before answering
+    assert reg.view("churn").champion == "2"  # old at once (TTL 0): the copy, and a read in the background
+    assert read_again.wait(5) and len(reads) == 3
+    view = reg.view("churn")
+    assert reg.comparisons([view])["churn"] == Compared(problem="registry down", lasting=False)
+    assert reg.comparisons([view])["churn"].table is not None  # asked again
+    assert reg.comparisons([view])["churn"].table is not None  # kept: `answers` has nothing left
+
+
+@pytest.mark.parametrize("url", ["http://mlflow.internal:5000/", None])
+def test_the_mlflow_ui_is_linked_only_when_configured(url: str | None) -> None:
+    """No browser: the page's template with and without `RETAIL_MLFLOW_UI_URL`."""
+    from serving.web.models import AUDIT
+    from serving.web.render import templates
+    from serving.web.tables import table
+
+    context = {"me": None, "menu": [], "csrf": "t", "path": "/ui/models", "cards": [], "said": "", "refused": ""}
+    html = templates.get_template("models.html").render(
+        **context, audit=table("audit", AUDIT, []), mlflow_ui=url, ttl=30
+    )
+    links = [line for line in html.splitlines() if "data-mlflow-ui" in line]
+    assert (links and f'href="{url}"' in links[0]) if url else not links
