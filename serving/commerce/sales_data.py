@@ -124,7 +124,8 @@ def _history(ws: Workspace, engine: Engine) -> Frames:
         tx[column] = tx[column].fillna("").astype(str) if column in tx else ""
     tx["day"] = _days(tx["ts"])
     tx["cents"] = np.rint(tx["quantity"].to_numpy() * tx["unit_price"].to_numpy() * 100).astype(np.int64)
-    tx = tx.sort_values("day", kind="stable")
+    if not tx["day"].is_monotonic_increasing:  # imports and the simulator write in time order: usually no sort
+        tx = tx.sort_values("day", kind="stable")
     sold, back = tx[tx["quantity"] > 0], tx[tx["quantity"] < 0]
     orders = sold.groupby("order_id", sort=False).agg(
         day=("day", "min"),

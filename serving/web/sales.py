@@ -143,6 +143,7 @@ def sales_page(
             request.query_params.get(f"{name}_sort") or ("key" if name == "periods" else "-revenue"),
             int(page) if page.isdigit() else 1,
         )
+        tables[name].rows = sales_view.readable(tables[name].rows)  # sorted on raw values, shown readable
     charts = {
         "trend": sales_view.trend(r["now"], r["before"]),
         "forecast": sales_view.forecast_chart(r["now"], r["daily"], forecast),

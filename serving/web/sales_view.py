@@ -185,6 +185,23 @@ CATEGORY_COLUMNS = (
 )
 
 
+PERCENT = (*RATES, "share")
+
+
+def readable(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """One page's rows as the table shows them: rates in per cent, hours with one decimal (CSV keeps raw values)."""
+    out = []
+    for row in rows:
+        shown_row = dict(row)
+        for name in PERCENT:
+            if isinstance(row.get(name), int | float):
+                shown_row[name] = f"{100 * float(row[name]):.1f}%"  # type: ignore[arg-type]
+        if isinstance(row.get("fulfilment_hours"), int | float):
+            shown_row["fulfilment_hours"] = f"{row['fulfilment_hours']:.1f}"
+        out.append(shown_row)
+    return out
+
+
 def row_columns(first: str) -> tuple[Column, ...]:
     return (Column("key", first), *ROW_COLUMNS[1:])
 
