@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -19,8 +20,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Reques
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
+from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
 from serving.auth import Caller, engine_for, require
@@ -29,6 +32,7 @@ from serving.commerce.errors import NotFound
 from serving.commerce.feedback import FeedbackOut, ResolveIn, Sentiment, Sort, Status
 from serving.commerce.feedback_api import MAX_ID, RESOLVE_FEEDBACK, resolve
 from serving.commerce.payloads import Id
+from serving.commerce.tables import Feedback, Order
 from serving.web.charts import figure, spec
 from serving.web.pages import BY_NAME, staff
 from serving.web.render import Form_, render
@@ -38,7 +42,11 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 PAGE = BY_NAME["feedback"]
 RESOLVERS = staff(*RESOLVE_FEEDBACK)
-LIMIT = 1000  # rows read for one view (sorted and paged here); the filters narrow further
+LIMIT = 500  # rows read for one view, as many as `GET /v1/feedback` answers at most; the filters narrow further
+CACHED = 32  # listings kept per process
+_listed: dict[tuple[object, ...], list[dict[str, Any]]] = {}
+_drawn: dict[int, tuple[feedback_trend.Weekly, str]] = {}
+_lock = threading.Lock()
 TEXT_SHOWN = 160  # characters of a text in the table (the item's page shows it all)
 Readers = Annotated[Caller, Depends(require(*PAGE.roles))]
 
@@ -116,8 +124,34 @@ def _row(rank: int, f: FeedbackOut) -> dict[str, Any]:
     }
 
 
+def _signature(engine: Engine, priority: bool) -> tuple[object, ...]:
+    """What changes when a listing may: feedback added, scored or resolved; with priority, orders placed or moved."""
+    with Session(db.reader(engine)) as s:
+        mark = s.execute(
+            select(func.count(), func.max(Feedback.id), func.count(Feedback.score), func.count(Feedback.resolved_at))
+        ).one()
+        spend = s.execute(select(func.count(), func.max(Order.updated_at))).one() if priority else ()
+    return (*mark, *spend)
+
+
 def _rows(engine: Engine, filters: Filters) -> list[dict[str, Any]]:
-    """The rows of `GET /v1/feedback` with these filters, numbered in the order asked for."""
+    """The rows of `GET /v1/feedback` with these filters, numbered in the order asked for; kept per process until
+    `_signature` changes (a page of the table, another sort or the CSV then costs no new query)."""
+    asked = filters.model_dump(exclude={"items_sort", "items_page"})
+    key = (id(engine), tuple(sorted(asked.items())), _signature(engine, filters.sort == "priority"))
+    with _lock:
+        hit = _listed.get(key)
+    if hit is not None:
+        return hit
+    rows = _list(engine, filters)
+    with _lock:
+        if len(_listed) >= CACHED:
+            _listed.clear()
+        _listed[key] = rows
+    return rows
+
+
+def _list(engine: Engine, filters: Filters) -> list[dict[str, Any]]:
     since, until = filters.times()
     found = feedback.list_feedback(
         engine,
@@ -135,6 +169,7 @@ def _rows(engine: Engine, filters: Filters) -> list[dict[str, Any]]:
 
 
 def _chart(request: Request, engine: Engine, filters: Filters) -> tuple[str | None, feedback_trend.Weekly]:
+    """The weekly sentiment chart's plotly spec (None when nothing is scored in the window) and its figures."""
     runtime = getattr(request.app.state, "runtime", None)
     ws = runtime.ws if runtime is not None else Workspace.at(get_settings().workspace)
     reviews = feedback_trend.review_scores(ws.features_dir / "review_scores.parquet")
@@ -142,6 +177,20 @@ def _chart(request: Request, engine: Engine, filters: Filters) -> tuple[str | No
     weekly = feedback_trend.sentiment_by_week(engine, reviews, since, until, filters.product_id)
     if weekly.weeks.empty:
         return None, weekly
+    with _lock:
+        drawn = _drawn.get(id(weekly))
+    if drawn is not None and drawn[0] is weekly:  # the same (cached) result: the same figure
+        return drawn[1], weekly
+    drawing = _figure(weekly)
+    with _lock:
+        if len(_drawn) >= CACHED:
+            _drawn.clear()
+        _drawn[id(weekly)] = (weekly, drawing)
+    return drawing, weekly
+
+
+def _figure(weekly: feedback_trend.Weekly) -> str:
+    """One line per product: its mean P(positive) per week."""
     fig = figure("Mean P(positive) per week", "week starting (Monday)", "mean P(positive)")
     for product_id in weekly.products:
         one = weekly.weeks[weekly.weeks["product_id"] == product_id]
@@ -158,7 +207,8 @@ def _chart(request: Request, engine: Engine, filters: Filters) -> tuple[str | No
     pad = pd.Timedelta(days=4)  # a single week still reads as a week, not as a moment
     fig.update_xaxes(type="date", tickformat="%d %b %Y", range=[str(first - pad), str(last + pad)])
     fig.update_yaxes(range=[0, 1])
-    return spec(fig), weekly
+    fig.update_layout(showlegend=True)  # name the product even when there is only one
+    return spec(fig)
 
 
 def _check_range(filters: Filters) -> str | None:
