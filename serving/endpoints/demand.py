@@ -123,7 +123,48 @@ def _point(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class OverrideRequest(BaseModel):
+class OverrideEdit(BaseModel):
+    """What an edit of an override sets (PUT /forecast/overrides/{id}): its series stays the same."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "start": "2026-07-01",
+                    "end": "2026-07-10",
+                    "factor": 1.3,
+                    "reason": "promotion extended to ten days",
+                    "author": "planner@example.com",
+                }
+            ]
+        },
+    )
+
+    start: date
+    end: date
+    # strict: a JSON number only (`true` or "12" is a 422, not 1.0 or 12.0)
+    value: float | None = Field(
+        default=None, ge=0, le=1e9, strict=True, description="Units per period in [start, end]."
+    )
+    factor: float | None = Field(
+        default=None, gt=0, le=100, strict=True, description="Multiplies the P50 in [start, end]."
+    )
+    reason: str = Field(min_length=1, max_length=2000)
+    author: str = Field(
+        min_length=1, max_length=128, description="Who asked for it, in words; the API key used is recorded too."
+    )
+
+    @model_validator(mode="after")
+    def one_adjustment(self) -> OverrideEdit:
+        if (self.value is None) == (self.factor is None):
+            raise ValueError("give exactly one of value and factor")
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+
+class OverrideRequest(OverrideEdit):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -142,27 +183,6 @@ class OverrideRequest(BaseModel):
 
     product_id: Id
     store_id: Id | None = None
-    start: date
-    end: date
-    # strict: a JSON number only (`true` or "12" is a 422, not 1.0 or 12.0)
-    value: float | None = Field(
-        default=None, ge=0, le=1e9, strict=True, description="Units per period in [start, end]."
-    )
-    factor: float | None = Field(
-        default=None, gt=0, le=100, strict=True, description="Multiplies the P50 in [start, end]."
-    )
-    reason: str = Field(min_length=1, max_length=2000)
-    author: str = Field(
-        min_length=1, max_length=128, description="Who asked for it, in words; the API key used is recorded too."
-    )
-
-    @model_validator(mode="after")
-    def one_adjustment(self) -> OverrideRequest:
-        if (self.value is None) == (self.factor is None):
-            raise ValueError("give exactly one of value and factor")
-        if self.end < self.start:
-            raise ValueError("end must not be before start")
-        return self
 
 
 class KeyOut(BaseModel):
@@ -304,6 +324,49 @@ def remove_override(rt: Runtime, override_id: int, author: str, caller: Caller) 
             )
             s.flush()
             return _override(reverted, demand.audit_trail(s, override_id))
+    except LookupError:
+        raise Rejected(404, invalid("override_id", "unknown override", [override_id], "not_found", "path")) from None
+    except ValueError as exc:
+        raise Rejected(409, invalid("override_id", str(exc), [override_id], "conflict", "path")) from None
+
+
+@router.put(
+    "/forecast/overrides/{override_id}",
+    response_model=Override,
+    responses={
+        **NOT_FOUND,
+        409: {"model": Invalid, "description": "Already reverted (or edited)."},
+        **invalid_when("`end` before `start`, or both or neither of `value` and `factor`"),
+        **UNAVAILABLE,
+        **AUTH_RESPONSES,
+    },
+)
+def change_override(
+    override_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    request: OverrideEdit,
+    rt: Annotated[Runtime, Depends(runtime)],
+    caller: Annotated[Caller, Depends(WRITERS)],
+) -> Override | JSONResponse:
+    """Edit an override: in one step it is closed and a new one on the same series takes its place; both keep their
+    audit trail (the old one's "edited" entry names the new one and its own values; the new one's "created" entry
+    has `edit_of`). The answer is the new override."""
+    try:
+        return edit_override(rt, override_id, request, caller)
+    except Rejected as exc:
+        return exc.response()
+
+
+def edit_override(rt: Runtime, override_id: int, request: OverrideEdit, caller: Caller) -> Override:
+    """Replace override `override_id` by `request` on its series with `caller`'s key, audited; `Rejected`: 404
+    unknown, 409 already reverted."""
+    adapter = rt.adapter(demand.KEY)
+    change = demand.OverrideChange(**request.model_dump())
+    try:
+        with db.session(rt.ws, rt.settings) as s:
+            key = demand.Key(caller.key_id, key_label(s, caller.key_id))
+            created = demand.edit_override(s, override_id, change, adapter.current, key)
+            s.flush()
+            return _override(created, demand.audit_trail(s, created.id))
     except LookupError:
         raise Rejected(404, invalid("override_id", "unknown override", [override_id], "not_found", "path")) from None
     except ValueError as exc:

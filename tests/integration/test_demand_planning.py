@@ -75,6 +75,48 @@ def test_overrides_change_the_adjusted_values_and_revert_with_an_audit_trail(bui
     assert http.delete("/forecast/overrides/999999", params={"author": "a"}).status_code == 404
 
 
+def test_an_edit_replaces_an_override_in_one_step_and_both_keep_their_audit_trail(built, http: httpx.Client) -> None:
+    product = _products(built.ws, 3)[-1]  # not the product the test above adjusts
+    points = http.get("/forecast", params={"product_id": product}).json()["points"]
+    days = [p["ds"] for p in points]
+    before = [p["adjusted"] for p in points]
+    made = http.post(
+        "/forecast/overrides",
+        json={
+            "product_id": product,
+            "start": days[-4],
+            "end": days[-3],
+            "factor": 2,
+            "reason": "fair",
+            "author": "ann",
+        },
+    ).json()
+    edit = {"start": days[-4], "end": days[-2], "value": 7.5, "reason": "fair runs a day longer", "author": "bob"}
+    edited = http.put(f"/forecast/overrides/{made['id']}", json=edit)
+    assert edited.status_code == 200, edited.text
+    new = edited.json()
+    assert new["id"] != made["id"] and new["product_id"] == product and new["value"] == 7.5
+    assert new["replaced_override_id"] == made["id"]
+    assert new["replaced_value"] == pytest.approx(2 * points[-4]["p50"] + 2 * points[-3]["p50"] + before[-2])
+    assert new["audit"][0]["action"] == "created" and f'"edit_of": {made["id"]}' in new["audit"][0]["detail"]
+    listed = {
+        o["id"]: o
+        for o in http.get("/forecast/overrides", params={"product_id": product, "include_closed": True}).json()
+    }
+    old = listed[made["id"]]
+    assert old["reverted_by"] == "bob" and [a["action"] for a in old["audit"]] == ["created", "edited"]
+    assert f'"into": {new["id"]}' in old["audit"][1]["detail"] and '"factor": 2.0' in old["audit"][1]["detail"]
+    adjusted = [p["adjusted"] for p in http.get("/forecast", params={"product_id": product}).json()["points"]]
+    assert adjusted[-4:-1] == pytest.approx([7.5, 7.5, 7.5]) and adjusted[-1] == pytest.approx(before[-1])
+
+    assert http.put(f"/forecast/overrides/{made['id']}", json=edit).status_code == 409, "an edited one is closed"
+    assert http.put("/forecast/overrides/999999", json=edit).status_code == 404
+    assert http.put(f"/forecast/overrides/{new['id']}", json=edit | {"factor": 2}).status_code == 422
+    http.delete(f"/forecast/overrides/{new['id']}", params={"author": "ann"})
+    back = [p["adjusted"] for p in http.get("/forecast", params={"product_id": product}).json()["points"]]
+    assert back == pytest.approx(before)
+
+
 def test_export_for_chosen_products_is_stored_and_judged_for_accuracy(built, tmp_path: Path) -> None:
     ws = ["--workspace", str(built.ws.root)]
     products = _products(built.ws, 5)

@@ -18,9 +18,11 @@ from training.demand import batch, storage
 from training.demand.accuracy import measure
 from training.demand.storage import (
     Key,
+    OverrideChange,
     OverrideRequest,
     audit_trail,
     create_override,
+    edit_override,
     list_overrides,
     reading,
     revert_override,
@@ -31,9 +33,11 @@ __all__ = [
     "KEY",
     "DemandAdapter",
     "Key",
+    "OverrideChange",
     "OverrideRequest",
     "audit_trail",
     "create_override",
+    "edit_override",
     "list_overrides",
     "measure",
     "reading",

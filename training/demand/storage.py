@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -133,6 +133,18 @@ class OverrideRequest:
 
 
 @dataclass(frozen=True)
+class OverrideChange:
+    """What an edit sets: the window, the value or factor, and why (the series stays the old override's)."""
+
+    start: date
+    end: date
+    value: float | None
+    factor: float | None
+    reason: str
+    author: str
+
+
+@dataclass(frozen=True)
 class Key:
     """The API key behind a change: its id and name (its prefix when it was created without one)."""
 
@@ -156,12 +168,17 @@ def _audit(s: Session, entity_id: int, action: str, author: str, detail: dict, k
 
 
 def create_override(
-    s: Session, request: OverrideRequest, current: pd.DataFrame | None, key: Key | None = None
+    s: Session,
+    request: OverrideRequest,
+    current: pd.DataFrame | None,
+    key: Key | None = None,
+    edit_of: int | None = None,
 ) -> ForecastOverride:
     """Record an override; on the days it shares with older overrides in force, it wins (they are kept).
 
     `current` is the champion's stored forecast for the series (with `adjusted`), to record what it replaced;
-    `key` is the API key making the change (None from code that runs without one).
+    `key` is the API key making the change (None from code that runs without one); `edit_of` the override an edit
+    replaces (recorded in the audit entry).
     """
     if (request.value is None) == (request.factor is None):
         raise ValueError("give exactly one of value and factor")
@@ -191,8 +208,10 @@ def create_override(
     s.add(override)
     s.flush()
     for old in overlapping:
-        _audit(s, old.id, "overlapped", request.author, {"by": override.id}, key)
-    _audit(s, override.id, "created", request.author, {**request.__dict__, "replaced_value": replaced}, key)
+        if old.id != edit_of:  # an edited one gets its own "edited" entry
+            _audit(s, old.id, "overlapped", request.author, {"by": override.id}, key)
+    detail = {**request.__dict__, "replaced_value": replaced} | ({"edit_of": edit_of} if edit_of else {})
+    _audit(s, override.id, "created", request.author, detail, key)
     return override
 
 
@@ -207,6 +226,33 @@ def revert_override(s: Session, override_id: int, author: str, key: Key | None =
     override.reverted_key_id, override.reverted_key_name = (key.id, key.name) if key else (None, None)
     _audit(s, override.id, "reverted", author, {"value": override.value, "factor": override.factor}, key)
     return override
+
+
+def edit_override(
+    s: Session,
+    override_id: int,
+    change: OverrideChange,
+    current: Callable[[str, str], pd.DataFrame | None],
+    key: Key | None = None,
+) -> ForecastOverride:
+    """Replace an override in force by a new one on the same series, in one transaction (nothing is overwritten).
+
+    The old one is closed (audited "edited", naming the new one and its own values) and the new one is created
+    as any override is (its `replaced_value` is what the old one made of those days), audited "created" with
+    `edit_of`. `current(product_id, store_id)` is the series' adjusted forecast now.
+    """
+    old = s.get(ForecastOverride, override_id, with_for_update=True)
+    if old is None:
+        raise LookupError(f"no override {override_id}")
+    if old.reverted_at is not None:
+        raise ValueError(f"override {override_id} was already reverted by {old.reverted_by}")
+    request = OverrideRequest(old.product_id, old.store_id, **change.__dict__)
+    new = create_override(s, request, current(old.product_id, old.store_id), key, edit_of=old.id)
+    old.reverted_at, old.reverted_by = now(), change.author
+    old.reverted_key_id, old.reverted_key_name = (key.id, key.name) if key else (None, None)
+    before = {k: getattr(old, k) for k in ("start", "end", "value", "factor", "reason")}
+    _audit(s, old.id, "edited", change.author, {"into": new.id, **before}, key)
+    return new
 
 
 def audit_trail(s: Session, override_id: int) -> list[AuditEntry]:
