@@ -117,3 +117,30 @@ def test_an_override_ending_centuries_ahead_leaves_the_forecast_readable(ws: tup
         asked = storage.OverrideRequest("P1", "", date(2026, 7, 5), date(7944, 10, 26), None, 3.0, "for ever", "ann")
         storage.create_override(s, asked, None)
     assert _adapter(ws[0]).series("P1", "", 5)["adjusted"].tolist() == [2.0, 9.0, 9.0, 2.0, 6.0]
+
+
+def test_an_edit_closes_the_override_and_opens_its_replacement_in_one_transaction(
+    ws: tuple[Workspace, Settings],
+) -> None:
+    """The old one's trail ends "edited" (naming the new one and its own values); the new one records `edit_of` and
+    the units the old one made of its days; an edit of a closed override changes nothing."""
+    current = pd.DataFrame({"ds": pd.date_range(AS_OF, periods=5), "adjusted": [2.0, 9.0, 9.0, 2.0, 2.0]})
+    change = storage.OverrideChange(date(2026, 7, 2), date(2026, 7, 4), None, 1.5, "fair runs longer", "bob")
+    with db.session(*ws) as s:
+        old_id = s.query(ForecastOverride.id).scalar()
+        new = storage.edit_override(s, old_id, change, lambda product, store: current, storage.Key(7, "planner"))
+        s.flush()
+        new_id = new.id
+        assert (new.product_id, new.store_id, new.factor, new.replaced_override_id) == ("P1", "", 1.5, old_id)
+        assert new.replaced_value == 9.0 + 9.0 + 2.0
+        old_trail = storage.audit_trail(s, old_id)
+        new_trail = storage.audit_trail(s, new_id)
+    assert [a.action for a in old_trail] == ["created", "edited"] and old_trail[-1].key_id == 7
+    assert f'"into": {new_id}' in old_trail[-1].detail and '"value": 9.0' in old_trail[-1].detail
+    assert [a.action for a in new_trail] == ["created"] and f'"edit_of": {old_id}' in new_trail[0].detail
+    with storage.reading(*ws) as s:
+        assert list(storage.active_overrides(s)["id"]) == [new_id]
+    with db.session(*ws) as s, pytest.raises(ValueError, match="already reverted by bob"):
+        storage.edit_override(s, old_id, change, lambda product, store: current)
+    with db.session(*ws) as s, pytest.raises(LookupError):
+        storage.edit_override(s, 999, change, lambda product, store: current)
