@@ -287,6 +287,20 @@ def sources(engine: Engine, ws: Workspace | None) -> list[Frames]:
     return found
 
 
+def warm(engine: Engine, ws: Workspace | None) -> threading.Thread:
+    """Load both sources in a background thread (at start-up), so the first report does not wait for them."""
+
+    def load() -> None:
+        try:
+            sources(engine, ws)
+        except Exception:  # a missing or unreadable table: the first request reports it
+            log.exception("loading the sales data in advance failed")
+
+    thread = threading.Thread(target=load, name="sales-data", daemon=True)
+    thread.start()
+    return thread
+
+
 def workspace(request: Request) -> Workspace | None:
     """Whose imported history counts: the service's workspace (its runtime's), else the settings' workspace."""
     rt = getattr(request.app.state, "runtime", None)

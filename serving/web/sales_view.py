@@ -166,14 +166,14 @@ ROW_COLUMNS = (
     Column("history_orders", "History", True),
     Column("api_orders", "API", True),
 )
-PRODUCT_COLUMNS = (
+PRODUCT_COLUMNS = (  # figures before the category, so a phone sees them without scrolling the table far
     Column("product_id", "Product"),
     Column("name", "Name"),
-    Column("category", "Category"),
     Column("revenue", "Revenue", True),
     Column("units", "Units", True),
     Column("returned_units", "Returned", True),
     Column("share", "Share", True),
+    Column("category", "Category"),
 )
 CATEGORY_COLUMNS = (
     Column("category", "Category"),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from features.rawio import write_tables
 from retail.db import connect
 from retail.workspace import Workspace
-from serving.commerce import orders, returns, sales_report
+from serving.commerce import orders, returns, sales_data, sales_report
 from serving.commerce.app import create_app
 from serving.commerce.export import export_transactions
 from serving.commerce.payloads import ReturnIn
@@ -192,3 +192,14 @@ def test_the_api_answers_the_same_report(client: TestClient, shop: Engine, ws: W
     assert bad.status_code == 422 and "by" in str(bad.json()["detail"])
     store = key(shop, "store", store_id="S1")
     assert client.get("/v1/reports/sales", params=params, headers=store).status_code == 403
+
+
+def test_sources_are_loaded_once_and_again_when_they_change(shop: Engine, ws: Workspace) -> None:
+    sales_data.warm(shop, ws).join()
+    history_frames, api_frames = sales_data.sources(shop, ws)
+    assert all(a is b for a, b in zip(sales_data.sources(shop, ws), (history_frames, api_frames), strict=True))
+    orders.place_order(shop, "new", order_in(lines=[("P1", 1)]))
+    again = sales_data.sources(shop, ws)
+    assert again[0] is history_frames and again[1] is not api_frames, "an order changed: the API's frames reload"
+    write_tables(ws.raw_dir, history())
+    assert sales_data.sources(shop, ws)[0] is not history_frames, "the raw file was rewritten: history reloads"
