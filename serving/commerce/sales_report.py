@@ -276,8 +276,9 @@ _names_memo: dict[tuple[int, ...], tuple[list[Frames], dict[str, tuple[str, str]
 def _names(found: list[Frames]) -> dict[str, tuple[str, str]]:
     """Product id -> (name, category): the order API's catalogue first, then the raw products table (history)."""
     memo_key = tuple(id(f.products) for f in found)
-    if memo_key in _names_memo:
-        return _names_memo[memo_key][1]
+    memo = _names_memo.get(memo_key)  # one look-up: another thread may clear the memo between two
+    if memo is not None:
+        return memo[1]
     names: dict[str, tuple[str, str]] = {}
     for frames in reversed(found):  # the API's frames come last
         table = frames.products
@@ -286,7 +287,7 @@ def _names(found: list[Frames]) -> dict[str, tuple[str, str]]:
             had_name, had_category = names.get(str(product_id), ("", ""))
             names[str(product_id)] = (had_name or clean[0], had_category or clean[1])
     _names_memo.clear()  # one state at a time: the frames kept here keep their ids from being reused
-    _names_memo[memo_key] = (found, names)
+    _names_memo[memo_key] = (list(found), names)
     return names
 
 
