@@ -44,9 +44,9 @@ Id = Annotated[str, Query(max_length=64)]
 REVENUE = [
     Column("category", "Category"),
     Column("month", "Month"),
-    Column("revenue_p10", "Revenue P10", numeric=True),
-    Column("revenue_p50", "Revenue P50", numeric=True),
-    Column("revenue_p90", "Revenue P90", numeric=True),
+    Column("revenue_p10", "P10 £", numeric=True),
+    Column("revenue_p50", "P50 £", numeric=True),
+    Column("revenue_p90", "P90 £", numeric=True),
 ]
 
 
