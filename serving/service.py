@@ -20,7 +20,7 @@ from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
 from serving import faults, guard
-from serving.commerce import push, webhooks
+from serving.commerce import push, sales_data, webhooks
 from serving.commerce.api import router as orders_router
 from serving.commerce.app import allowed_methods
 from serving.commerce.feedback_api import router as feedback_router
@@ -103,6 +103,7 @@ class Retail:
         app.state.runtime = self.runtime
         app.state.db_engine = db.engine(ws, settings)  # migrated here, before the first request
         self.stop_webhooks = webhooks.start(app.state.db_engine)  # outbox -> registered webhooks, in the background
+        sales_data.warm(app.state.db_engine, ws)  # the sales report's history, read before the first page asks
         if settings.push_features and (ws.feature_repo / "feature_store.yaml").exists():
             app.state.pusher = push.Pusher(ws, app.state.db_engine)  # sales -> the customer's online features
             self.stop_push = app.state.pusher.start()
