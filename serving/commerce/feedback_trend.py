@@ -24,6 +24,9 @@ WINDOW = timedelta(weeks=12)  # the weeks shown when no start is given
 TOP = 5  # products drawn
 COLUMNS = ["product_id", "ts", "score"]
 DAILY = ["product_id", "day", "total", "items"]
+NO_REVIEWS = pd.DataFrame(
+    {"product_id": pd.Series(dtype=object), "ts": pd.Series(dtype="datetime64[ns]"), "score": pd.Series(dtype=float)}
+)
 CACHED = 64  # weekly results kept per process (one per filter asked for)
 _cache: dict[Path, tuple[float, pd.DataFrame]] = {}
 _weekly: dict[tuple[object, ...], Weekly] = {}
@@ -47,8 +50,8 @@ def review_scores(path: Path) -> pd.DataFrame:
     modification time."""
     try:
         stamp = path.stat().st_mtime
-    except OSError:
-        return pd.DataFrame(columns=COLUMNS)
+    except OSError:  # no reviews (an imported order history has none)
+        return NO_REVIEWS
     with _lock:
         hit = _cache.get(path)
         if hit is not None and hit[0] == stamp:
@@ -146,7 +149,7 @@ def _weekly_of(
     product_id: str | None,
     top: int,
 ) -> Weekly:
-    picked = reviews
+    picked = reviews.assign(ts=pd.to_datetime(reviews["ts"]))
     if product_id is not None:
         picked = picked[picked["product_id"] == product_id]
     if until is not None:

@@ -191,7 +191,7 @@ def _chart(request: Request, engine: Engine, filters: Filters) -> tuple[str | No
 
 def _figure(weekly: feedback_trend.Weekly) -> str:
     """One line per product: its mean P(positive) per week."""
-    fig = figure("Mean P(positive) per week", "week starting (Monday)", "mean P(positive)")
+    fig = figure("Mean P(positive) per week", "", "mean P(positive)")
     for product_id in weekly.products:
         one = weekly.weeks[weekly.weeks["product_id"] == product_id]
         label = f"{one['name'].iloc[0]} ({product_id})"

@@ -386,7 +386,9 @@ def test_resolve_over_http_roles_validation_and_idempotence(client: TestClient, 
         assert client.get("/v1/feedback", params=params, headers=admin).status_code == 422, params
 
 
-def test_sentiment_by_week_averages_reviews_and_scored_feedback_of_the_top_products(shop: Engine) -> None:
+def test_sentiment_by_week_averages_reviews_and_scored_feedback_of_the_top_products(
+    shop: Engine, tmp_path: Path
+) -> None:
     scorer = StubScorer()  # "bad ..." scores 0.1, anything else 0.9
     monday = datetime(2026, 3, 2)
     rows = [
@@ -418,3 +420,6 @@ def test_sentiment_by_week_averages_reviews_and_scored_feedback_of_the_top_produ
     assert only.products == ["P1"] and len(only.weeks) == 1 and only.weeks["items"].tolist() == [1]
     empty = feedback_trend.sentiment_by_week(shop, reviews.iloc[:0], until=datetime(2020, 1, 1))
     assert empty.weeks.empty and empty.products == []
+    none = feedback_trend.review_scores(tmp_path / "no_reviews.parquet")  # a workspace without reviews
+    alone = feedback_trend.sentiment_by_week(shop, none)
+    assert alone.products == ["P1", "P2"] and (alone.reviews, alone.feedback) == (0, 3)
