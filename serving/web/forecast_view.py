@@ -113,8 +113,9 @@ def _period(freq: str) -> str:
     return "week" if freq == "W" else "day"
 
 
-def tiles(answer: ForecastResponse, judged: AccuracyResponse | Rejected) -> list[dict[str, Any]]:
-    """KPI tiles: the series over the horizon (P50, adjusted, revenue) and the overrides' forecast value added."""
+def tiles(answer: ForecastResponse, judged: AccuracyResponse | Rejected, category: str = "") -> list[dict[str, Any]]:
+    """KPI tiles: the series over the horizon (P50, adjusted, revenue) and the overrides' forecast value added
+    (overall, and in the chosen category)."""
     p50 = sum(p.p50 for p in answer.points)
     adjusted = sum(p.adjusted for p in answer.points)
     revenue = sum(p.revenue_adjusted for p in answer.points)
@@ -134,6 +135,12 @@ def tiles(answer: ForecastResponse, judged: AccuracyResponse | Rejected) -> list
     ):
         shown = None if value is None else (f"{value:+.1%}" if name == "forecast_value_added" else f"{value:.1%}")
         out.append({"name": name, "label": label, "value": value, "shown": shown, "note": note})
+    row = next((r for r in found.by_category if r.key == category), None) if found and category else None
+    if row is not None:
+        value = row.value_added
+        shown = None if value is None else f"{value:+.1%}"
+        label = f"Value added in {category}"
+        out.append({"name": "category_value_added", "label": label, "value": value, "shown": shown, "note": note})
     return out
 
 

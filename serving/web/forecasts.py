@@ -90,7 +90,7 @@ def _page(
         stores=cat.stores.get(choice.product_id, []),
         answer=answer,
         chart=forecast_view.chart(adapter, answer),
-        tiles=forecast_view.tiles(answer, judged),
+        tiles=forecast_view.tiles(answer, judged, choice.category),
         unjudged=judged.content["detail"][0]["msg"] if isinstance(judged, Rejected) else None,
         overrides=[{"o": o, "trail": forecast_view.trail(o)} for o in listed],
         can_write=caller.role in OVERRIDE_ROLES,

@@ -46,7 +46,7 @@ def test_an_override_made_edited_and_reverted_in_the_page_is_the_apis(
     sign_in: Callable[..., Any], http: httpx.Client, look: Callable[..., None]
 ) -> None:
     page = sign_in("planner")
-    product = _free_product(page, http)
+    product = _free_product(page, http, busiest=True)  # a band to see in the screenshots
     points = _points(http, product)
     before = [p["adjusted"] for p in points]
     first, last = random.sample(range(len(points)), 2)
@@ -167,6 +167,11 @@ def test_value_added_tile_is_the_accuracy_apis(sign_in: Callable[..., Any], http
         assert _kpi(page, "model_wape") == pytest.approx(judged["overall"]["model_wape"])
         assert _kpi(page, "adjusted_wape") == pytest.approx(judged["overall"]["adjusted_wape"])
         assert judged["overall"]["value_added"] != 0, "tripling a week of one product changes the adjusted error"
+        page.select_option("#f-category", judged["by_category"][0]["key"])
+        page.click("text=Show")
+        page.wait_for_load_state()
+        tile = float(page.get_attribute('[data-kpi="category_value_added"]', "data-value"))
+        assert tile == pytest.approx(judged["by_category"][0]["value_added"])
     finally:
         http.delete(f"/forecast/overrides/{made.json()['id']}", params={"author": "t"})
     page.goto(f"/ui/forecasts?product_id={product}&since={end:%Y-%m-%d}")
