@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from features.derived import UNKNOWN
 from serving.endpoints.demand import AccuracyResponse, ForecastRequest, ForecastResponse, Override, score
 from serving.endpoints.errors import Rejected
 from serving.runtime import Runtime
@@ -48,6 +49,11 @@ def choose(adapter: DemandAdapter, cat: forecast_data.Catalogue, asked: Choice) 
                 f"The demand model forecasts products, not categories: the chart shows {chosen.product_id}, "
                 f"the busiest product of {chosen.category}; the revenue table below sums the whole category."
             )
+    if cat.categories == [UNKNOWN]:
+        chosen.notes.append(
+            'The products have no categories in this data: every one is in "unknown", '
+            "so the revenue table has one category."
+        )
     stores = cat.stores.get(chosen.product_id, [])
     if adapter.level != "product_store":
         if chosen.store_id:
