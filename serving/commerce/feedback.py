@@ -11,7 +11,6 @@ picked up by `score_pending` (`retail feedback score`) once a sentiment champion
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -28,7 +27,6 @@ from serving.commerce import events
 from serving.commerce.errors import Invalid, NotFound
 from serving.commerce.payloads import Id, OrderId, UtcDateTime, money
 from serving.commerce.tables import Customer, Feedback, Order, Product
-from training.demand.tables import AuditEntry
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +35,6 @@ SPENT = ("paid", "picking", "shipped", "delivered", "ready_for_pickup", "picked_
 Sentiment = Literal["positive", "negative"]
 Sort = Literal["newest", "priority"]
 Status = Literal["open", "resolved", "all"]
-MAX_NOTE = 1000  # characters of a resolution note
 SCORING_SLOTS = 2  # feedback scorings at once in one process (a scoring keeps a core busy for ~10-50 ms)
 SLOT_WAIT_S = 5.0  # a post that waits longer for a slot is stored unscored rather than held
 _slots = threading.BoundedSemaphore(SCORING_SLOTS)
@@ -164,24 +161,8 @@ class FeedbackOut(BaseModel):
     resolution_note: str | None = Field(None, description="What was done, in the resolver's words.")
 
 
-class ResolveIn(BaseModel):
-    """Resolving feedback: what was done about it."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "Replacement sent."}]})
-
-    note: str = Field(min_length=1, max_length=MAX_NOTE, description=f"1 to {MAX_NOTE:,} characters, not blank.")
-
-    @field_validator("note")
-    @classmethod
-    def _not_blank(cls, note: str) -> str:
-        if not note.strip():
-            raise ValueError("note is blank: say what was done")
-        if "\x00" in note:
-            raise ValueError("note contains a NUL character")
-        return note.strip()
-
-
-def _view(row: Feedback, spend_cents: int | None = None) -> FeedbackOut:
+def as_out(row: Feedback, spend_cents: int | None = None) -> FeedbackOut:
+    """A stored row as the API answers it (`spend_cents`: the customer's spend, when ranked by priority)."""
     return FeedbackOut(
         id=row.id,
         customer_id=row.customer_id,
@@ -251,7 +232,7 @@ def create(engine: Engine, body: FeedbackIn, scorer: Scorer | None = None) -> Fe
             row.label, row.score, row.model_version = scored[0]["label"], float(scored[0]["score"]), version
         s.add(row)
         s.flush()
-        view = _view(row)
+        view = as_out(row)
     log.info("feedback %d from %s stored (%s)", view.id, view.customer_id, view.label or "unscored")
     return view
 
@@ -341,7 +322,7 @@ def list_feedback(
     with Session(db.reader(engine)) as s:
         _check_filters(s, customer_id, product_id)
         if sort == "newest":
-            return [_view(row) for row in s.scalars(query.order_by(*newest).limit(limit))]
+            return [as_out(row) for row in s.scalars(query.order_by(*newest).limit(limit))]
         spend = (
             select(Order.customer_id, func.sum(Order.total_cents).label("cents"))
             .where(Order.status.in_(SPENT))
@@ -356,49 +337,7 @@ def list_feedback(
             .order_by(rank, cents.desc(), *newest)
             .limit(limit)
         )
-        return [_view(row, int(c)) for row, c in s.execute(ranked)]
-
-
-def resolve(engine: Engine, feedback_id: int, note: str, key_id: int, key_name: str) -> tuple[FeedbackOut, bool]:
-    """Mark feedback resolved with `note`, by the API key `key_id` (named `key_name`), with its audit entry, in one
-    transaction; (the feedback, whether this call resolved it). Resolving it again changes nothing and adds no
-    audit entry: the first resolution stands. `NotFound` for an unknown id."""
-    at = events.now()
-    with Session(engine, expire_on_commit=False) as s, s.begin():
-        done = s.execute(  # only an open row changes: two concurrent resolutions cannot both win
-            update(Feedback)
-            .where(Feedback.id == feedback_id, Feedback.resolved_at.is_(None))
-            .values(resolved_at=at, resolved_key_id=key_id, resolved_by=key_name, resolution_note=note)
-            .execution_options(synchronize_session=False)
-        )
-        changed = bool(done.rowcount)  # type: ignore[attr-defined]
-        if changed:
-            s.add(
-                AuditEntry(
-                    entity="feedback",
-                    entity_id=str(feedback_id),
-                    action="resolved",
-                    author=key_name,
-                    at=at,
-                    detail=json.dumps({"note": note}),
-                    key_id=key_id,
-                    key_name=key_name,
-                )
-            )
-        row = s.get(Feedback, feedback_id, populate_existing=True)
-        if row is None:
-            raise NotFound(f"feedback_id: unknown feedback {feedback_id}", "feedback_id", feedback_id)
-        view = _view(row)
-    if changed:
-        log.info("feedback %d resolved by key %d", feedback_id, key_id)
-    return view, changed
-
-
-def audit_trail(engine: Engine, feedback_id: int) -> list[AuditEntry]:
-    """The audit entries of one feedback item, oldest first."""
-    with Session(db.reader(engine), expire_on_commit=False) as s:
-        query = select(AuditEntry).where(AuditEntry.entity == "feedback", AuditEntry.entity_id == str(feedback_id))
-        return list(s.scalars(query.order_by(AuditEntry.id)))
+        return [as_out(row, int(c)) for row, c in s.execute(ranked)]
 
 
 def get(engine: Engine, feedback_id: int) -> FeedbackOut:
@@ -407,7 +346,7 @@ def get(engine: Engine, feedback_id: int) -> FeedbackOut:
         row = s.get(Feedback, feedback_id)
         if row is None:
             raise NotFound(f"feedback_id: unknown feedback {feedback_id}", "feedback_id", feedback_id)
-        return _view(row)
+        return as_out(row)
 
 
 def recent(s: Session, customer_id: str, limit: int) -> list[FeedbackOut]:
@@ -418,7 +357,7 @@ def recent(s: Session, customer_id: str, limit: int) -> list[FeedbackOut]:
         .order_by(Feedback.created_at.desc(), Feedback.id.desc())
         .limit(limit)
     )
-    return [_view(row) for row in s.scalars(query)]
+    return [as_out(row) for row in s.scalars(query)]
 
 
 def scored_rows(engine: Engine, customer_ids: list[str] | None = None) -> pd.DataFrame:

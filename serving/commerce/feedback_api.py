@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 
 from retail import db
 from serving.auth import Caller, check_customer, key_label, require
-from serving.commerce import feedback
+from serving.commerce import feedback, feedback_resolution
 from serving.commerce.api import documented, domain_errors
 from serving.commerce.deps import features_changed
-from serving.commerce.feedback import FeedbackIn, FeedbackOut, ResolveIn, Sentiment, Sort, Status
+from serving.commerce.feedback import FeedbackIn, FeedbackOut, Sentiment, Sort, Status
+from serving.commerce.feedback_resolution import ResolveIn
 from serving.commerce.payloads import DateTimeIn, Id
 from serving.deps import database
 from serving.runtime import Runtime, adapter_or_none
@@ -141,7 +142,7 @@ def resolve(engine: Engine, caller: Caller, feedback_id: int, note: str) -> tupl
     with Session(db.reader(engine)) as s:
         name = key_label(s, caller.key_id)
     with domain_errors():
-        return feedback.resolve(engine, feedback_id, note, caller.key_id, name)
+        return feedback_resolution.resolve(engine, feedback_id, note, caller.key_id, name)
 
 
 @router.post(

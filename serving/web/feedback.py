@@ -27,10 +27,11 @@ from retail import db
 from retail.settings import get_settings
 from retail.workspace import Workspace
 from serving.auth import Caller, engine_for, require
-from serving.commerce import feedback, feedback_trend
+from serving.commerce import feedback, feedback_resolution, feedback_trend
 from serving.commerce.errors import NotFound
-from serving.commerce.feedback import FeedbackOut, ResolveIn, Sentiment, Sort, Status
+from serving.commerce.feedback import FeedbackOut, Sentiment, Sort, Status
 from serving.commerce.feedback_api import MAX_ID, RESOLVE_FEEDBACK, resolve
+from serving.commerce.feedback_resolution import ResolveIn
 from serving.commerce.payloads import Id
 from serving.commerce.tables import Feedback, Order
 from serving.web.charts import figure, spec
@@ -273,7 +274,7 @@ def _item_page(
     trail = [
         {"id": a.id, "at": a.at, "action": a.action, "who": a.key_name or a.author, "key_id": a.key_id}
         | {"note": json.loads(a.detail).get("note", "") if a.detail else ""}
-        for a in feedback.audit_trail(engine, feedback_id)
+        for a in feedback_resolution.audit_trail(engine, feedback_id)
     ]
     return render(
         request,
@@ -284,7 +285,7 @@ def _item_page(
         trail=trail,
         error=error,
         note=note,
-        max_note=feedback.MAX_NOTE,
+        max_note=feedback_resolution.MAX_NOTE,
         can_resolve=caller.role in RESOLVERS,
         done=request.query_params.get("resolved"),
     )

@@ -25,7 +25,7 @@ from retail.db import connect
 from retail.settings import get_settings
 from retail.workspace import Workspace
 from serving import auth
-from serving.commerce import feedback, feedback_trend, orders
+from serving.commerce import feedback, feedback_resolution, feedback_trend, orders
 from serving.commerce.errors import Invalid, NotFound
 from serving.commerce.feedback import FeedbackIn
 from serving.commerce.tables import Feedback
@@ -324,17 +324,17 @@ def audit(engine: Engine, feedback_id: int) -> list[AuditEntry]:
 def test_resolving_is_stored_audited_once_and_the_first_resolution_stands(shop: Engine) -> None:
     item = feedback.create(shop, body("the zip broke"), StubScorer())
     assert (item.resolved_at, item.resolved_by, item.resolution_note) == (None, None, None)
-    done, changed = feedback.resolve(shop, item.id, "Refunded the order.", 7, "desk")
+    done, changed = feedback_resolution.resolve(shop, item.id, "Refunded the order.", 7, "desk")
     assert changed and done.resolved_by == "desk" and done.resolved_key_id == 7
     assert done.resolution_note == "Refunded the order." and done.resolved_at is not None
-    again, changed = feedback.resolve(shop, item.id, "Something else.", 8, "other")
+    again, changed = feedback_resolution.resolve(shop, item.id, "Something else.", 8, "other")
     assert not changed and again == done  # the first resolution, unchanged
     [entry] = audit(shop, item.id)
     assert (entry.action, entry.author, entry.key_id, entry.key_name) == ("resolved", "desk", 7, "desk")
     assert json.loads(entry.detail) == {"note": "Refunded the order."}
     assert feedback.list_feedback(shop) == [done]
     with pytest.raises(NotFound, match="feedback_id: unknown feedback 999"):
-        feedback.resolve(shop, 999, "x", 7, "desk")
+        feedback_resolution.resolve(shop, 999, "x", 7, "desk")
     assert audit(shop, 999) == []
 
 
@@ -345,7 +345,7 @@ def test_list_filters_by_rating_time_range_and_status(shop: Engine) -> None:
     now = datetime(2026, 3, 1)
     for row, days in ((one, 10), (five, 5), (none, 1)):
         backdate(shop, row.id, now - timedelta(days=days))
-    feedback.resolve(shop, five.id, "Thanked them.", 1, "desk")
+    feedback_resolution.resolve(shop, five.id, "Thanked them.", 1, "desk")
     ids = lambda **kw: [f.id for f in feedback.list_feedback(shop, **kw)]  # noqa: E731
     assert ids(rating=1) == [one.id] and ids(rating=5) == [five.id] and ids(rating=3) == []
     assert ids(until=now - timedelta(days=5)) == [one.id]  # until excludes its own moment
