@@ -86,7 +86,13 @@ TABLES: dict[str, Table] = {
         Table(
             "customers",
             required=(Column("customer_id", "id"),),
-            optional=(_opt("signup_date", "ts"), _opt("region", "str"), _opt("channel", "str")),
+            optional=(
+                _opt("signup_date", "ts"),
+                _opt("region", "str"),
+                _opt("channel", "str"),
+                _opt("name", "str"),
+                _opt("email", "str"),
+            ),
             key=("customer_id",),
         ),
         Table(

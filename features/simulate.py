@@ -19,6 +19,8 @@ import pandas as pd
 from features.simvocab import (
     BRANDS,
     CATEGORIES,
+    FIRST_NAMES,
+    LAST_NAMES,
     OPENINGS,
     REGIONS,
     REMARKS,
@@ -66,6 +68,12 @@ class _World:
     start: pd.Timestamp
     end: pd.Timestamp
     days: int
+
+
+def _names(n: int) -> list[str]:
+    """Made-up names, a function of the customer's number alone (no random draw: other draws stay as they were)."""
+    first, last = len(FIRST_NAMES), len(LAST_NAMES)
+    return [f"{FIRST_NAMES[i % first]} {LAST_NAMES[(i // first + 7 * i) % last]}" for i in range(n)]
 
 
 def _ids(prefix: str, n: int, width: int) -> np.ndarray:
@@ -164,12 +172,18 @@ def _population(
         np.array(REGIONS, dtype=object)[rng.integers(0, len(REGIONS), n)],
         stores["region"].to_numpy()[home],
     )
+    ids = _ids("C", n, 5)
+    names = _names(n)
     frame = pd.DataFrame(
         {
-            "customer_id": _ids("C", n, 5),
+            "customer_id": ids,
             "signup_date": start + pd.to_timedelta(np.floor(signup), unit="D"),
             "region": region,
             "channel": np.where(online, "online", "store").astype(object),
+            "name": names,
+            "email": [
+                f"{name.lower().replace(' ', '.')}.{i[1:]}@example.com" for name, i in zip(names, ids, strict=True)
+            ],
         }
     )
     return _Population(frame, first_day, end_day, rate, taste, tier_pref, home)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from features.derived import has_stores, online_store_id, stores_from, with_store
@@ -59,14 +59,22 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
 def _customers(customers: pd.DataFrame | None, tx: pd.DataFrame, now: datetime) -> list[dict[str, Any]]:
     rows = []
     if customers is not None:
-        for c, region, signup in zip(
-            customers["customer_id"], _column(customers, "region"), _column(customers, "signup_date"), strict=True
-        ):
+        columns = (_column(customers, name) for name in ("region", "signup_date", "name", "email"))
+        for c, region, signup, name, email in zip(customers["customer_id"], *columns, strict=True):
             created = now if pd.isna(signup) else pd.Timestamp(signup).to_pydatetime()
-            rows.append({"customer_id": c, "region": _text(region), "created_at": created})
+            address = _text(email)
+            rows.append(
+                {
+                    "customer_id": c,
+                    "region": _text(region),
+                    "created_at": created,
+                    "name": _text(name),
+                    "email": address.lower() if address else None,
+                }
+            )
     listed = {r["customer_id"] for r in rows}
     buyers = sorted(set(tx["customer_id"].dropna()) - listed)  # customers only the transactions know
-    return rows + [{"customer_id": c, "region": None, "created_at": now} for c in buyers]
+    return rows + [{"customer_id": c, "region": None, "created_at": now, "name": None, "email": None} for c in buyers]
 
 
 def _products(products: pd.DataFrame | None, tx: pd.DataFrame, inventory: pd.DataFrame | None) -> list[dict[str, Any]]:
@@ -138,6 +146,18 @@ KEYS: dict[type, tuple[str, ...]] = {
 }
 
 
+def _name_customers(s: Session, rows: list[dict[str, Any]]) -> None:
+    """Give customers recorded without a name or email the raw table's (a database seeded before it had them)."""
+    unnamed = set(s.scalars(select(Customer.customer_id).where(Customer.name.is_(None), Customer.email.is_(None))))
+    named = [
+        {"customer_id": r["customer_id"], "name": r["name"], "email": r["email"]}
+        for r in rows
+        if r["customer_id"] in unnamed and (r["name"] or r["email"])
+    ]
+    for start in range(0, len(named), CHUNK):
+        s.execute(update(Customer), named[start : start + CHUNK])
+
+
 def seed(engine: Engine, ws: Workspace) -> dict[str, int]:
     """Add the raw tables' customers, products, stores and stock that the database lacks; rows added per table."""
     tables = {name: read_table(ws, name) for name in ("transactions", "customers", "products", "stores", "inventory")}
@@ -154,5 +174,6 @@ def seed(engine: Engine, ws: Workspace) -> dict[str, int]:
             for start in range(0, len(new), CHUNK):
                 s.execute(insert(table), new[start : start + CHUNK])
             added[table.__tablename__] = len(new)  # type: ignore[attr-defined]
+        _name_customers(s, rows[Customer])
     log.info("seeded %s from %s", added, ws.raw_dir)
     return added

@@ -31,6 +31,8 @@ class Customer(Base):
     customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     region: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    name: Mapped[str | None] = mapped_column(String(128), nullable=True)  # for staff to find them (raw `name`)
+    email: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)  # lower case
 
 
 class Product(Base):

@@ -40,6 +40,8 @@ ORDERS_SHOWN = 100  # the newest orders listed on the 360 page (as `GET /v1/cust
 
 FOUND = (
     Column("customer_id", "Customer"),
+    Column("name", "Name"),
+    Column("email", "Email"),
     Column("region", "Region"),
     Column("created_at", "Signed up (or first recorded)"),
 )
@@ -78,7 +80,7 @@ def find(
     found_sort: SortParam = None,
     found_page: PageParam = 1,
 ) -> Response:
-    """Find a customer by id (or its start, any case); an exact id opens their 360 page."""
+    """Find a customer by id, name or email (or their start, any case); an exact id opens their 360 page."""
     q = q.strip()
     found = None
     more = False
@@ -91,6 +93,8 @@ def find(
         rows = [
             {
                 "customer_id": Markup('<a href="{}">{}</a>').format(link(c.customer_id), c.customer_id),
+                "name": c.name,
+                "email": c.email,
                 "region": c.region,
                 "created_at": c.created_at.strftime("%Y-%m-%d"),
             }
@@ -105,6 +109,7 @@ def find(
         q=q,
         found=found,
         more=more,
+        named=customers.named(engine),
         limit=customers.SEARCH_LIMIT,
         base=base,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -49,11 +50,26 @@ def kpi(page: Page, name: str) -> str | None:
 def test_an_exact_id_in_any_case_opens_the_customer(sign_in: Callable[..., Page], customer: dict[str, Any]) -> None:
     page = sign_in("sales_rep")
     page.goto("/ui/customers")
-    page.get_by_label("Customer id, or its start").fill(customer["id"].lower())
+    page.get_by_label("Customer id, name or email").fill(customer["id"].lower())
     page.get_by_role("button", name="Find").click()
     page.wait_for_load_state()
     assert page.url.endswith(f"/ui/customers/{customer['id']}")
     assert page.locator("[data-customer-id]").inner_text() == customer["id"]
+
+
+def test_a_name_or_an_email_finds_the_customer(sign_in: Callable[..., Page], http: httpx.Client) -> None:
+    record = http.get("/v1/customers/C00007/profile").json()["customer"]
+    assert record["name"] and record["email"]  # the simulator names its customers
+    page = sign_in("sales_rep")
+    for q in (record["name"].upper(), record["email"]):
+        page.goto("/ui/customers?" + urlencode({"q": q}))
+        row = page.locator("table tbody tr", has=page.get_by_role("link", name="C00007", exact=True))
+        assert row.count() == 1, q
+        assert record["name"] in row.inner_text() and record["email"] in row.inner_text()
+    assert page.locator(".missing").count() == 0  # names exist: no note that they do not
+    page.get_by_role("link", name="C00007", exact=True).click()
+    page.wait_for_load_state()
+    assert record["name"] in page.locator("h1").inner_text() and record["email"] in page.inner_text("main")
 
 
 def test_the_start_of_an_id_lists_the_customers_it_begins(
@@ -74,7 +90,7 @@ def test_the_start_of_an_id_lists_the_customers_it_begins(
 def test_a_search_that_finds_nobody_says_so_and_a_bad_one_names_the_field(sign_in: Callable[..., Page]) -> None:
     page = sign_in("admin")
     page.goto("/ui/customers?q=no-such-customer-" + uuid.uuid4().hex[:8])
-    assert "No customer's id starts with" in page.inner_text("main")
+    assert "No customer's id, name or email starts with" in page.inner_text("main")
     answer = page.goto("/ui/customers?q=" + "x" * 65)
     assert answer is not None and answer.status == 422
     text = page.inner_text("main")

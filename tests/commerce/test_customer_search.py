@@ -81,3 +81,46 @@ def test_the_search_reads_the_primary_key_index_not_the_table(tmp_path: Path) ->
     assert sum("SEARCH customers USING INDEX" in step for step in plan) == 2, plan  # C0001 and c0001
     assert not any(step.startswith("SCAN") for step in plan), plan
     engine.dispose()
+
+
+@pytest.fixture
+def named(engine: Engine) -> Engine:
+    people = [
+        ("N1", "Amelia Smith", "amelia.smith.1@example.com"),
+        ("N2", "Oliver Smithson", "o.s@shop.test"),
+        ("N3", "Ann O'Neil", None),
+        ("N4", "100% Cotton_Fan", None),
+    ]
+    with Session(engine) as s, s.begin():
+        s.add_all(Customer(customer_id=c, name=n, email=e, created_at=T0) for c, n, e in people)
+    return engine
+
+
+def test_a_name_is_found_by_the_start_of_any_of_its_words_in_any_case(named: Engine) -> None:
+    assert ids(customers.search(named, "smith")[0]) == ["N1", "N2"]
+    assert ids(customers.search(named, "AMEL")[0]) == ["N1"]
+    assert ids(customers.search(named, "o'ne")[0]) == ["N3"]
+    assert ids(customers.search(named, "mith")[0]) == []  # inside a word is no match
+    found = customers.search(named, "amelia")[0]
+    assert (found[0].name, found[0].email) == ("Amelia Smith", "amelia.smith.1@example.com")
+
+
+def test_an_email_is_found_by_its_start_and_like_wildcards_match_themselves(named: Engine) -> None:
+    assert ids(customers.search(named, "O.S@")[0]) == ["N2"]
+    assert ids(customers.search(named, "amelia.smith.1@example.com")[0]) == ["N1"]
+    assert ids(customers.search(named, "100%")[0]) == ["N4"]
+    assert ids(customers.search(named, "%")[0]) == []
+    assert ids(customers.search(named, "_")[0]) == []
+
+
+def test_id_matches_come_before_name_matches_and_each_customer_once(named: Engine) -> None:
+    with Session(named) as s, s.begin():
+        s.add(Customer(customer_id="SMITH-7", name="Smith Seven", created_at=T0))
+    assert ids(customers.search(named, "smith")[0]) == ["SMITH-7", "N1", "N2"]
+
+
+def test_whether_any_customer_is_named(engine: Engine) -> None:
+    assert not customers.named(engine)
+    with Session(engine) as s, s.begin():
+        s.add(Customer(customer_id="E1", email="e@x.test", created_at=T0))
+    assert customers.named(engine)
