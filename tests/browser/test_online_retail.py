@@ -150,11 +150,11 @@ def opened(page: Any, path: str) -> tuple[int, list[str]]:
 
 
 # what each page must say this data lacks, in a `.missing` note (words it must use, any case): one store and one
-# channel, no categories; no store-level forecast; no names or emails to search; no order-API orders; no sentiment
-# scores or model
+# channel, no categories; no store-level forecast, no categories; no names or emails to search; no order-API orders;
+# no sentiment scores or model
 MISSING = {
     "sales": ("store", "channel", "categor"),
-    "forecasts": ("store",),
+    "forecasts": ("store", "categor"),
     "customers": ("email",),
     "customer": ("order api",),
     "feedback": ("sentiment",),
