@@ -46,7 +46,8 @@ def table(
     keys = {c.key for c in columns}
     sort = sort if sort and sort.lstrip("-") in keys else columns[0].key
     key = sort.lstrip("-")
-    ordered = sorted(rows, key=lambda r: (r.get(key) is None, r.get(key)), reverse=sort.startswith("-"))
+    known = sorted((r for r in rows if r.get(key) is not None), key=lambda r: r[key], reverse=sort.startswith("-"))
+    ordered = known + [r for r in rows if r.get(key) is None]  # rows without a value last, either way
     pages = max(1, math.ceil(len(rows) / per_page))
     page = min(max(1, page), pages)
     return Table(name, columns, ordered[(page - 1) * per_page : page * per_page], sort, page, pages, len(rows))

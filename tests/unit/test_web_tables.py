@@ -38,6 +38,8 @@ def test_rows_without_a_value_sort_after_those_with_one() -> None:
     rows = [{"product": "A", "revenue": None}, {"product": "B", "revenue": 2.0}, {"product": "C", "revenue": 1.0}]
     shown = table("top", COLUMNS, rows, sort="revenue")
     assert [r["product"] for r in shown.rows] == ["C", "B", "A"]
+    shown = table("top", COLUMNS, rows, sort="-revenue")
+    assert [r["product"] for r in shown.rows] == ["B", "C", "A"]  # descending too: unknown values stay at the end
 
 
 def test_sorting_does_not_change_the_callers_rows() -> None:
