@@ -7,7 +7,7 @@ loopback (what a person's browser would wait for, less the network and the drawi
 that is not there (404) is reported as missing, not an error. Never fails on a time.
 
 Either against a running service (`--url` and `--key`, an admin key), or it starts `retail serve` on a workspace
-(default: the 10,000-customer demo workspace at /tmp/demo21/main; `--workspace`) with an admin key it makes for the
+(default: `.`, where `make demo` builds its 10,000-customer workspace; `--workspace`) with an admin key it makes for the
 run and revokes afterwards. The product, category and customer come from the workspace's raw tables (the
 best-selling product, its category, the customer with the most orders) unless given. The search asks for a part of
 that customer's id, so it lists several (an exact id goes straight to the customer's page).
@@ -38,7 +38,7 @@ import pandas as pd
 import typer
 
 RETAIL = Path(sys.executable).parent / "retail"
-DEMO = Path("/tmp/demo21/main")
+DEMO = Path(".")  # `make demo`'s workspace (WORKSPACE=. in the Makefile)
 TARGET_MS = 300.0
 READY_S = 180.0
 
