@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from retail import db
 from serving.auth import AUTH_RESPONSES, Caller, require
+from serving.commerce.payloads import ID_PATTERN
 from serving.commerce.tables import Customer
 from serving.deps import database
 from serving.payloads import INVALID, UNAVAILABLE, CustomerNotScored
@@ -32,7 +33,7 @@ LOOKUP_CHUNK = 1000  # ids per IN (...) when asking the customers table
 class ChurnRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"customer_ids": ["C00001"]}]})
 
-    customer_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+    customer_ids: list[Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]] = Field(
         min_length=1, max_length=10_000, description="Customers to score."
     )
 

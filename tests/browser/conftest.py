@@ -20,10 +20,18 @@ DESKTOP = 1280
 SERIOUS = ("serious", "critical")
 
 
+def _is_browser(item: pytest.Item) -> bool:
+    return "tests/browser/" in str(item.fspath).replace(os.sep, "/")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tier, and run it last: its pages place orders, store forecasts and move model aliases on the shared
+    workspace and service, which the integration tier's exact checks (served = offline, version numbers) assume
+    untouched."""
     for item in items:
-        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+        if _is_browser(item):
             item.add_marker(pytest.mark.browser)
+    items[:] = [i for i in items if not _is_browser(i)] + [i for i in items if _is_browser(i)]
 
 
 def _chromium() -> str:
@@ -35,8 +43,10 @@ def _chromium() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module: Playwright's sync API keeps an event loop running in this thread while it is
+    open, which would break any later test that runs one (`asyncio.run`)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
