@@ -15,6 +15,12 @@ from serving.web.pages import visible
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+PAGE_HEADERS = {  # no other site may frame a page (a hidden promote button), guess types or learn our URLs
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 templates.env.globals["static"] = lambda name: f"/ui/static/{name}"
 
 
@@ -37,6 +43,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     }
     response = templates.TemplateResponse(request, template, {**common, **context}, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"  # pages show customer data: never kept by a shared cache
+    response.headers.update(PAGE_HEADERS)
     return response
 
 

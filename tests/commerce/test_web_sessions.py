@@ -129,3 +129,11 @@ def test_expired_sessions_are_forgotten_a_week_after(service: TestClient, shop: 
     sign_in(service, api_key)
     with Session(shop) as s:
         assert s.scalar(select(func.count()).select_from(WebSession)) == 1
+
+
+def test_pages_may_not_be_framed_by_another_site(service: TestClient, shop: Engine) -> None:
+    for page in (service.get("/ui/login"), (sign_in(service, key(shop, "admin")), service.get("/ui/"))[1]):
+        assert page.status_code == 200
+        assert page.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+        assert page.headers["Cache-Control"] == "no-store"
