@@ -42,8 +42,22 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(256))
     category: Mapped[str | None] = mapped_column(String(128), nullable=True)
     price_cents: Mapped[int] = mapped_column(Integer)
+    brand: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    tier: Mapped[str | None] = mapped_column(String(16), nullable=True)  # good | better | best
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (CheckConstraint("price_cents >= 0", name="ck_products_price"),)
+
+
+class ProductAttribute(Base):
+    """One specification of a product (raw table `product_attributes`): name and value, shown in `position` order."""
+
+    __tablename__ = "product_attributes"
+
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.product_id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Store(Base):
@@ -85,6 +99,12 @@ class Order(Base):
     total_cents: Mapped[int] = mapped_column(Integer)  # sum of the lines less `discount_cents`
     discount_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # loyalty points redeemed
     points_redeemed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    offer_discount_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # personal offers
+    cart_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)  # checked out from
+    # delivery details, set when a shipping order ships
+    carrier: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    tracking_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    estimated_delivery: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # `Idempotency-Key`, unique per caller (`key:<api key id>` or `customer:<id>`); cleared when reused after
     # the retention (RETAIL_IDEMPOTENCY_HOURS)
     idempotency_scope: Mapped[str] = mapped_column(String(80), default="", server_default="")
@@ -100,7 +120,10 @@ class Order(Base):
 
     __table_args__ = (
         CheckConstraint("total_cents >= 0", name="ck_orders_total"),
+        CheckConstraint("offer_discount_cents >= 0", name="ck_orders_offer_discount"),
         UniqueConstraint("idempotency_scope", "idempotency_key", name="uq_orders_idempotency"),
+        Index("ix_orders_status_created", "status", "created_at"),
+        Index("ix_orders_store_created", "store_id", "created_at"),
     )
 
 
@@ -307,3 +330,73 @@ class Feedback(Base):
     resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="ck_feedback_rating"),)
+
+
+# --- carts and offers ---------------------------------------------------------------------------------------------
+
+
+class Cart(Base):
+    """A server-side cart: a customer's one cart for every channel, or a guest's, found by its unguessable id.
+
+    `version` rises by one with every change; a write naming an older version is refused (optimistic locking).
+    A guest cart merged into a customer's cart is kept with `merged_into` set and no lines.
+    """
+
+    __tablename__ = "carts"
+
+    cart_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customers.customer_id"), nullable=True, unique=True
+    )  # None: a guest cart
+    store_id: Mapped[str | None] = mapped_column(ForeignKey("stores.store_id"), nullable=True)  # where it is served
+    channel: Mapped[str | None] = mapped_column(String(16), nullable=True)  # where it was last changed
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    merged_into: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    lines: Mapped[list[CartLine]] = relationship(
+        back_populates="cart", cascade="all, delete-orphan", order_by="CartLine.added_at"
+    )
+
+
+class CartLine(Base):
+    """A product in a cart, with the price the customer saw when it was added (checked again at checkout)."""
+
+    __tablename__ = "cart_lines"
+
+    cart_id: Mapped[str] = mapped_column(ForeignKey("carts.cart_id", ondelete="CASCADE"), primary_key=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.product_id"), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(Integer)  # the price seen when added
+    added_at: Mapped[datetime] = mapped_column(DateTime)
+    cart: Mapped[Cart] = relationship(back_populates="lines")
+
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_cart_lines_quantity"),)
+
+
+class PersonalOffer(Base):
+    """A priced offer made to one customer: `discount_pct` off one product, at most `cap_cents`, until `expires_at`.
+
+    Its `code` is single-use and bound to the customer; redeeming it records the order and the discount given.
+    """
+
+    __tablename__ = "offers"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.product_id"))
+    kind: Mapped[str] = mapped_column(String(16))  # cross_sell | up_sell
+    discount_pct: Mapped[float] = mapped_column(Float)
+    cap_cents: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(256))  # the policy rule that set the discount
+    model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the recommender's
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    redeemed_order_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    redeemed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    redeemed_cents: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint("discount_pct > 0 AND discount_pct <= 90", name="ck_offers_pct"),
+        CheckConstraint("cap_cents >= 0", name="ck_offers_cap"),
+    )
