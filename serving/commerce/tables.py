@@ -45,6 +45,11 @@ class Product(Base):
     brand: Mapped[str | None] = mapped_column(String(128), nullable=True)
     tier: Mapped[str | None] = mapped_column(String(16), nullable=True)  # good | better | best
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # kept up to date for sorting and showing: raw reviews at `db init`, then every rated feedback; units sold
+    # in the raw transactions, then every paid order line (less cancellations)
+    rating_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sold_units: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (CheckConstraint("price_cents >= 0", name="ck_products_price"),)
 

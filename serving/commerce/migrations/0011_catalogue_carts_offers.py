@@ -23,6 +23,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("brand", sa.String(length=128), nullable=True))
         batch_op.add_column(sa.Column("tier", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("description", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("rating_count", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("rating_sum", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("sold_units", sa.Integer(), server_default="0", nullable=False))
     op.create_table(
         "product_attributes",
         sa.Column("product_id", sa.String(length=64), nullable=False),
@@ -112,6 +115,9 @@ def downgrade() -> None:
         batch_op.drop_column("offer_discount_cents")
     op.drop_table("product_attributes")
     with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.drop_column("sold_units")
+        batch_op.drop_column("rating_sum")
+        batch_op.drop_column("rating_count")
         batch_op.drop_column("description")
         batch_op.drop_column("tier")
         batch_op.drop_column("brand")
