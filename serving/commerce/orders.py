@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from retail import db
 from serving.commerce import events, idempotency, inventory, loyalty
 from serving.commerce.errors import Conflict, Invalid, NotFound, OutOfStock
-from serving.commerce.payloads import LineIn, LineOut, OrderIn, OrderOut, StatusEvent, money
+from serving.commerce.payloads import Delivery, LineIn, LineOut, OrderIn, OrderOut, StatusEvent, money
 from serving.commerce.tables import Customer, Order, OrderLine, Product, Store
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,18 @@ def request_hash(body: OrderIn) -> str:
     return idempotency.digest(data)
 
 
-def order_view(order: Order) -> OrderOut:
+def delivery(order: Order) -> Delivery | None:
+    """The carrier, tracking number and estimated delivery, once any is known."""
+    if order.carrier is None and order.tracking_number is None and order.estimated_delivery is None:
+        return None
+    return Delivery(
+        carrier=order.carrier, tracking_number=order.tracking_number, estimated_delivery=order.estimated_delivery
+    )
+
+
+def order_view(order: Order, offer_codes: list[str] | None = None) -> OrderOut:
+    """The order as the API answers it; `offer_codes`: the codes it redeemed (read by the caller that has them)."""
+    offer_codes = offer_codes or []
     return OrderOut(
         order_id=order.order_id,
         customer_id=order.customer_id,
@@ -53,6 +64,10 @@ def order_view(order: Order) -> OrderOut:
         total=money(order.total_cents),
         discount=money(order.discount_cents),
         points_redeemed=order.points_redeemed,
+        offer_discount=money(order.offer_discount_cents or 0),
+        offer_codes=offer_codes,
+        cart_id=order.cart_id,
+        delivery=delivery(order),
         lines=[
             LineOut(
                 line_no=line.line_no,

@@ -126,6 +126,12 @@ class StatusEvent(BaseModel):
     at: UtcDateTime
 
 
+class Delivery(BaseModel):
+    carrier: str | None
+    tracking_number: str | None
+    estimated_delivery: UtcDateTime | None
+
+
 class OrderOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -164,9 +170,15 @@ class OrderOut(BaseModel):
     fulfilment: str
     store_id: str
     status: str
-    total: float = Field(description="What the customer pays: the sum of the lines less `discount`.")
+    total: float = Field(
+        description="What the customer pays: the sum of the lines less `offer_discount`, then less `discount`."
+    )
     discount: float = Field(default=0.0, description="Loyalty points redeemed at checkout, in currency units.")
     points_redeemed: int = 0
+    offer_discount: float = Field(default=0.0, description="Personal offers redeemed, in currency units.")
+    offer_codes: list[str] = Field(default_factory=list, description="The offer codes this order redeemed.")
+    cart_id: str | None = Field(default=None, description="The cart it was checked out from, if any.")
+    delivery: Delivery | None = Field(default=None, description="Carrier and tracking, once a shipping order ships.")
     lines: list[LineOut]
     history: list[StatusEvent]
     created_at: UtcDateTime
