@@ -32,11 +32,11 @@ def main(
     from pyspark.sql.functions import col, struct
 
     from campaign.build import build_campaign, campaign_inputs
-    from campaign.policy import CampaignPolicy
     from campaign.pyfunc import INPUT_COLUMNS, log_campaign_model, model_input, spark_result_type
     from retail import logs
     from retail.settings import get_settings
     from retail.workspace import Workspace
+    from serving.commerce.discounts import CampaignPolicy
     from training.recommend.batch import load_recommender
 
     logs.configure()

@@ -26,9 +26,9 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from campaign import churn, history
-from campaign.policy import CampaignPolicy, decide
 from retail.settings import Settings
 from retail.workspace import Workspace
+from serving.commerce.discounts import CampaignPolicy, decide
 from serving.commerce.loyalty import policy as loyalty_policy
 from serving.commerce.seed import prices_cents
 from serving.commerce.stock import Stock

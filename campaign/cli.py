@@ -10,10 +10,10 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from campaign.policy import load_policy
 from retail.cliopts import DateOpt, OutOpt, WorkspaceOpt, command
 from retail.cliopts import workspace as _workspace
 from retail.files import check_suffix, write_frame
+from serving.commerce.discounts import load_policy
 
 campaign_app = typer.Typer(help="Campaign files for marketing.", no_args_is_help=True)
 app = typer.Typer(help="The campaign batch job's commands.")  # what `retail` adds: its groups

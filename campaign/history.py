@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from campaign.policy import CampaignPolicy
+from serving.commerce.discounts import CampaignPolicy
 from serving.commerce.loyalty import LoyaltyPolicy
 from training.churn.dataset import known_customers as churn_known_customers
 

@@ -29,10 +29,10 @@ from mlflow.pyfunc import PythonModel
 from mlflow.types.schema import Array, ColSpec, DataType, Schema, TensorSpec
 
 from campaign.build import COLUMNS, Scorer, load_scorer
-from campaign.policy import CampaignPolicy
 from features.catalog import CUSTOMER_FEATURES
 from retail.settings import Settings
 from retail.workspace import Workspace
+from serving.commerce.discounts import CampaignPolicy
 from training import tracking
 from training.recommend.pyfunc import recommender_of
 

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     loyalty_expiry_months: int = Field(default=12, ge=1)
     loyalty_tier_window_days: int = Field(default=365, ge=1)
     loyalty_tiers: tuple[LoyaltyTier, ...] = LOYALTY_TIERS
+    # Personal offers (GET /v1/customers/{id}/offers, serving.commerce.offers): days a code stays redeemable, and a
+    # discount policy file (YAML or JSON, as `retail campaign build --policy`; default: the documented defaults).
+    offer_days: int = Field(default=14, ge=1, le=3650)
+    offer_policy: Path | None = None
 
     @field_validator("verbose", mode="before")
     @classmethod

@@ -13,9 +13,9 @@ import pytest
 from clirun import RETAIL, fails, ok, retail
 
 from campaign import build as campaign_build
-from campaign.policy import CampaignPolicy, expected_value
 from retail import db
 from retail.workspace import Workspace
+from serving.commerce.discounts import CampaignPolicy, expected_value
 from training.churn.adapter import risk_band
 
 pytestmark = pytest.mark.integration

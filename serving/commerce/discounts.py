@@ -1,6 +1,9 @@
 """The discount policy: who gets a retention discount, how large, and the expected value that justifies it.
 
-Defaults below; `--policy FILE` (YAML or JSON, the same fields, unknown ones refused) replaces any of them.
+One rule for both uses: `retail campaign build` (the batch file) and the personal offers of
+`GET /v1/customers/{id}/offers` (`serving.endpoints.profile`, codes kept by `serving.commerce.offers`). Defaults
+below; `--policy FILE` for the campaign, `RETAIL_OFFER_POLICY` for the offers (YAML or JSON, the same fields,
+unknown ones refused) replaces any of them.
 
 For a customer with churn probability p, a value at risk V and an offer priced P, a discount of d percent is
 worth
