@@ -80,8 +80,14 @@ TABLES: dict[str, Table] = {
                 _opt("brand", "str"),
                 _opt("list_price", "float"),
                 _opt("tier", "str", TIERS),
+                _opt("description", "str"),
             ),
             key=("product_id",),
+        ),
+        Table(  # specifications, one row per product and name, shown in the order of the file
+            "product_attributes",
+            required=(Column("product_id", "id"), Column("name", "str"), Column("value", "str")),
+            key=("product_id", "name"),
         ),
         Table(
             "customers",

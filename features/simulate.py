@@ -24,9 +24,11 @@ from features.simvocab import (
     OPENINGS,
     REGIONS,
     REMARKS,
+    SPECS,
     STORE_HOURS,
     TIER_LABEL,
     TIER_NAMES,
+    TIER_PITCH,
     TIER_PRICE,
     WEEKLY,
 )
@@ -84,7 +86,7 @@ def _ids(prefix: str, n: int, width: int) -> np.ndarray:
 
 
 def _rngs(seed: int) -> dict[str, np.random.Generator]:
-    parts = ("catalog", "stores", "customers", "orders", "lines", "promos", "returns", "reviews", "inventory")
+    parts = ("catalog", "stores", "customers", "orders", "lines", "promos", "returns", "reviews", "inventory", "specs")
     children = np.random.SeedSequence(seed).spawn(len(parts))
     return {p: np.random.default_rng(c) for p, c in zip(parts, children, strict=True)}
 
@@ -136,6 +138,46 @@ def _catalog(n_products: int, rng: np.random.Generator) -> _Catalog:
         }
     )
     return _Catalog(frame, cat, tier, price, popularity, quality, noun, complement)
+
+
+def _specifications(catalog: _Catalog, rng: np.random.Generator) -> tuple[list[str], pd.DataFrame]:
+    """A description per product and its specifications ("type" = its noun first, then its category's `SPECS`).
+
+    The tier picks which values a specification draws from, so a better tier's values are better ones.
+    """
+    frame = catalog.frame
+    ids, category = frame["product_id"].to_numpy(), frame["category"].to_numpy()
+    n = len(ids)
+    columns: dict[str, list[np.ndarray]] = {"product": [np.arange(n)], "position": [np.zeros(n, dtype=np.int64)]}
+    columns |= {"name": [np.full(n, "type", dtype=object)], "value": [catalog.noun.astype(object)]}
+    details = np.full(n, "", dtype=object)
+    for name, specs in SPECS.items():  # a fixed order: the same seed draws the same values
+        members = np.flatnonzero(category == name)
+        if not len(members):
+            continue
+        tier = catalog.tier[members]
+        for position, (spec, choices) in enumerate(specs, start=1):
+            u = rng.random(len(members))
+            values = np.empty(len(members), dtype=object)
+            for t in range(3):
+                options = np.array(choices[t], dtype=object)
+                values[tier == t] = options[(u[tier == t] * len(options)).astype(np.int64)]
+            columns["product"].append(members)
+            columns["position"].append(np.full(len(members), position, dtype=np.int64))
+            columns["name"].append(np.full(len(members), spec, dtype=object))
+            columns["value"].append(values)
+            details[members] = details[members] + np.where(position == 1, "", ", ") + spec + " " + values
+    rows = pd.DataFrame({k: np.concatenate(v) for k, v in columns.items()})
+    rows = rows.sort_values(["product", "position"], kind="stable")
+    attributes = pd.DataFrame(
+        {"product_id": ids[rows["product"].to_numpy()], "name": rows["name"].to_numpy(), "value": rows["value"]}
+    ).reset_index(drop=True)
+    brand, label, pitch = frame["brand"].to_numpy(), TIER_LABEL[catalog.tier], TIER_PITCH[catalog.tier]
+    description = [
+        f"{noun[:1].upper()}{noun[1:]} by {b}, {lab} range: {d}. {p}" if d else f"{noun[:1].upper()}{noun[1:]} by {b}."
+        for noun, b, lab, d, p in zip(catalog.noun, brand, label, details, pitch, strict=True)
+    ]
+    return description, attributes
 
 
 def _stores(n_stores: int) -> pd.DataFrame:
@@ -415,9 +457,11 @@ def simulate(
     tx = tx.iloc[np.lexsort((tx["okey"].to_numpy(), tx["ts"].to_numpy()))]
     tx = tx.drop(columns=["cust", "product", "store", "okey"]).reset_index(drop=True)
     log.info("simulated %d transaction lines (%d returns), %d reviews", len(tx), len(back), len(reviews))
+    description, attributes = _specifications(w.catalog, w.rngs["specs"])
     return {
         "transactions": tx,
-        "products": w.catalog.frame.copy(),
+        "products": w.catalog.frame.assign(description=description),
+        "product_attributes": attributes,
         "customers": w.pop.frame.copy(),
         "stores": w.stores.copy(),
         "reviews": reviews,

@@ -24,7 +24,16 @@ def _tx(**overrides: object) -> pd.DataFrame:
 
 
 def test_every_table_declares_required_columns_and_keys() -> None:
-    assert set(TABLES) == {"transactions", "products", "customers", "stores", "reviews", "inventory"}
+    assert set(TABLES) == {
+        "transactions",
+        "products",
+        "product_attributes",
+        "customers",
+        "stores",
+        "reviews",
+        "inventory",
+    }
+    assert TABLES["product_attributes"].key == ("product_id", "name")
     assert TABLES["transactions"].key == ()
     assert TABLES["inventory"].key == ("store_id", "product_id", "ts")
     assert [c.name for c in TABLES["products"].required] == ["product_id", "name"]
