@@ -6,12 +6,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from serving.web import customers, feedback, forecasts, login, models, sales
+from serving.web import customers, feedback, forecasts, login, models, order_entry, sales
 from serving.web.charts import PLOTLY_JS
 from serving.web.render import HERE, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-for _pages in (login, sales, forecasts, customers, feedback, models):
+for _pages in (login, sales, forecasts, customers, feedback, models, order_entry):
     router.include_router(_pages.router)
 MESSAGES = {
     401: "Please sign in.",

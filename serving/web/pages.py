@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from serving.auth import ROLES
-from serving.commerce.api import REPORT_ROLES
+from serving.commerce.api import ORDER_ROLES, REPORT_ROLES
 from serving.commerce.feedback_api import READ_FEEDBACK
 from serving.endpoints.demand import READ_ROLES, WRITE_ROLES
 from serving.endpoints.profile import PROFILE_ROLES
@@ -31,7 +31,7 @@ OVERRIDE_ROLES = WRITE_ROLES  # POST/DELETE /forecast/overrides
 MODEL_ROLES = ("admin", "ops")  # /models, /models/reload, `retail models promote|rollback`
 
 # each page admits the staff roles of the API it reads: /v1/reports/sales, /forecast, /v1/customers/{id}/profile,
-# /v1/feedback and /models
+# /v1/feedback, /models and POST /v1/orders (order entry: admin, ops, sales_rep, store)
 PAGES = (
     Page("sales", "Sales", "/ui/sales", staff(*REPORT_ROLES), "Revenue, orders and trends by day, channel and store."),
     Page("forecasts", "Forecasts", "/ui/forecasts", staff(*READ_ROLES), "Demand forecasts, their bands and overrides."),
@@ -50,6 +50,13 @@ PAGES = (
         "Reviews by priority and sentiment; resolve them.",
     ),
     Page("models", "Models", "/ui/models", staff(*MODEL_ROLES), "Champions, challengers; promote, roll back, reload."),
+    Page(
+        "order-entry",
+        "Order entry",
+        "/ui/order-entry",
+        staff(*ORDER_ROLES),
+        "Find or add a customer, search the catalogue, fill their cart and check out.",
+    ),
 )
 BY_NAME = {p.name: p for p in PAGES}
 

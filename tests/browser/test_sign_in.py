@@ -50,12 +50,13 @@ def test_the_menu_shows_only_the_pages_of_the_role(sign_in: Callable[..., Any], 
         "Customers",
         "Feedback",
         "Models",
+        "Order entry",
     ]
     planner = sign_in("planner")
     assert planner.locator("nav[aria-label=Pages] a").all_inner_texts() == ["Sales", "Forecasts"]
     rep = sign_in("sales_rep")
-    assert rep.locator("nav[aria-label=Pages] a").all_inner_texts() == ["Customers", "Feedback"]
-    assert rep.locator("main h2 a").all_inner_texts() == ["Customers", "Feedback"]
+    assert rep.locator("nav[aria-label=Pages] a").all_inner_texts() == ["Customers", "Feedback", "Order entry"]
+    assert rep.locator("main h2 a").all_inner_texts() == ["Customers", "Feedback", "Order entry"]
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(sign_in: Callable[..., Any]) -> None:
