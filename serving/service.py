@@ -23,6 +23,7 @@ from serving import faults, guard
 from serving.commerce import push, sales_data, webhooks
 from serving.commerce.api import router as orders_router
 from serving.commerce.app import allowed_methods
+from serving.commerce.catalog_api import router as catalog_router
 from serving.commerce.feedback_api import router as feedback_router
 from serving.commerce.stock import Stock
 from serving.endpoints.models import router as models_router
@@ -51,6 +52,7 @@ for _name in families.names():
         BATCHERS[_name] = _module.batcher
 app.include_router(orders_router)
 app.include_router(feedback_router)
+app.include_router(catalog_router)  # GET /v1/products (catalogue search)
 app.include_router(profile_router)
 web.install(app)  # the staff pages under /ui/ (session cookies, not keys)
 guard.install(app)  # key check, body limit and rate limits before FastAPI reads a body

@@ -18,9 +18,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
-from serving.commerce.tables import Order, OrderEvent, Outbox, SaleLine
+from serving.commerce.tables import Order, OrderEvent, Outbox, Product, SaleLine
 
 
 def now() -> datetime:
@@ -59,7 +60,14 @@ def sale_lines(
     """Queue (product_id, signed quantity, unit price in cents) lines for the raw transactions.
 
     `store_id` is the store the goods moved at: the order's, or for a return the store that took it back.
+    Paid lines add their units to the product's `sold_units` (catalogue popularity) and cancelled paid lines take
+    them back, in the same transaction (in product order, so two payments never wait on each other's rows).
     """
+    lines = list(lines)
+    if event in ("paid", "cancelled"):
+        for product_id, quantity, _ in sorted(lines):
+            sold = case((Product.sold_units + quantity < 0, 0), else_=Product.sold_units + quantity)
+            s.execute(update(Product).where(Product.product_id == product_id).values(sold_units=sold))
     for product_id, quantity, unit_price_cents in lines:
         s.add(
             SaleLine(

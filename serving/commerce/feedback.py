@@ -231,6 +231,9 @@ def create(engine: Engine, body: FeedbackIn, scorer: Scorer | None = None) -> Fe
         if scored is not None:
             row.label, row.score, row.model_version = scored[0]["label"], float(scored[0]["score"]), version
         s.add(row)
+        if body.product_id is not None and body.rating is not None:  # the catalogue's rating, in this transaction
+            rated = {"rating_count": Product.rating_count + 1, "rating_sum": Product.rating_sum + body.rating}
+            s.execute(update(Product).where(Product.product_id == body.product_id).values(rated))
         s.flush()
         view = as_out(row)
     log.info("feedback %d from %s stored (%s)", view.id, view.customer_id, view.label or "unscored")
