@@ -1,0 +1,411 @@
+"""Catalogue search: the database's own full text, filters, sorts and keyset pages, on SQLite and PostgreSQL alike.
+
+Text: the words of `q` must all match (name, description, category or brand, stemmed); the last word matches as a
+prefix, so "kett" finds kettles while it is being typed. SQLite answers with FTS5 (`products_fts`), PostgreSQL with
+a `tsvector` column and its GIN index (migration 0012). When no product matches every word, the answer falls
+back to typo-tolerant matching over name, brand and category (`fuzzy: true` in the page): trigram similarity
+(`pg_trgm`) on PostgreSQL, FTS5's trigram tokenizer on SQLite (products sharing the most, and rarest, three-letter
+pieces with the query's words first). `benchmarks/catalog_search.py` measures how often either finds the product
+meant.
+
+Order: relevance (text score, then units sold), price either way, popularity (units sold) or rating (average,
+then number of ratings); product id breaks ties, so every order is total and a cursor (the last row's sort key,
+opaque) resumes exactly after the last product shown: no duplicates, no gaps.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import BigInteger, Engine, Integer, and_, case, cast, column, func, literal_column, or_, select
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Session
+
+from retail import db
+from serving.commerce.errors import Invalid
+from serving.commerce.payloads import money
+from serving.commerce.tables import Inventory, Product, Store
+
+log = logging.getLogger(__name__)
+
+Sort = Literal["relevance", "price", "-price", "popularity", "rating"]
+Tier = Literal["good", "better", "best"]
+MAX_Q = 200
+MAX_LIMIT = 100
+MAX_WORDS = 12
+MAX_PRICE = 10_000_000.0  # currency units: above any price a 32-bit cents column holds
+FUZZY_THRESHOLD = 0.4  # pg_trgm word similarity a typo-tolerant match needs (its default, 0.6, misses one-letter typos)
+_WORD = re.compile(r"[^\W_]+")
+_trigram_ready: dict[str, bool] = {}
+COLUMNS = (
+    Product.product_id,
+    Product.name,
+    Product.brand,
+    Product.category,
+    Product.tier,
+    Product.price_cents,
+    Product.rating_count,
+    Product.rating_sum,
+    Product.sold_units,
+)
+
+
+class ProductHit(BaseModel):
+    product_id: str = Field(examples=["P0042"])
+    name: str = Field(examples=["Northwind kettle Premium"])
+    brand: str | None
+    category: str | None
+    tier: str | None = Field(description="good | better | best; None when the catalogue has no tiers.")
+    price: float = Field(description="Current price, in currency units.")
+    rating_average: float | None = Field(description="Mean stars (1-5); None when the product has no ratings.")
+    rating_count: int
+    popularity: int = Field(description="Units sold (raw history, then paid orders less cancellations).")
+    available: int | None = Field(
+        default=None,
+        description="Units available at the `in_stock` store (all online stores for `online`); "
+        "None when `in_stock` is not given.",
+    )
+
+
+class ProductPage(BaseModel):
+    items: list[ProductHit]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; None on the last page.")
+    fuzzy: bool = Field(
+        default=False, description="True when no product matched every word of `q` and these are typo-tolerant matches."
+    )
+
+
+@dataclass(frozen=True)
+class _Key:
+    """One component of a sort order: an expression, its direction, and how a cursor's value compares with it."""
+
+    expr: Any
+    desc: bool
+
+    def beyond(self, value: Any) -> Any:
+        return self.expr < value if self.desc else self.expr > value
+
+    def equal(self, value: Any) -> Any:
+        return self.expr == value
+
+
+@dataclass(frozen=True)
+class _Average(_Key):
+    """The rating average as an exact fraction: a cursor holds (sum, count) and rows are compared by cross-products."""
+
+    def beyond(self, value: Any) -> Any:
+        total, count = value
+        return cast(Product.rating_sum, BigInteger) * count < cast(Product.rating_count, BigInteger) * total
+
+    def equal(self, value: Any) -> Any:
+        total, count = value
+        return cast(Product.rating_sum, BigInteger) * count == cast(Product.rating_count, BigInteger) * total
+
+
+def words(q: str) -> list[str]:
+    """The query's words, lower case (letters and digits; punctuation separates), at most `MAX_WORDS`."""
+    return _WORD.findall(q.lower())[:MAX_WORDS]
+
+
+def _fts_match(terms: list[str]) -> str:
+    """FTS5 query: every word, quoted (no operator can be injected), the last one as a prefix."""
+    quoted = [f'"{t}"' for t in terms]
+    quoted[-1] += " *"
+    return " ".join(quoted)
+
+
+def _tsquery(terms: list[str]) -> str:
+    """to_tsquery text: every word ANDed, the last a prefix (words hold only letters and digits)."""
+    return " & ".join(terms[:-1] + [f"{terms[-1]}:*"])
+
+
+def _trigrams(terms: list[str]) -> list[str]:
+    return sorted({t[i : i + 3] for t in terms for i in range(len(t) - 2)})
+
+
+def _text_scores(dialect: str, terms: list[str], fuzzy: bool) -> tuple[Any, dict[str, Any]] | None:
+    """A subquery of (rid, score) for the products matching `terms` (rid: rowid on SQLite, product_id on
+    PostgreSQL; score: integer, higher is better), and its parameters; None when nothing can match."""
+    if dialect == "sqlite":
+        if fuzzy:
+            grams = _trigrams(terms)
+            if not grams:
+                return None
+            match, table, weights = " OR ".join(f'"{g}"' for g in grams), "products_trgm", "3.0, 2.0, 1.0"
+        else:
+            match, table, weights = _fts_match(terms), "products_fts", "10.0, 1.0, 4.0, 6.0"
+        statement = (
+            f"SELECT rowid AS rid, CAST(-bm25({table}, {weights}) * 100 AS INTEGER) AS score "
+            f"FROM {table} WHERE {table} MATCH :match"
+        )
+        params: dict[str, Any] = {"match": match}
+    else:
+        if fuzzy:
+            expression = "lower(coalesce(name, '') || ' ' || coalesce(brand, '') || ' ' || coalesce(category, ''))"
+            statement = (
+                f"SELECT product_id AS rid, CAST(word_similarity(:fq, {expression}) * 1000 AS INTEGER) AS score "
+                f"FROM products WHERE :fq <% {expression}"
+            )
+            params = {"fq": " ".join(terms)}
+        else:
+            statement = (
+                "SELECT product_id AS rid, CAST(ts_rank(search_vector, to_tsquery('english', :tsq)) * 1000 AS INTEGER)"
+                " AS score FROM products WHERE search_vector @@ to_tsquery('english', :tsq)"
+            )
+            params = {"tsq": _tsquery(terms)}
+    rid_type = Integer if dialect == "sqlite" else Product.product_id.type
+    return sql_text(statement).columns(column("rid", rid_type), column("score", Integer)).subquery("m"), params
+
+
+def _keys(sort: str, score: Any) -> list[_Key]:
+    rated = case((Product.rating_count > 0, 1), else_=0)
+    average = cast(Product.rating_sum, BigInteger) * 1.0 / func.nullif(Product.rating_count, 0)
+    keys = {
+        "relevance": [_Key(score, True), _Key(Product.sold_units, True)],
+        "price": [_Key(Product.price_cents, False)],
+        "-price": [_Key(Product.price_cents, True)],
+        "popularity": [_Key(Product.sold_units, True)],
+        "rating": [_Key(rated, True), _Average(average, True), _Key(Product.rating_count, True)],
+    }[sort]
+    return [*keys, _Key(Product.product_id, False)]
+
+
+def _after(keys: list[_Key], values: list[Any]) -> Any:
+    """Rows strictly after the cursor's row in the order of `keys`: (k1 beyond) or (k1 equal and k2 beyond) ..."""
+    alternatives = []
+    for i, key in enumerate(keys):
+        alternatives.append(
+            and_(*(k.equal(v) for k, v in zip(keys[:i], values[:i], strict=True)), key.beyond(values[i]))
+        )
+    return or_(*alternatives)
+
+
+def _cursor_values(row: Any, sort: str) -> list[Any]:
+    if sort == "relevance":
+        return [row.score, row.sold_units, row.product_id]
+    if sort in ("price", "-price"):
+        return [row.price_cents, row.product_id]
+    if sort == "popularity":
+        return [row.sold_units, row.product_id]
+    rated = 1 if row.rating_count > 0 else 0
+    return [rated, [row.rating_sum, row.rating_count if rated else 1], row.rating_count, row.product_id]
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:12]
+
+
+def encode_cursor(sort: str, fuzzy: bool, fingerprint: str, values: list[Any]) -> str:
+    raw = json.dumps({"s": sort, "f": fuzzy, "h": fingerprint, "k": values}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str, fingerprint: str) -> tuple[bool, list[Any]]:
+    """(fuzzy, key values) of a cursor this search gave; `Invalid` naming `cursor` for anything else."""
+    bad = Invalid(f"cursor: not a cursor this search gave ({cursor[:40]!r}); start again without it", "cursor", cursor)
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise bad from None
+    if not isinstance(data, dict) or data.get("s") != sort or data.get("h") != fingerprint:
+        raise bad
+    values, fuzzy = data.get("k"), data.get("f")
+    if not isinstance(values, list) or not isinstance(fuzzy, bool) or not _well_typed(sort, values):
+        raise bad
+    return fuzzy, values
+
+
+def _well_typed(sort: str, values: list[Any]) -> bool:
+    def ints(*vs: Any) -> bool:
+        return all(isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**62 for v in vs)
+
+    if not values or not isinstance(values[-1], str):
+        return False
+    head = values[:-1]
+    if sort == "rating":
+        return (
+            len(head) == 3
+            and isinstance(head[1], list)
+            and len(head[1]) == 2
+            and ints(head[0], head[2], *head[1])
+            and head[1][1] > 0
+        )
+    return len(head) == {"relevance": 2}.get(sort, 1) and ints(*head)
+
+
+def _trigram_available(engine: Engine) -> bool:
+    """Whether typo tolerance can run here: always on SQLite (FTS5 trigram), with pg_trgm on PostgreSQL (logged
+    once per database when it is missing)."""
+    address = engine.url.render_as_string(hide_password=True)
+    if address not in _trigram_ready:
+        if engine.dialect.name != "postgresql":
+            _trigram_ready[address] = True
+        else:
+            with engine.connect() as c:
+                found = c.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").first()
+            _trigram_ready[address] = found is not None
+            if found is None:
+                log.warning("pg_trgm is not installed in %s: catalogue search has no typo tolerance", address)
+    return _trigram_ready[address]
+
+
+def _stores(s: Session, in_stock: str) -> list[str]:
+    """The store ids `in_stock` names: one store, or every online store for `online`."""
+    if in_stock == "online":
+        ids = list(s.scalars(select(Store.store_id).where(Store.kind == "online").order_by(Store.store_id)))
+        if not ids:
+            raise Invalid("in_stock: this catalogue has no online store", "in_stock", in_stock)
+        return ids
+    if s.get(Store, in_stock) is None:
+        raise Invalid(f"in_stock: unknown store {in_stock!r} (a store id, or 'online')", "in_stock", in_stock)
+    return [in_stock]
+
+
+def _check(q: str | None, min_price: float | None, max_price: float | None, limit: int) -> None:
+    if q is not None and len(q) > MAX_Q:
+        raise Invalid(f"q: at most {MAX_Q} characters, not {len(q)}", "q", q[:40])
+    for name, value in (("min_price", min_price), ("max_price", max_price)):
+        if value is not None and not 0 <= value <= MAX_PRICE:
+            raise Invalid(f"{name}: between 0 and {MAX_PRICE:.0f}, not {value}", name, value)
+    if min_price is not None and max_price is not None and max_price < min_price:
+        raise Invalid(f"max_price: {max_price} is below min_price {min_price}", "max_price", max_price)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(f"limit: between 1 and {MAX_LIMIT}, not {limit}", "limit", limit)
+
+
+def search(
+    engine: Engine,
+    q: str | None = None,
+    *,
+    category: str | None = None,
+    tier: str | None = None,
+    min_price: float | None = None,
+    max_price: float | None = None,
+    in_stock: str | None = None,
+    sort: str | None = None,
+    cursor: str | None = None,
+    limit: int = 20,
+) -> ProductPage:
+    """One page of products matching `q` (all words; typo-tolerant when none match them all) and the filters.
+
+    Prices are in currency units (cents inside). `sort` defaults to relevance with a `q`, popularity without
+    (relevance without words to score is popularity). `in_stock`: a store id or `online`; only products with units
+    available there (on hand less reserved), each with its `available`. Raises `Invalid` naming the field.
+    """
+    _check(q, min_price, max_price, limit)
+    terms = words(q or "")
+    chosen = sort or ("relevance" if terms else "popularity")
+    if chosen not in ("relevance", "price", "-price", "popularity", "rating"):
+        raise Invalid(f"sort: one of relevance, price, -price, popularity, rating, not {sort!r}", "sort", sort)
+    effective = "popularity" if chosen == "relevance" and not terms else chosen
+    fingerprint = _fingerprint(terms, category, tier, min_price, max_price, in_stock)
+    fuzzy, after = decode_cursor(cursor, effective, fingerprint) if cursor else (False, None)
+    with Session(db.reader(engine)) as s:
+        stores = _stores(s, in_stock) if in_stock is not None else None
+        page = _page(s, engine, terms, fuzzy, effective, after, limit, category, tier, min_price, max_price, stores)
+        typo = not page and terms and after is None and not _matches_any(s, engine.dialect.name, terms)
+        if typo and _trigram_available(engine):
+            page = _page(s, engine, terms, True, effective, after, limit, category, tier, min_price, max_price, stores)
+            fuzzy = bool(page)
+    more = len(page) > limit
+    page = page[:limit]
+    items = [_hit(row, stores is not None) for row in page]
+    next_cursor = encode_cursor(effective, fuzzy, fingerprint, _cursor_values(page[-1], effective)) if more else None
+    return ProductPage(items=items, next_cursor=next_cursor, fuzzy=fuzzy)
+
+
+def _matches_any(s: Session, dialect: str, terms: list[str]) -> bool:
+    """Whether any product matches every word (filters aside): if none does, the words likely hold a typo."""
+    found = _text_scores(dialect, terms, False)
+    assert found is not None
+    matches, params = found
+    return s.execute(select(matches.c.rid).limit(1), params).first() is not None
+
+
+def _page(
+    s: Session,
+    engine: Engine,
+    terms: list[str],
+    fuzzy: bool,
+    sort: str,
+    after: list[Any] | None,
+    limit: int,
+    category: str | None,
+    tier: str | None,
+    min_price: float | None,
+    max_price: float | None,
+    stores: list[str] | None,
+) -> list[Any]:
+    """`limit + 1` rows (one more says whether there is a next page) after the cursor's row."""
+    dialect = engine.dialect.name
+    available = (
+        select(func.coalesce(func.sum(Inventory.on_hand - Inventory.reserved), 0))
+        .where(Inventory.product_id == Product.product_id, Inventory.store_id.in_(stores))
+        .scalar_subquery()
+        if stores is not None
+        else None
+    )
+    score: Any = literal_column("0")
+    params: dict[str, Any] = {}
+    query = select(*COLUMNS)
+    if terms:
+        found = _text_scores(dialect, terms, fuzzy)
+        if found is None:
+            return []
+        matches, params = found
+        rid = literal_column("products.rowid") if dialect == "sqlite" else Product.product_id
+        score = matches.c.score
+        query = query.join(matches, matches.c.rid == rid)
+    query = query.add_columns(score.label("score"))
+    if available is not None:
+        query = query.add_columns(available.label("available")).where(available > 0)
+    if category is not None:
+        query = query.where(func.lower(Product.category) == category.strip().lower())
+    if tier is not None:
+        query = query.where(Product.tier == tier)
+    if min_price is not None:
+        query = query.where(Product.price_cents >= round(min_price * 100))
+    if max_price is not None:
+        query = query.where(Product.price_cents <= round(max_price * 100))
+    keys = _keys(sort, score)
+    if after is not None:
+        query = query.where(_after(keys, after))
+    query = query.order_by(*(k.expr.desc() if k.desc else k.expr.asc() for k in keys)).limit(limit + 1)
+    if fuzzy and dialect == "postgresql":
+        s.execute(
+            sql_text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"), {"t": str(FUZZY_THRESHOLD)}
+        )
+    return list(s.execute(query, params).all())
+
+
+def _hit(row: Any, with_stock: bool) -> ProductHit:
+    return ProductHit(
+        product_id=row.product_id,
+        name=row.name,
+        brand=row.brand,
+        category=row.category,
+        tier=row.tier,
+        price=money(row.price_cents),
+        rating_average=round(row.rating_sum / row.rating_count, 2) if row.rating_count else None,
+        rating_count=row.rating_count,
+        popularity=row.sold_units,
+        available=int(row.available) if with_stock else None,
+    )
+
+
+def reindex(engine: Engine) -> None:
+    """Rebuild SQLite's search tables from `products` (after a VACUUM or a table rebuild renumbered its rowids);
+    PostgreSQL keeps its index itself."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.begin() as c:
+        for table in ("products_fts", "products_trgm"):
+            c.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
