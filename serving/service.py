@@ -23,6 +23,7 @@ from serving import faults, guard
 from serving.commerce import push, sales_data, webhooks
 from serving.commerce.api import router as orders_router
 from serving.commerce.app import allowed_methods
+from serving.commerce.cart_api import router as cart_router
 from serving.commerce.catalog_api import router as catalog_router
 from serving.commerce.feedback_api import router as feedback_router
 from serving.commerce.stock import Stock
@@ -51,6 +52,7 @@ for _name in families.names():
     if hasattr(_module, "batcher"):
         BATCHERS[_name] = _module.batcher
 app.include_router(orders_router)
+app.include_router(cart_router)
 app.include_router(feedback_router)
 app.include_router(catalog_router)  # GET /v1/products (catalogue search)
 app.include_router(profile_router)

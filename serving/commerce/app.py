@@ -15,6 +15,7 @@ from starlette.routing import Match
 
 from serving import faults, guard
 from serving.commerce.api import router
+from serving.commerce.cart_api import router as cart_router
 from serving.commerce.catalog_api import router as catalog_router
 from serving.commerce.feedback_api import router as feedback_router
 
@@ -63,6 +64,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def create_app() -> FastAPI:
     app = FastAPI(title="Retail order API", version="1", description="Orders, stock by store, returns, reports.")
     app.include_router(router)
+    app.include_router(cart_router)
     app.include_router(feedback_router)
     app.include_router(catalog_router)
     install_error_handlers(app)
