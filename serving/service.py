@@ -29,6 +29,7 @@ from serving.commerce.feedback_api import router as feedback_router
 from serving.commerce.stock import Stock
 from serving.endpoints.models import router as models_router
 from serving.endpoints.profile import router as profile_router
+from serving.endpoints.products import router as products_router
 from serving.route_metrics import label_by_route
 from serving.runtime import Runtime
 from serving.web import app as web
@@ -56,6 +57,7 @@ app.include_router(cart_router)
 app.include_router(feedback_router)
 app.include_router(catalog_router)  # GET /v1/products (catalogue search)
 app.include_router(profile_router)
+app.include_router(products_router)  # GET /v1/products/{id}, /compare, /{id}/upgrades
 web.install(app)  # the staff pages under /ui/ (session cookies, not keys)
 guard.install(app)  # key check, body limit and rate limits before FastAPI reads a body
 faults.install(app)  # the database or online store down: 503 + Retry-After, never 500
