@@ -3,7 +3,9 @@
 - stock: `available = on_hand - reserved >= 0` and `reserved >= 0` on every inventory row;
 - reservations: `reserved` equals the units of open orders (placed, paid, picking, ready_for_pickup) for that
   store and product;
-- totals: each order's total equals the sum of its lines less its loyalty discount, and it has a line;
+- totals: each order's total equals the sum of its lines less its offer and loyalty discounts, and it has a line;
+- offers: each order's offer discount equals what the offers it redeemed record (`redeemed_cents`), and every
+  redeemed offer names an existing order;
 - history: each order's newest history entry is its status;
 - loyalty: each customer's balance equals the sum of their ledger legs and is not negative, what they owe
   equals minus their `owed` legs (and while they owe anything their balance is 0), and every movement
@@ -24,12 +26,21 @@ from sqlalchemy.orm import Session
 from retail import db
 from serving.commerce.loyalty import returned_share
 from serving.commerce.orders import OPEN
-from serving.commerce.tables import Inventory, LoyaltyAccount, LoyaltyEntry, Order, OrderEvent, OrderLine, Return
+from serving.commerce.tables import (
+    Inventory,
+    LoyaltyAccount,
+    LoyaltyEntry,
+    Order,
+    OrderEvent,
+    OrderLine,
+    PersonalOffer,
+    Return,
+)
 
 
 def violations(engine: Engine) -> list[str]:
     with Session(db.reader(engine)) as s:
-        checks = (_stock, _reservations, _totals, _history, _balances, _owed, _movements, _points)
+        checks = (_stock, _reservations, _totals, _offers, _history, _balances, _owed, _movements, _points)
         return [line for check in checks for line in check(s)]
 
 
@@ -74,16 +85,49 @@ def _totals(s: Session) -> list[str]:
         .subquery()
     )
     bad = s.execute(
-        select(Order.order_id, Order.total_cents, Order.discount_cents, sums.c.cents)
+        select(Order.order_id, Order.total_cents, Order.discount_cents, Order.offer_discount_cents, sums.c.cents)
         .outerjoin(sums, sums.c.order_id == Order.order_id)
-        .where((sums.c.cents.is_(None)) | (sums.c.cents - Order.discount_cents != Order.total_cents))
+        .where(
+            (sums.c.cents.is_(None))
+            | (sums.c.cents - Order.offer_discount_cents - Order.discount_cents != Order.total_cents)
+        )
         .order_by(Order.order_id)
     )
     return [
         f"order {r.order_id}: total {r.total_cents} cents, "
-        + ("no lines" if r.cents is None else f"lines sum to {r.cents} cents, discount {r.discount_cents}")
+        + (
+            "no lines"
+            if r.cents is None
+            else f"lines sum to {r.cents} cents, offers {r.offer_discount_cents}, points {r.discount_cents}"
+        )
         for r in bad
     ]
+
+
+def _offers(s: Session) -> list[str]:
+    redeemed = (
+        select(PersonalOffer.redeemed_order_id, func.sum(PersonalOffer.redeemed_cents).label("cents"))
+        .where(PersonalOffer.redeemed_order_id.is_not(None))
+        .group_by(PersonalOffer.redeemed_order_id)
+        .subquery()
+    )
+    bad = s.execute(
+        select(Order.order_id, Order.offer_discount_cents, redeemed.c.cents)
+        .outerjoin(redeemed, redeemed.c.redeemed_order_id == Order.order_id)
+        .where(func.coalesce(redeemed.c.cents, 0) != Order.offer_discount_cents)
+        .order_by(Order.order_id)
+    )
+    out = [
+        f"order {r.order_id}: offer discount {r.offer_discount_cents} cents, its offers record {r.cents or 0}"
+        for r in bad
+    ]
+    orphans = s.scalars(
+        select(PersonalOffer.code)
+        .outerjoin(Order, Order.order_id == PersonalOffer.redeemed_order_id)
+        .where(PersonalOffer.redeemed_order_id.is_not(None), Order.order_id.is_(None))
+        .order_by(PersonalOffer.code)
+    )
+    return out + [f"offer {code}: redeemed by an order that does not exist" for code in orphans]
 
 
 def _history(s: Session) -> list[str]:

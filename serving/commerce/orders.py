@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Engine, select
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from retail import db
-from serving.commerce import events, idempotency, inventory, loyalty
+from serving.commerce import events, idempotency, inventory, loyalty, offer_redemption
 from serving.commerce.errors import Conflict, Invalid, NotFound, OutOfStock
 from serving.commerce.payloads import Delivery, LineIn, LineOut, OrderIn, OrderOut, StatusEvent, money
 from serving.commerce.tables import Customer, Order, OrderLine, Product, Store
@@ -37,8 +38,9 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 def request_hash(body: OrderIn) -> str:
     """SHA-256 of the body as canonical JSON: what "the same request" means for an idempotency key."""
     data = body.model_dump(mode="json")
-    if not data["redeem_points"]:  # bodies without points hash as they did before the field existed
-        del data["redeem_points"]
+    for optional in ("redeem_points", "offer_codes"):  # bodies without them hash as before the fields existed
+        if not data[optional]:
+            del data[optional]
     return idempotency.digest(data)
 
 
@@ -85,14 +87,19 @@ def order_view(order: Order, offer_codes: list[str] | None = None) -> OrderOut:
     )
 
 
+def order_answer(s: Session, order: Order) -> OrderOut:
+    """`order_view` with the offer codes the order redeemed, read in `s`."""
+    return order_view(order, offer_redemption.codes_for(s, [order.order_id]).get(order.order_id))
+
+
 def _by_key(s: Session, scope: str, key: str, now: datetime) -> Order | None:
     return idempotency.find(s, Order, scope, key, now, selectinload(Order.lines), selectinload(Order.history))
 
 
-def _replay(order: Order, digest: str, key: str) -> OrderOut:
+def _replay(s: Session, order: Order, digest: str, key: str) -> OrderOut:
     """The stored order for a retry; a conflict (not naming the order) otherwise."""
     idempotency.check_same(order, digest, key, "order")
-    return order_view(order)
+    return order_answer(s, order)
 
 
 def place_order(
@@ -102,28 +109,45 @@ def place_order(
 
     The same key with the same body (canonical JSON hash) answers the first order again; with another body it
     is a `Conflict`. Keys are unique per `scope` (the caller, see `idempotency`) and remembered for the
-    retention. Concurrent retries with one key make one order: on PostgreSQL they queue on an advisory lock
-    for the key, on SQLite on the write lock, and should both miss, the unique index on (scope, key) refuses
-    the second insert and the winner is read back.
+    retention.
     """
     digest = request_hash(body)
+    placed, created = keyed(
+        engine, idempotency_key, digest, scope, lambda s: create(s, idempotency_key, digest, body, created_by, scope)
+    )
+    assert placed is not None  # `create` makes an order or raises
+    return placed, created
+
+
+def keyed(
+    engine: Engine, key: str, digest: str, scope: str, make: Callable[[Session], Order | None]
+) -> tuple[OrderOut | None, bool]:
+    """One keyed order write: the order this caller's key already made (a retry), or `make`'s; `(order, created)`.
+
+    `make` runs in the transaction and returns the new order, or None to commit what it wrote without an order
+    (`(None, False)`: a checkout that repriced its cart). Concurrent retries with one key make one order: on
+    PostgreSQL they queue on an advisory lock for the key, on SQLite on the write lock, and should both miss,
+    the unique index on (scope, key) refuses the second insert and the winner is read back.
+    """
     try:
         with Session(engine, expire_on_commit=False) as s, s.begin():
-            idempotency.lock(s, "order", scope, idempotency_key)
-            existing = _by_key(s, scope, idempotency_key, events.now())
+            idempotency.lock(s, "order", scope, key)
+            existing = _by_key(s, scope, key, events.now())
             if existing is not None:
-                return _replay(existing, digest, idempotency_key), False
-            order = _create(s, idempotency_key, digest, body, created_by, scope)
-            view = order_view(order)
+                return _replay(s, existing, digest, key), False
+            order = make(s)
+            if order is None:
+                return None, False
+            answer = order_answer(s, order)
     except IntegrityError:
         with Session(db.reader(engine)) as s:
-            existing = _by_key(s, scope, idempotency_key, events.now())
+            existing = _by_key(s, scope, key, events.now())
             if existing is None:
                 raise
-            log.info("idempotency key %r: a concurrent request placed %s first", idempotency_key, existing.order_id)
-            return _replay(existing, digest, idempotency_key), False
-    log.info("order %s placed: %d lines, total %d cents", view.order_id, len(view.lines), order.total_cents)
-    return view, True
+            log.info("idempotency key %r: a concurrent request placed %s first", key, existing.order_id)
+            return _replay(s, existing, digest, key), False
+    log.info("order %s placed: %d lines, total %d cents", answer.order_id, len(answer.lines), order.total_cents)
+    return answer, True
 
 
 def _merged(lines: list[LineIn]) -> dict[str, tuple[int, int]]:
@@ -140,6 +164,8 @@ def _check_refs(s: Session, body: OrderIn, merged: dict[str, tuple[int, int]]) -
         raise Invalid(f"customer_id: unknown customer {body.customer_id!r}", "customer_id", body.customer_id)
     if body.redeem_points and body.customer_id is None:
         raise Invalid("redeem_points: a guest order cannot redeem points", "redeem_points", body.redeem_points)
+    if body.offer_codes and body.customer_id is None:
+        raise Invalid("offer_codes: a guest order cannot redeem offers", "offer_codes", body.offer_codes[0])
     if s.get(Store, body.store_id) is None:
         raise Invalid(f"store_id: unknown store {body.store_id!r}", "store_id", body.store_id)
     products = {p.product_id: p for p in s.scalars(select(Product).where(Product.product_id.in_(merged)))}
@@ -151,10 +177,19 @@ def _check_refs(s: Session, body: OrderIn, merged: dict[str, tuple[int, int]]) -
     return products
 
 
-def _create(s: Session, key: str, digest: str, body: OrderIn, created_by: int | None, scope: str) -> Order:
+def create(
+    s: Session, key: str, digest: str, body: OrderIn, created_by: int | None, scope: str, cart_id: str | None = None
+) -> Order:
+    """Make the order in the caller's transaction: reserve, redeem offers then points, write it.
+
+    The one code path of `POST /v1/orders` and of a cart's checkout. Money, in integer cents: the lines at
+    current prices, less each offer (`offer_redemption`), less the points redeemed on what remains. Any refusal
+    raises, and the caller's transaction rolls back whole.
+    """
     merged = _merged(body.lines)
     products = _check_refs(s, body, merged)
-    total = sum(products[p].price_cents * q for p, (_, q) in merged.items())
+    line_totals = {p: products[p].price_cents * q for p, (_, q) in merged.items()}
+    total = sum(line_totals.values())
     if total > MAX_TOTAL_CENTS:
         raise Invalid(
             f"lines: the order total {money(total)} is above the limit {money(MAX_TOTAL_CENTS)}", "lines", total
@@ -166,9 +201,11 @@ def _create(s: Session, key: str, digest: str, body: OrderIn, created_by: int | 
             have = inventory.available(s, body.store_id, product_id)
             raise OutOfStock(f"lines[{i}].quantity", product_id, body.store_id, quantity, have)
     order_id = f"O{uuid.uuid4().hex[:16].upper()}"
+    offers = offer_redemption.apply(s, body.customer_id, body.offer_codes, line_totals, at)  # after the stock rows
+    offer_cents = sum(o.cents for o in offers)
     points, discount = 0, 0
     if body.redeem_points and body.customer_id is not None:  # after the stock rows: locks in one order everywhere
-        points, discount = loyalty.redeem(s, body.customer_id, order_id, body.redeem_points, total, at)
+        points, discount = loyalty.redeem(s, body.customer_id, order_id, body.redeem_points, total - offer_cents, at)
     order = Order(
         order_id=order_id,
         customer_id=body.customer_id,
@@ -176,9 +213,11 @@ def _create(s: Session, key: str, digest: str, body: OrderIn, created_by: int | 
         fulfilment=body.fulfilment,
         store_id=body.store_id,
         status="placed",
-        total_cents=total - discount,
+        total_cents=total - offer_cents - discount,
         discount_cents=discount,
         points_redeemed=points,
+        offer_discount_cents=offer_cents,
+        cart_id=cart_id,
         idempotency_scope=scope,
         idempotency_key=key,
         request_hash=digest,
@@ -193,6 +232,7 @@ def _create(s: Session, key: str, digest: str, body: OrderIn, created_by: int | 
     s.add(order)
     events.status_changed(s, order, "placed", at)
     s.flush()  # the unique index on the key answers here, inside the transaction
+    offer_redemption.record(s, order_id, offers, at)
     return order
 
 
@@ -208,7 +248,7 @@ def load_order(s: Session, order_id: str, lock: bool = False) -> Order:
 
 def get_order(engine: Engine, order_id: str) -> OrderOut:
     with Session(db.reader(engine)) as s:
-        return order_view(load_order(s, order_id))
+        return order_answer(s, load_order(s, order_id))
 
 
 def next_statuses(order: Order) -> tuple[str, ...]:
@@ -227,7 +267,7 @@ def set_status(engine: Engine, order_id: str, status: str) -> OrderOut:
     with Session(engine, expire_on_commit=False) as s, s.begin():
         order = load_order(s, order_id, lock=True)
         if order.status == status:
-            return order_view(order)
+            return order_answer(s, order)
         allowed = next_statuses(order)
         if status not in allowed:
             moves = ", ".join(allowed) if allowed else "nothing (it is final)"
@@ -240,7 +280,7 @@ def set_status(engine: Engine, order_id: str, status: str) -> OrderOut:
         at = events.now()
         _apply(s, order, status, at)
         events.status_changed(s, order, status, at)
-        view = order_view(order)
+        view = order_answer(s, order)
     log.info("order %s -> %s", order_id, status)
     return view
 
@@ -281,4 +321,6 @@ def customer_orders(engine: Engine, customer_id: str, limit: int = 100) -> list[
             .limit(limit)
             .options(selectinload(Order.lines), selectinload(Order.history))
         )
-        return [order_view(o) for o in s.scalars(query)]
+        found = list(s.scalars(query))
+        codes = offer_redemption.codes_for(s, [o.order_id for o in found])
+        return [order_view(o, codes.get(o.order_id)) for o in found]

@@ -20,6 +20,8 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PA
 OrderId = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=ID_PATTERN)]
 MAX_LINE_QUANTITY = 10_000
 MAX_REDEEM_POINTS = 1_000_000_000  # the balance is a 32-bit integer on PostgreSQL
+MAX_OFFERS_PER_ORDER = 2  # personal offer codes one order may redeem (`offers` re-exports it)
+OfferCode = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=ID_PATTERN)]
 
 
 def money(cents: int) -> float:
@@ -93,6 +95,14 @@ class OrderIn(Body):
         le=MAX_REDEEM_POINTS,
         description="Loyalty points to redeem as a discount (a customer's order only); at most the order's value "
         "is taken, and more than the balance is a 409.",
+    )
+    offer_codes: list[OfferCode] = Field(
+        default_factory=list,
+        max_length=MAX_OFFERS_PER_ORDER,
+        description=f"Personal offer codes to redeem (a customer's order only; at most {MAX_OFFERS_PER_ORDER}, one "
+        "per product). Each takes its percentage off its product's line, at most its cap, before points are "
+        "redeemed on what remains. An expired, used or unknown code, another customer's, or one whose product is "
+        "not in the order is a 409 naming it.",
     )
 
 

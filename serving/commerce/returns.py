@@ -26,13 +26,15 @@ RETURNABLE = ("delivered", "picked_up")
 
 
 def paid_share(order: Order, value_cents: int) -> int:
-    """What was paid for goods worth `value_cents` at unit prices: the loyalty discount is spread over the lines.
+    """What was paid for goods worth `value_cents` at unit prices: the discounts (loyalty points and personal
+    offers) are spread over the lines in proportion to their value.
 
     Used cumulatively (the share of everything returned so far, less the share before), so returning the
     whole order refunds exactly its total, never the discount on top.
     """
-    gross = order.total_cents + order.discount_cents
-    return value_cents if gross == 0 or order.discount_cents == 0 else value_cents * order.total_cents // gross
+    discounts = order.discount_cents + (order.offer_discount_cents or 0)
+    gross = order.total_cents + discounts
+    return value_cents if gross == 0 or discounts == 0 else value_cents * order.total_cents // gross
 
 
 def return_view(ret: Return) -> ReturnOut:
