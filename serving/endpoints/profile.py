@@ -7,7 +7,8 @@ those endpoints answer. A missing model or a section that fails leaves that sect
 never a failed profile; a profile costs a handful of indexed queries and this customer's online features.
 
 Who may call (API keys, see `serving.auth`): a customer's profile: admin, ops, sales_rep, marketing, customer (its
-own); a customer's offers and points: admin, ops, marketing, customer (its own). Inside them each section follows
+own); a customer's offers and points: admin, ops, marketing, sales_rep, store, customer (its own). Inside them each
+section follows
 `SECTIONS`: a role sees a section only if it may call the endpoint that serves that data on its own, so no role
 reads through the profile what that endpoint refuses it; refused sections are never read (`null`, with the reason
 in `notes`). Why a model section is empty is said in full to operator keys (admin, ops) only; other keys get a
@@ -15,6 +16,11 @@ neutral note ("churn score unavailable") and the reason goes to the log, so a lo
 
 The runtime (the Bento's loaded models, feature store and stock) is optional: an app composed without one (the
 order API with this router, in tests) answers profiles without the model sections, each with a note.
+
+Offers are priced (`offers`): each recommended product gets the campaign policy's discount (`discounts.decide`,
+as `retail campaign build` decides it) for this customer's churn probability and band (`churn.score`) and value
+at risk (online feature `spend_<value_window_days>d` * horizon_days / value_window_days), at the product's
+current price, under a single-use code `serving.commerce.offers` keeps; see `offers` for what is reused.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ from typing import Annotated, Any, NamedTuple, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from sqlalchemy import Engine
 
+from features.catalog import CUSTOMER_WINDOWS
 from serving.auth import Caller, check_customer, require
-from serving.commerce import customers, loyalty
+from serving.commerce import customers, events, loyalty
+from serving.commerce import offers as offer_codes
 from serving.commerce.api import CUSTOMER_DATA_ROLES, documented, domain_errors
+from serving.commerce.discounts import CampaignPolicy
 from serving.commerce.feedback import FeedbackOut
 from serving.commerce.feedback_api import READ_FEEDBACK
-from serving.commerce.payloads import ID_PATTERN, OrderOut
+from serving.commerce.payloads import ID_PATTERN, OrderOut, money
 from serving.deps import database
 from serving.endpoints import churn, recommender
 from serving.endpoints.profile_payloads import (
@@ -40,6 +49,8 @@ from serving.endpoints.profile_payloads import (
     OfferKind,
     OffersOut,
     OrderSummary,
+    PricedOffer,
+    PricedOffers,
     ProfileOut,
     Recommendations,
 )
@@ -56,7 +67,7 @@ RECENT_LEDGER = 5
 OPEN_ORDERS = 20
 
 PROFILE_ROLES = ("admin", "ops", "sales_rep", "marketing", "customer")
-OFFER_ROLES = ("admin", "ops", "marketing", "customer")
+OFFER_ROLES = ("admin", "ops", "marketing", "sales_rep", "store", "customer")
 OPERATORS = ("admin", "ops")  # read why a model section is empty in full (a load error, a missing version)
 
 
@@ -75,7 +86,12 @@ SECTIONS: dict[str, Section] = {
     "feedback": Section("GET /v1/feedback", READ_FEEDBACK),
     "recommendations": Section("POST /recommend", recommender.ROLES),
 }
-NEUTRAL = {"churn": "churn score unavailable", "recommendations": "recommendations unavailable"}
+NEUTRAL = {
+    "churn": "churn score unavailable",
+    "recommendations": "recommendations unavailable",
+    "discounts": "no discounts (churn score unavailable)",
+}
+CUSTOMER_VIEW = "customer_features"  # the online feature view of spend_<window>d
 
 
 def refused(role: str) -> dict[str, str]:
@@ -244,16 +260,77 @@ def profile(
     )
 
 
+def value_at_risk(rt: Runtime | None, customer_id: str, rules: CampaignPolicy, notes: Notes) -> float:
+    """spend in `value_window_days` * horizon_days / value_window_days, as the campaign computes it, from the
+    online feature `spend_<window>d`; a window that is no feature window uses the nearest one's spend rate."""
+    window = rules.value_window_days
+    used = min(CUSTOMER_WINDOWS, key=lambda w: (abs(w - window), -w))
+    name = f"spend_{used}d"
+    store = _models(rt).store
+    found = store.get_online_features(features=[f"{CUSTOMER_VIEW}:{name}"], entity_rows=[{"customer_id": customer_id}])
+    spend = found.to_dict().get(name, [None])[0]
+    if spend is None or spend != spend:  # None or NaN: no features for this customer
+        raise Unavailable(f"the feature store has no {name} for this customer yet (`retail features build`)")
+    if used != window:
+        notes.lines.append(f"discounts: value at risk from {name} (value_window_days {window} is not a feature window)")
+    return round(float(spend) * rules.horizon_days / used, 2)
+
+
+def discount_risk(
+    rt: Runtime | None, engine: Engine, customer_id: str, rules: CampaignPolicy, notes: Notes
+) -> tuple[offer_codes.Risk, str]:
+    """What the policy decides on for this customer, and the churn model's version."""
+    scored = churn_section(rt, engine, customer_id)
+    risk = offer_codes.Risk(scored.probability, scored.band, value_at_risk(rt, customer_id, rules, notes))
+    return risk, scored.model_version
+
+
+def _neutral_reason(item: offer_codes.Priced) -> str:
+    """The reason for keys /churn refuses: the policy's rule names the churn band, this does not."""
+    if item.code is None:
+        return "no personal discount on this product"
+    return f"personal offer: {item.discount_pct:g}% off this product"
+
+
+def _item(item: offer_codes.Priced, shown: Mapping[str, Offer], explain: bool) -> PricedOffer:
+    recommended = shown.get(item.product_id)
+    return PricedOffer(
+        kind=item.kind,  # type: ignore[arg-type]
+        product_id=item.product_id,
+        name=recommended.name if recommended else (item.name or item.product_id),
+        category=recommended.category if recommended else item.category,
+        price=money(item.price_cents) if item.price_cents is not None else None,
+        score=recommended.score if recommended else None,
+        reason=recommended.reason if recommended else None,
+        recommended=item.recommended,
+        code=item.code,
+        discount_pct=item.discount_pct,
+        discount_cents=item.discount_cents,
+        discount=money(item.discount_cents),
+        cap_cents=item.cap_cents,
+        max_discount=money(item.cap_cents),
+        issued_at=item.issued_at,
+        expires_at=item.expires_at,
+        discount_reason=item.reason if explain else _neutral_reason(item),
+    )
+
+
 def offers(
     engine: Engine,
     rt: Runtime | None,
     customer_id: str,
     refused: Mapping[str, str] | None = None,
     detailed: bool = True,
+    explain: bool = True,
 ) -> OffersOut:
-    """A customer's current offers (in stock online) and points balance; `NotFound` for an unknown customer.
+    """A customer's priced offers (in stock online) and points balance; `NotFound` for an unknown customer.
 
-    `refused` as for `profile`: the points are the loyalty section, the offers the recommendations section.
+    `refused` as for `profile`: the points are the loyalty section, the offers the recommendations section. Each
+    recommended product gets the policy's discount and a code (`offer_codes.price_offers`: live codes reused,
+    new ones only for products without one); without a churn score (no model, no features) nothing new is
+    issued and the products are listed without codes, with a `discounts:` note. Live offers the customer holds
+    for products no longer recommended are listed after them (`recommended: false`): they stay redeemable until
+    they expire. `explain`: the policy's reason as it is (it names the churn band), else a neutral sentence.
     """
     refused = refused or {}
     customers.customer(engine, customer_id)
@@ -263,14 +340,39 @@ def offers(
         notes.lines.append(f"points: {refused['loyalty']}")
     else:
         points = notes.fill("points", loyalty_summary, engine, customer_id, default=None)
-    found = None
+    balance = points.get("balance") if points else None
+    priced = None
     if "recommendations" in refused:
         notes.lines.append(f"offers: {refused['recommendations']}")
     else:
-        found = notes.fill("offers", recommendations, rt, customer_id, None, notes, default=None)
-    balance = points.get("balance") if points else None
+        priced = priced_offers(engine, rt, customer_id, notes, explain)
     return OffersOut(
-        customer_id=customer_id, points=int(balance) if balance is not None else None, offers=found, notes=notes.lines
+        customer_id=customer_id, points=int(balance) if balance is not None else None, offers=priced, notes=notes.lines
+    )
+
+
+def priced_offers(
+    engine: Engine, rt: Runtime | None, customer_id: str, notes: Notes, explain: bool
+) -> PricedOffers | None:
+    """The recommended products with their discounts and codes, and the other live offers held; None: neither."""
+    found = notes.fill("offers", recommendations, rt, customer_id, None, notes, default=None)
+    rules = notes.fill("discounts", offer_codes.policy, default=None)
+    recommended = found.items if found is not None else []
+    decided: tuple[offer_codes.Risk, str] | None = None
+    if rules is not None and recommended:
+        decided = notes.fill("discounts", discount_risk, rt, engine, customer_id, rules, notes, default=None)
+    risk, churn_version = decided if decided is not None else (None, None)
+    version = found.model_version if found is not None else None
+    wanted = [offer_codes.Wanted(i.product_id, i.kind, version) for i in recommended]
+    items = offer_codes.price_offers(engine, customer_id, wanted, risk, events.now(), rules or CampaignPolicy())
+    if found is None and not items:
+        return None
+    shown = {i.product_id: i for i in recommended}
+    return PricedOffers(
+        model_version=version,
+        store_id=None,
+        churn_model_version=churn_version,
+        items=[_item(item, shown, explain) for item in items],
     )
 
 
@@ -314,10 +416,25 @@ def customer_offers(
     engine: Db,
     caller: Annotated[Caller, Depends(require(*OFFER_ROLES))],
 ) -> OffersOut:
-    """A customer's current offers (top cross-sell and up-sell items in stock online, with reasons) and their
-    points balance; either is empty with a note when its model or module is missing. Roles: admin, ops,
-    marketing, customer (its own); the points are `null` with a note for marketing keys, which
-    `/v1/customers/{id}/loyalty` refuses."""
+    """A customer's personal offers: the top cross-sell and up-sell items in stock online, each with its discount
+    from the campaign policy (the rule `retail campaign build` applies, for this customer's churn risk and value
+    at risk, at today's price) under a single-use code bound to the customer that expires RETAIL_OFFER_DAYS
+    (14) after issue; then the live offers the customer still holds for products no longer recommended. Repeated
+    calls answer the same codes: a product gets a new code only when it has no unexpired offer. A product the
+    policy gives no discount has `code: null` and the reason; without a churn score nothing new is issued (a
+    `discounts:` note says why). Also the points balance.
+
+    Roles: admin, ops, marketing, sales_rep, store, customer (its own: 403 for another's). Points are `null`
+    with a note for marketing and store keys, which `/v1/customers/{id}/loyalty` refuses; customer and store
+    keys, which `/churn` refuses, get a neutral `discount_reason` instead of the rule (it names the risk band).
+    404: unknown customer; 422: malformed customer id."""
     check_customer(caller, customer_id)
     with domain_errors():
-        return offers(engine, _runtime(request), customer_id, refused(caller.role), caller.role in OPERATORS)
+        return offers(
+            engine,
+            _runtime(request),
+            customer_id,
+            refused(caller.role),
+            caller.role in OPERATORS,
+            caller.role in churn.ROLES,
+        )

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from serving.commerce.customers import CustomerOut, OrderSummary
 from serving.commerce.feedback import FeedbackOut
-from serving.commerce.payloads import OrderOut
+from serving.commerce.payloads import OrderOut, UtcDateTime
 from serving.payloads import Recommended
 from training.churn.adapter import RiskBand
 
@@ -24,6 +24,8 @@ __all__ = [
     "OfferKind",
     "OffersOut",
     "OrderSummary",
+    "PricedOffer",
+    "PricedOffers",
     "ProfileOut",
     "Recommendations",
 ]
@@ -40,6 +42,83 @@ class ChurnOut(BaseModel):
 
 class Offer(Recommended):
     kind: OfferKind = Field(description="cross_sell: never bought; up_sell: a higher tier of what they buy.")
+
+
+class PricedOffer(BaseModel):
+    """A recommended product with its personal discount and single-use code (or a live offer the customer holds)."""
+
+    kind: OfferKind = Field(description="cross_sell: never bought; up_sell: a higher tier of what they buy.")
+    product_id: str
+    name: str
+    category: str | None
+    price: float | None = Field(description="Today's price of one unit (currency units); None: no price.")
+    score: float | None = Field(description="The recommender's score; None for an offer no longer recommended.")
+    reason: str | None = Field(description="Why it is recommended; None for an offer no longer recommended.")
+    recommended: bool = Field(
+        description="False: a live offer the customer still holds for a product no longer recommended; its code "
+        "stays redeemable until it expires."
+    )
+    code: str | None = Field(
+        description="The single-use code that redeems the discount at checkout, for this customer only; None: no "
+        "discount (`discount_reason` says why)."
+    )
+    discount_pct: float = Field(ge=0, le=90, description="Percent off the product's line at checkout.")
+    discount_cents: int = Field(
+        ge=0, description="What the offer takes off one unit at today's price, in cents: min(pct%, cap)."
+    )
+    discount: float = Field(ge=0, description="`discount_cents` in currency units.")
+    cap_cents: int = Field(ge=0, description="The most it takes off an order: pct% of one unit's price at issue.")
+    max_discount: float = Field(ge=0, description="`cap_cents` in currency units.")
+    issued_at: UtcDateTime | None
+    expires_at: UtcDateTime | None = Field(description="Redeemable until then (issued + RETAIL_OFFER_DAYS).")
+    discount_reason: str = Field(
+        description="The policy's rule that set the discount (or why there is none); to keys that /churn refuses "
+        "(customer, store) a neutral sentence that does not reveal the churn risk."
+    )
+
+
+class PricedOffers(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "4",
+                    "store_id": None,
+                    "items": [
+                        {
+                            "kind": "cross_sell",
+                            "product_id": "P0042",
+                            "name": "Linen scarf",
+                            "category": "accessories",
+                            "price": 19.99,
+                            "score": 0.81,
+                            "reason": "often bought with P0001",
+                            "recommended": True,
+                            "code": "K7QX-M2PD-4HZA-97TW",
+                            "discount_pct": 20.0,
+                            "discount_cents": 399,
+                            "discount": 3.99,
+                            "cap_cents": 399,
+                            "max_discount": 3.99,
+                            "issued_at": "2026-12-05T09:00:00Z",
+                            "expires_at": "2026-12-19T09:00:00Z",
+                            "discount_reason": "high risk and value at risk >= 100: 20% retention discount",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    model_version: str | None = Field(description="The recommender's version; None when it is not loaded.")
+    store_id: str | None = Field(description="Always None: offers are for products in stock online.")
+    churn_model_version: str | None = Field(
+        default=None, description="The churn model behind the discounts; None: no discounts (see `notes`)."
+    )
+    items: list[PricedOffer] = Field(
+        description="Top cross-sell, then up-sell items not already offered, then live offers the customer holds for "
+        "products no longer recommended."
+    )
 
 
 class Recommendations(BaseModel):
@@ -121,7 +200,7 @@ class OffersOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"customer_id": "C00001", "points": 1250, "offers": None, "notes": ["offers: no recommender is loaded"]}
+                {"customer_id": "C00001", "points": 1250, "offers": None, "notes": ["offers: offers unavailable"]}
             ]
         }
     )
@@ -130,5 +209,8 @@ class OffersOut(BaseModel):
     points: int | None = Field(
         description="Loyalty points balance; None when loyalty is not available or the role may not see it."
     )
-    offers: Recommendations | None = Field(description="Top cross-sell and up-sell items in stock online.")
+    offers: PricedOffers | None = Field(
+        description="Top cross-sell and up-sell items in stock online, each with its discount and code, and the live "
+        "offers the customer holds; None: no recommender and no live offer."
+    )
     notes: list[str]

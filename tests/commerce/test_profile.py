@@ -167,9 +167,10 @@ def test_offers_for_the_customer_s_own_key(client: TestClient, shop: Engine) -> 
         ("up_sell", "P1"),
     ]
     assert body["points"] > 0 and notes_about(body, "points") == []
-    for role in ("admin", "ops", "marketing"):
+    for role in ("admin", "ops", "marketing", "sales_rep"):
         assert client.get("/v1/customers/C1/offers", headers=key(shop, role)).status_code == 200, role
-    for role in ("sales_rep", "planner", "app"):
+    assert client.get("/v1/customers/C1/offers", headers=key(shop, "store", store_id="S1")).status_code == 200
+    for role in ("planner", "app"):
         assert client.get("/v1/customers/C1/offers", headers=key(shop, role)).status_code == 403, role
     other = client.get("/v1/customers/C2/offers", headers=key(shop, "customer", customer_id="C1"))
     assert other.status_code == 403
