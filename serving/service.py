@@ -26,6 +26,7 @@ from serving.commerce.app import allowed_methods
 from serving.commerce.cart_api import router as cart_router
 from serving.commerce.catalog_api import router as catalog_router
 from serving.commerce.feedback_api import router as feedback_router
+from serving.commerce.order_list_api import router as order_list_router
 from serving.commerce.stock import Stock
 from serving.endpoints.cart_recs import router as cart_recs_router
 from serving.endpoints.models import router as models_router
@@ -57,6 +58,7 @@ app.include_router(orders_router)
 app.include_router(cart_router)
 app.include_router(feedback_router)
 app.include_router(catalog_router)  # GET /v1/products (catalogue search)
+app.include_router(order_list_router)
 app.include_router(profile_router)
 app.include_router(cart_recs_router)  # GET /v1/carts/{cart_id}/recommendations
 app.include_router(products_router)  # GET /v1/products/{id}, /compare, /{id}/upgrades

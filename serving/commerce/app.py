@@ -18,6 +18,7 @@ from serving.commerce.api import router
 from serving.commerce.cart_api import router as cart_router
 from serving.commerce.catalog_api import router as catalog_router
 from serving.commerce.feedback_api import router as feedback_router
+from serving.commerce.order_list_api import router as order_list_router
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ def create_app() -> FastAPI:
     app.include_router(cart_router)
     app.include_router(feedback_router)
     app.include_router(catalog_router)
+    app.include_router(order_list_router)
     install_error_handlers(app)
     guard.install(app)
     return app
