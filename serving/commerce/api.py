@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 
 from retail.workspace import Workspace
 from serving.auth import AUTH_RESPONSES, Caller, check_customer, check_store, require
-from serving.commerce import idempotency, inventory, loyalty, orders, reports, returns, sales_data
+from serving.commerce import idempotency, inventory, loyalty, orders, reports, returns, sales_data, shipping
 from serving.commerce.deps import features_changed
 from serving.commerce.errors import Conflict, Invalid, NotFound, OrderError
 from serving.commerce.payloads import (
@@ -170,7 +170,19 @@ def get_order(order_id: OrderIdPath, engine: Db, caller: Annotated[Caller, Depen
     return order
 
 
-@router.post("/orders/{order_id}/status", response_model=OrderOut, responses=documented(404, 409, 422))
+@router.post(
+    "/orders/{order_id}/status",
+    response_model=OrderOut,
+    responses=documented(
+        404,
+        409,
+        422,
+        s409="Not a legal move from the order's status, or `shipped` again with other delivery details than those "
+        "recorded: the detail names the field.",
+        s422="Malformed; delivery details with a status other than `shipped`; or an `estimated_delivery` before the "
+        "day the order was placed: the detail names the field and value.",
+    ),
+)
 def set_status(
     order_id: OrderIdPath,
     body: StatusIn,
@@ -182,13 +194,20 @@ def set_status(
     placed -> paid -> picking -> shipped -> delivered (fulfilment `ship`), picking -> ready_for_pickup ->
     picked_up (`pickup`, `in_store`), cancelled from placed or paid. The current status again changes nothing.
 
+    Moving to `shipped` may carry the delivery details, `carrier`, `tracking_number` and `estimated_delivery` (a
+    date, or a date-time in UTC, not before the day the order was placed): they are stored with the move, shown in
+    the order's `delivery` and carried by the `order.status_changed` notification for `shipped` (the customer's
+    notifications and webhooks). They are recorded once: `shipped` again with the same details (or none) changes
+    nothing; with others it is a 409 naming the field. With any other status they are a 422.
+
     Roles: admin, ops, store (its store's orders); customer (its own orders) and sales_rep may only cancel.
     """
     if caller.role in CANCEL_ONLY and body.status != "cancelled":
         raise HTTPException(403, f"a {caller.role} key may only cancel an order, not set it to {body.status!r}")
     with domain_errors():
         _check_order(engine, caller, order_id)
-        order = orders.set_status(engine, order_id, body.status)
+        details = shipping.Details(body.carrier, body.tracking_number, body.estimated_delivery)
+        order = orders.set_status(engine, order_id, body.status, details)
     if order.status in ("paid", "cancelled"):  # a sale, or its reversal: the customer's features move
         changed(order.customer_id)
     return order

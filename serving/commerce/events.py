@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
+from serving.commerce import shipping
 from serving.commerce.tables import Order, OrderEvent, Outbox, Product, SaleLine
 
 
@@ -43,10 +44,12 @@ def notify(s: Session, order: Order, kind: str, at: datetime, **fields: Any) -> 
 
 
 def status_changed(s: Session, order: Order, status: str, at: datetime) -> None:
-    """Set the status and record it: a history entry and an `order.status_changed` notification."""
+    """Set the status and record it: a history entry and an `order.status_changed` notification (for `shipped`,
+    with the delivery details: carrier, tracking_number, estimated_delivery; null when not given)."""
     order.status, order.updated_at = status, at
     order.history.append(OrderEvent(status=status, at=at))
-    notify(s, order, "order.status_changed", at, status=status)
+    delivery = shipping.notice(order) if status == "shipped" else {}
+    notify(s, order, "order.status_changed", at, status=status, **delivery)
 
 
 def sale_lines(

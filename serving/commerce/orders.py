@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from retail import db
-from serving.commerce import events, idempotency, inventory, loyalty, offer_redemption
+from serving.commerce import events, idempotency, inventory, loyalty, offer_redemption, shipping
 from serving.commerce.errors import Conflict, Invalid, NotFound, OutOfStock
 from serving.commerce.payloads import Delivery, LineIn, LineOut, OrderIn, OrderOut, StatusEvent, money
 from serving.commerce.tables import Customer, Order, OrderLine, Product, Store
@@ -257,16 +257,18 @@ def next_statuses(order: Order) -> tuple[str, ...]:
     return tuple(s for s in TRANSITIONS.get(order.status, ()) if s != wrong_branch)
 
 
-def set_status(engine: Engine, order_id: str, status: str) -> OrderOut:
+def set_status(engine: Engine, order_id: str, status: str, details: shipping.Details | None = None) -> OrderOut:
     """Move an order to `status` if that is a legal move (`Conflict` otherwise), with its stock and sale effects.
 
     Cancelling releases the reservations (and, after payment, negates the sale lines) and reverses the order's
-    loyalty points; shipping or pick-up consumes them; paying records the sale and earns points. Asking for
-    the status the order already has changes nothing and answers the order, so a retried request is harmless.
+    loyalty points; shipping or pick-up consumes them, and shipping stores the delivery `details`; paying records
+    the sale and earns points. Asking for the status the order already has changes nothing and answers the order,
+    so a retried request is harmless (delivery details other than those recorded are a `Conflict`).
     """
     with Session(engine, expire_on_commit=False) as s, s.begin():
         order = load_order(s, order_id, lock=True)
         if order.status == status:
+            shipping.check_repeat(order, details)
             return order_answer(s, order)
         allowed = next_statuses(order)
         if status not in allowed:
@@ -278,14 +280,14 @@ def set_status(engine: Engine, order_id: str, status: str) -> OrderOut:
                 status,
             )
         at = events.now()
-        _apply(s, order, status, at)
+        _apply(s, order, status, at, details)
         events.status_changed(s, order, status, at)
         view = order_answer(s, order)
     log.info("order %s -> %s", order_id, status)
     return view
 
 
-def _apply(s: Session, order: Order, status: str, at: datetime) -> None:
+def _apply(s: Session, order: Order, status: str, at: datetime, details: shipping.Details | None = None) -> None:
     quantities = [(line.product_id, line.quantity) for line in order.lines]
     priced = [(line.product_id, line.quantity, line.unit_price_cents) for line in order.lines]
     if status == "cancelled":
@@ -294,6 +296,8 @@ def _apply(s: Session, order: Order, status: str, at: datetime) -> None:
             events.sale_lines(s, order, [(p, -q, c) for p, q, c in priced], "cancelled", at)
         loyalty.cancel(s, order, at)
     elif status in ("shipped", "picked_up"):
+        if status == "shipped":
+            shipping.record(order, details)  # before anything moves: a refused estimate writes nothing
         inventory.consume(s, order.store_id, quantities, at)
     elif status == "paid":
         events.sale_lines(s, order, priced, "paid", at)

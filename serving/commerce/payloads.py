@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 Channel = Literal["web", "mobile", "store", "sales_rep"]
 Fulfilment = Literal["ship", "pickup", "in_store"]
@@ -107,9 +116,37 @@ class OrderIn(Body):
 
 
 class StatusIn(Body):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "paid"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"status": "paid"},
+                {
+                    "status": "shipped",
+                    "carrier": "DHL",
+                    "tracking_number": "JD014600003828",
+                    "estimated_delivery": "2026-12-10",
+                },
+            ]
+        },
+    )
 
     status: Status
+    carrier: Id | None = Field(default=None, description="With `shipped` only: who delivers it.")
+    tracking_number: Id | None = Field(default=None, description="With `shipped` only: the carrier's number.")
+    estimated_delivery: DateTimeIn | None = Field(
+        default=None,
+        description="With `shipped` only: a date (or date-time, UTC) not before the day the order was placed.",
+    )
+
+    @field_validator("carrier", "tracking_number", "estimated_delivery")
+    @classmethod
+    def _only_when_shipped(cls, value: Any, info: ValidationInfo) -> Any:
+        """Delivery details go with the move to `shipped` (a 422 naming the field otherwise)."""
+        status = info.data.get("status")
+        if value is not None and status is not None and status != "shipped":
+            raise ValueError(f"{info.field_name} is given only with status 'shipped', not {status!r}")
+        return value
 
 
 class ReturnIn(Body):
