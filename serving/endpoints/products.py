@@ -6,6 +6,7 @@ The database parts come from `serving.commerce.products`; on top of them the rec
 the review sentiment. The runtime (models, online store, stock) is optional: without it, or without a recommender,
 the suggestions are empty and the sentiment is the scored feedback's, each with a line in `notes`; a product page
 never fails for a missing model. Why a model is missing is said in full to operator keys (admin, ops) only.
+`product`, `comparison` and `upgrade_options` are the plain functions behind the routes, for pages to call.
 
 Roles: every role (`serving.commerce.api.STOCK_ROLES` and `app`).
 """
@@ -154,6 +155,50 @@ def _suggestions(items: list[Recommended]) -> list[Suggestion]:
     ]
 
 
+def comparison(engine: Engine, rt: Runtime | None, ids: list[str], store_id: str | None, detailed: bool) -> CompareOut:
+    """`products.compare` with review sentiment where the online store has it; raises the domain's errors."""
+    answer = products.compare(engine, ids, store_id)
+    notes = Notes(detailed)
+    chosen = _sentiment(rt, ids, {p.product_id: p.sentiment for p in answer.products}, notes)
+    for product in answer.products:
+        product.sentiment = chosen[product.product_id]
+    answer.notes = notes.lines
+    return answer
+
+
+def product(engine: Engine, rt: Runtime | None, product_id: str, store_id: str | None, detailed: bool) -> ProductOut:
+    """`products.detail` with review sentiment and the recommender's complements and upgrades (empty, with a note,
+    without models); raises the domain's errors for an unknown product or store."""
+    answer = products.detail(engine, product_id, store_id)
+    notes = Notes(detailed)
+    answer.sentiment = _sentiment(rt, [product_id], {product_id: answer.sentiment}, notes)[product_id]
+    modes: dict[Mode, int] = {"cross_sell": SUGGESTIONS, "up_sell": SUGGESTIONS}
+    found, version = notes.fill("suggestions", ranked, rt, product_id, store_id, modes, notes, default=NOTHING)
+    answer.complements = _suggestions(found.get("cross_sell", []))
+    answer.upgrades = _suggestions(found.get("up_sell", []))
+    answer.model_version = version
+    answer.notes = notes.lines
+    return answer
+
+
+def upgrade_options(
+    engine: Engine, rt: Runtime | None, product_id: str, store_id: str | None, limit: int, detailed: bool
+) -> UpgradesOut:
+    """`products.upgrades` ordered within each tier by the recommender's up-sell ranking when one is loaded."""
+    products.check(engine, product_id, store_id)  # 404 / 422 before asking the models
+    notes = Notes(detailed)
+    found, version = notes.fill(
+        "ranking", ranked, rt, product_id, store_id, {"up_sell": RANKED}, notes, default=NOTHING
+    )
+    order = None
+    if version is not None:
+        order = {item.product_id: (i, item.reason) for i, item in enumerate(found.get("up_sell", []))}
+    answer = products.upgrades(engine, product_id, store_id, order, limit, version)
+    if notes.lines:
+        answer.note = "; ".join([answer.note, *notes.lines])
+    return answer
+
+
 @router.get(
     "/products/compare",
     response_model=CompareOut,
@@ -183,15 +228,7 @@ def compare_products(
     the values are not all the same), price and difference to the first product, rating, sentiment, stock online
     and at `store_id`. Roles: every role."""
     with domain_errors():
-        wanted = products.parse_ids(ids)
-        answer = products.compare(engine, wanted, store_id)
-    notes = Notes(caller.role in OPERATORS)
-    feedback = {p.product_id: p.sentiment for p in answer.products}
-    chosen = _sentiment(_runtime(request), wanted, feedback, notes)
-    for product in answer.products:
-        product.sentiment = chosen[product.product_id]
-    answer.notes = notes.lines
-    return answer
+        return comparison(engine, _runtime(request), products.parse_ids(ids), store_id, caller.role in OPERATORS)
 
 
 @router.get(
@@ -207,17 +244,7 @@ def product_page(
     online). Without the models the suggestions are empty and `notes` says why; only an unknown product (404) or
     store (422) fails. Roles: every role."""
     with domain_errors():
-        answer = products.detail(engine, product_id, store_id)
-    rt = _runtime(request)
-    notes = Notes(caller.role in OPERATORS)
-    answer.sentiment = _sentiment(rt, [product_id], {product_id: answer.sentiment}, notes)[product_id]
-    modes: dict[Mode, int] = {"cross_sell": SUGGESTIONS, "up_sell": SUGGESTIONS}
-    found, version = notes.fill("suggestions", ranked, rt, product_id, store_id, modes, notes, default=NOTHING)
-    answer.complements = _suggestions(found.get("cross_sell", []))
-    answer.upgrades = _suggestions(found.get("up_sell", []))
-    answer.model_version = version
-    answer.notes = notes.lines
-    return answer
+        return product(engine, _runtime(request), product_id, store_id, caller.role in OPERATORS)
 
 
 @router.get(
@@ -238,17 +265,5 @@ def product_upgrades(
     `store_id` when given. By tier, then the recommender's up-sell ranking where a recommender is loaded (its
     reasons), then price; without one the catalogue rule alone (`ranked_by: catalogue`, `note` says why).
     Roles: every role."""
-    notes = Notes(caller.role in OPERATORS)
     with domain_errors():
-        products.check(engine, product_id, store_id)  # 404 / 422 before asking the models
-    found, version = notes.fill(
-        "ranking", ranked, _runtime(request), product_id, store_id, {"up_sell": RANKED}, notes, default=NOTHING
-    )
-    order = None
-    if version is not None:
-        order = {item.product_id: (i, item.reason) for i, item in enumerate(found.get("up_sell", []))}
-    with domain_errors():
-        answer = products.upgrades(engine, product_id, store_id, order, limit, version)
-    if notes.lines:
-        answer.note = "; ".join([answer.note, *notes.lines])
-    return answer
+        return upgrade_options(engine, _runtime(request), product_id, store_id, limit, caller.role in OPERATORS)
