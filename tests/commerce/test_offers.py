@@ -258,6 +258,11 @@ def test_held_offers_stay_listed_and_used_ones_are_not_renewed(client: TestClien
     with Session(shop) as s:
         live = offers.live_offers(s, "C1", events.now())
     assert {o.code for o in live} == {c for p, c in first.items() if c and p != "P2"}
+    client.app.state.runtime = None  # type: ignore[attr-defined]
+    alone = get(client, shop)  # no recommender: the live offers held are still answered, with a note
+    assert {i["code"] for i in alone["offers"]["items"]} == {o.code for o in live}
+    assert alone["offers"]["model_version"] is None and not any(i["recommended"] for i in alone["offers"]["items"])
+    assert len([n for n in alone["notes"] if n.startswith("offers:")]) == 1
     assert offers.MAX_OFFERS_PER_ORDER == 2
 
 
