@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, Engine, exists, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
 from retail import db
+from serving.commerce import offer_redemption
 from serving.commerce.errors import Invalid
 from serving.commerce.orders import order_view
 from serving.commerce.payloads import OrderOut, Status
@@ -180,7 +181,8 @@ def list_orders(
     )
     with Session(db.reader(engine)) as s:
         rows = list(s.scalars(query))
-        items = [order_view(o) for o in rows[:limit]]
+        codes = offer_redemption.codes_for(s, [o.order_id for o in rows[:limit]])  # one query for the page
+        items = [order_view(o, codes.get(o.order_id)) for o in rows[:limit]]
         last = rows[limit - 1] if len(rows) > limit else None
         next_cursor = None
         if last is not None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from retail.db import connect
 from serving import auth
 from serving.commerce import events, orders
-from serving.commerce.tables import Inventory
+from serving.commerce.tables import Inventory, PersonalOffer
 
 CUSTOMERS = ("C1", "C2", None)
 STORES = ("WEB", "S1", "S2")
@@ -130,11 +130,28 @@ def test_default_is_newest_first_and_orders_answer_whole(
     client: TestClient, shop: Engine, planted: list[Planted]
 ) -> None:
     admin = key(shop, "admin")
+    redeemed = next(r.order_id for r in planted if r.customer_id == "C1")
+    with Session(shop) as s, s.begin():  # an offer this order redeemed: listed with its code, as GET answers it
+        s.add(
+            PersonalOffer(
+                code="OFF-1",
+                customer_id="C1",
+                product_id="P1",
+                kind="cross_sell",
+                discount_pct=10,
+                cap_cents=100,
+                reason="test",
+                issued_at=START,
+                expires_at=START + timedelta(days=14),
+                redeemed_order_id=redeemed,
+            )
+        )
     page = listing(client, admin)
     assert [o["order_id"] for o in page["items"]] == newest_first(planted)
     assert page["next_cursor"] is None  # 18 orders fit the default page of 25
-    one = page["items"][0]
-    assert one == client.get(f"/v1/orders/{one['order_id']}", headers=admin).json()  # as GET /v1/orders/{id}
+    for one in page["items"]:
+        assert one == client.get(f"/v1/orders/{one['order_id']}", headers=admin).json()  # as GET /v1/orders/{id}
+        assert one["offer_codes"] == (["OFF-1"] if one["order_id"] == redeemed else [])
 
 
 def test_each_filter_selects_exactly_its_orders(client: TestClient, shop: Engine, planted: list[Planted]) -> None:
