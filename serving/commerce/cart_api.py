@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from serving.auth import Caller, check_customer, check_store, require
-from serving.commerce import carts
+from serving.commerce import cart_merge, carts
 from serving.commerce.api import Db, documented, domain_errors
 from serving.commerce.cart_payloads import IF_MATCH_PATTERN, CartIn, CartLineIn, CartOut, MergedCart, MergeIn, StaleCart
 from serving.commerce.payloads import ID_PATTERN, Channel
@@ -254,4 +254,4 @@ def merge_cart(cart_id: CartIdPath, body: MergeIn, response: Response, engine: D
     this customer's cart) answers it again; no If-Match is needed, each cart's version rises in the merge.
     Customer keys only into their own cart."""
     check_customer(caller, body.customer_id)
-    return _run(response, lambda: carts.merge(engine, cart_id, body.customer_id, access(caller)))
+    return _run(response, lambda: cart_merge.merge(engine, cart_id, body.customer_id, access(caller)))

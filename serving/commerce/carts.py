@@ -8,7 +8,8 @@ IMMEDIATE and the second sees the first's version. Either way exactly one of two
 other gets `Stale` with the cart as it is now, so no line is lost.
 
 Lines keep the price seen when first added (`unit_price_cents`); setting a quantity keeps it. Answers show the
-price now and the stock at the cart's store beside it (`view`), and checkout checks both again.
+price now and the stock at the cart's store beside it (`view`), and checkout checks both again. Merging a guest
+cart into a customer's is `serving.commerce.cart_merge`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from retail import db
 from serving.commerce import events
 from serving.commerce.cart_payloads import (
     MAX_LINES,
-    MAX_QUANTITY,
     CartChange,
     CartIn,
     CartLineIn,
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 Access = Callable[[Cart], None]  # raises when the caller may not use this cart (the API's role checks)
 Change = Callable[[Session, Cart, datetime], None]
-MERGE_TRIES = 5
 
 
 class Stale(Conflict):
@@ -72,8 +71,9 @@ class VersionRequired(OrderError):
         super().__init__("If-Match: send the cart's version (its ETag) to change it", "If-Match", None)
 
 
-class _Raced(Exception):
-    """The conditional update found another writer's version: read the cart again outside the transaction."""
+class Raced(Exception):
+    """A conditional update found another writer's version: the transaction is given up (and read again, or
+    retried, outside it)."""
 
 
 def new_id() -> str:
@@ -90,7 +90,7 @@ def load(s: Session, cart_id: str) -> Cart:
     return cart
 
 
-def _of_customer(s: Session, customer_id: str) -> Cart | None:
+def of_customer(s: Session, customer_id: str) -> Cart | None:
     return s.scalars(select(Cart).where(Cart.customer_id == customer_id)).first()
 
 
@@ -195,7 +195,7 @@ def _check_store(s: Session, store_id: str | None, field: str = "store_id") -> N
         raise Invalid(f"{field}: unknown store {store_id!r}", field, store_id)
 
 
-def _new(s: Session, customer_id: str | None, store_id: str | None, channel: str | None) -> Cart:
+def new_cart(s: Session, customer_id: str | None, store_id: str | None, channel: str | None) -> Cart:
     _check_store(s, store_id)
     now = events.now()
     cart = Cart(
@@ -215,7 +215,7 @@ def _new(s: Session, customer_id: str | None, store_id: str | None, channel: str
 def create_guest(engine: Engine, body: CartIn) -> CartOut:
     """A new guest cart (no customer): its id is the only way to it."""
     with Session(engine, expire_on_commit=False) as s, s.begin():
-        cart = _new(s, None, body.store_id, body.channel)
+        cart = new_cart(s, None, body.store_id, body.channel)
         answer = view(cart, s)
     log.info("guest cart created (store %s, channel %s)", body.store_id, body.channel)
     return answer
@@ -230,20 +230,20 @@ def customer_cart(
     cart is read back.
     """
     with Session(db.reader(engine)) as s:
-        found = _of_customer(s, customer_id)
+        found = of_customer(s, customer_id)
         if found is not None:
             return view(found, s), False
     try:
         with Session(engine, expire_on_commit=False) as s, s.begin():
             if s.get(Customer, customer_id) is None:
                 raise NotFound(f"customer_id: unknown customer {customer_id!r}", "customer_id", customer_id)
-            found = _of_customer(s, customer_id)
+            found = of_customer(s, customer_id)
             if found is not None:
                 return view(found, s), False
-            return view(_new(s, customer_id, store_id, channel), s), True
+            return view(new_cart(s, customer_id, store_id, channel), s), True
     except IntegrityError:
         with Session(db.reader(engine)) as s:
-            found = _of_customer(s, customer_id)
+            found = of_customer(s, customer_id)
             if found is None:
                 raise
             log.info("customer %s: a concurrent request created the cart first", customer_id)
@@ -286,12 +286,12 @@ def _change(
                 raise Stale(view(cart, s), expected)
             now = events.now()
             if not bump_version(s, cart_id, expected, now, **({"channel": channel} if channel else {})):
-                raise _Raced()
+                raise Raced()
             s.refresh(cart)
             change(s, cart, now)
             s.flush()
             answer = view(cart, s)
-    except _Raced:
+    except Raced:
         raise _current(engine, cart_id, expected) from None  # type: ignore[arg-type]
     log.info("cart %s: version %d", cart_id, answer.version)
     return answer
@@ -362,75 +362,3 @@ def set_place(
         cart.store_id, cart.channel = body.store_id, body.channel
 
     return _change(engine, cart_id, expected, access, change, None)
-
-
-# --- merging -----------------------------------------------------------------------------------------------------
-
-
-def merge(engine: Engine, guest_id: str, customer_id: str, access: Access | None = None) -> CartOut:
-    """Move a guest cart's lines into the customer's cart (created if need be); answers the customer's cart.
-
-    Quantities add up (at most MAX_QUANTITY a line); a line already in the customer's cart keeps the price the
-    customer saw. The guest cart keeps `merged_into` and no lines. Merging it again into the same customer
-    answers that customer's cart again, changing nothing; into another customer it is a `Conflict`. A concurrent
-    change to either cart makes the merge start again with what is there now (a few times, then a `Conflict`).
-    """
-    for attempt in range(MERGE_TRIES):
-        try:
-            with Session(engine, expire_on_commit=False) as s, s.begin():
-                answer = _merge(s, guest_id, customer_id, access)
-            log.info("cart %s merged into %s's cart %s", guest_id, customer_id, answer.cart_id)
-            return answer
-        except (_Raced, IntegrityError):
-            log.info("merging cart %s: a concurrent change (try %d); again", guest_id, attempt + 1)
-    raise Conflict(f"cart {guest_id!r} kept changing while it was merged; try again", "cart_id", guest_id)
-
-
-def _merge(s: Session, guest_id: str, customer_id: str, access: Access | None) -> CartOut:
-    guest = load(s, guest_id)
-    if access is not None:
-        access(guest)
-    if guest.customer_id is not None:
-        raise Conflict(f"cart {guest_id!r} is a customer's cart; only a guest cart can be merged", "cart_id", guest_id)
-    if guest.merged_into is not None:
-        target = s.get(Cart, guest.merged_into)
-        if target is not None and target.customer_id == customer_id:
-            return view(target, s)  # a retry: already done
-        raise Conflict(f"cart {guest_id!r} was already merged into another customer's cart", "cart_id", guest_id)
-    if s.get(Customer, customer_id) is None:
-        raise Invalid(f"customer_id: unknown customer {customer_id!r}", "customer_id", customer_id)
-    now = events.now()
-    target = _of_customer(s, customer_id)
-    if target is None:
-        target = _new(s, customer_id, guest.store_id, guest.channel)
-    elif not bump_version(s, target.cart_id, target.version, now):
-        raise _Raced()
-    if not bump_version(s, guest_id, guest.version, now, merged_into=target.cart_id):
-        raise _Raced()
-    s.refresh(guest)
-    s.refresh(target)
-    have = {line.product_id: line for line in target.lines}
-    for line in list(guest.lines):
-        if line.product_id in have:
-            have[line.product_id].quantity = min(MAX_QUANTITY, have[line.product_id].quantity + line.quantity)
-        else:
-            target.lines.append(
-                CartLine(
-                    product_id=line.product_id,
-                    quantity=line.quantity,
-                    unit_price_cents=line.unit_price_cents,
-                    added_at=line.added_at,
-                )
-            )
-        guest.lines.remove(line)
-    if len(target.lines) > MAX_LINES:
-        raise Conflict(
-            f"customer_id: merging would give {customer_id!r}'s cart {len(target.lines)} lines, "
-            f"more than the {MAX_LINES} a cart holds",
-            "customer_id",
-            customer_id,
-        )
-    if target.store_id is None and guest.store_id is not None:
-        target.store_id = guest.store_id
-    s.flush()
-    return view(target, s)

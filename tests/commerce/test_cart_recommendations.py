@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from retail.db import connect
 from serving import auth
-from serving.commerce import carts
+from serving.commerce import cart_merge, carts
 from serving.commerce.app import create_app
 from serving.commerce.cart_payloads import CartIn, CartLineIn
 from serving.commerce.tables import Product
@@ -126,7 +126,7 @@ def test_a_merged_cart_has_none_and_ownership_is_the_cart_apis(client: TestClien
     client.app.state.runtime = StubRuntime(recommender=CartRecommender())  # type: ignore[attr-defined]
     mine = cart_with(shop, ["P1"])
     guest = cart_with(shop, ["P2"], customer_id=None)
-    carts.merge(shop, guest, "C1")
+    cart_merge.merge(shop, guest, "C1")
     body = recs(client, shop, guest, "customer", customer_id="C2")  # a guest cart: whoever holds its id
     assert body["items"] == [] and f"merged into cart {mine!r}" in body["notes"][0]
     assert recs(client, shop, mine, "customer", customer_id="C1")["items"]

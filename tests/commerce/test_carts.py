@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from retail.db import connect
 from serving import auth
-from serving.commerce import carts
-from serving.commerce.cart_payloads import MAX_LINES, CartLineIn
+from serving.commerce import cart_merge, carts
+from serving.commerce.cart_payloads import MAX_LINES, CartIn, CartLineIn
 from serving.commerce.tables import Cart, CartLine, Product
 
 
@@ -171,6 +171,29 @@ def test_concurrent_writers_at_one_version_exactly_one_wins(shop: Engine) -> Non
         stored = s.get(Cart, cart.cart_id)
         assert stored is not None and stored.version == 4
         assert len(stored.lines) == len({x.product_id for x in won[0].lines})  # every won line is there
+
+
+def test_a_merge_racing_an_edit_or_its_own_retry_loses_no_line(shop: Engine) -> None:
+    mine, _ = carts.customer_cart(shop, "C1")
+    guests = []
+    for product_id in ("P1", "P2"):
+        guest = carts.create_guest(shop, CartIn.model_validate({}))
+        carts.set_line(shop, guest.cart_id, 1, CartLineIn.model_validate({"product_id": product_id, "quantity": 2}))
+        guests.append(guest.cart_id)
+    edit = CartLineIn.model_validate({"product_id": "P3", "quantity": 1})
+    merged, edited = at_once(
+        [lambda: cart_merge.merge(shop, guests[0], "C1"), lambda: carts.set_line(shop, mine.cart_id, 1, edit)]
+    )
+    assert not isinstance(merged, Exception), merged
+    assert isinstance(edited, carts.Stale) or not isinstance(edited, Exception), edited
+    final = carts.get_cart(shop, mine.cart_id)
+    expected = {"P1": 2} | ({} if isinstance(edited, carts.Stale) else {"P3": 1})
+    assert {x.product_id: x.quantity for x in final.lines} == expected  # the merge's lines and the edit's, if it won
+    twice = at_once([lambda: cart_merge.merge(shop, guests[1], "C1") for _ in range(3)])  # a sign-in sent 3 times
+    assert not [r for r in twice if isinstance(r, Exception)], twice
+    final = carts.get_cart(shop, mine.cart_id)
+    assert {x.product_id: x.quantity for x in final.lines} == expected | {"P2": 2}  # added once
+    assert {r.version for r in twice} == {final.version}
 
 
 def test_missing_or_malformed_if_match_and_bad_lines_are_refused_naming_the_field(
