@@ -40,7 +40,6 @@ TIERS = ("good", "better", "best")
 KIND = "type"  # the specification that names what a product is, for "the same need"
 MIN_COMPARE, MAX_COMPARE = 2, 5
 MAX_IDS_CHARS = MAX_COMPARE * 65  # five ids of 64 characters and their commas
-CANDIDATES = 200  # upgrades read before ranking; the cheapest of each tier first
 _ID = re.compile(ID_PATTERN)
 
 
@@ -213,14 +212,13 @@ def _kind(specs: list[Spec]) -> str | None:
     return next((spec.value for spec in specs if spec.name == KIND), None)
 
 
-def _candidates(s: Session, product: Product, kind: str | None, store_id: str | None) -> list[Product]:
-    """Higher tiers of the same category (and type), in stock at `store_id` when given; by tier, then price."""
+def _candidates(
+    s: Session, product: Product, kind: str | None, store_id: str | None, limit: int, ranked: Iterable[str]
+) -> list[Product]:
+    """Higher tiers of the same category (and type), in stock at `store_id` when given: the `limit` cheapest of each
+    tier (one query per tier, walking the price index) and the `ranked` ones among them."""
     assert product.tier in TIERS
-    higher = TIERS[TIERS.index(product.tier) + 1 :]
-    rank = case({t: i for i, t in enumerate(TIERS)}, value=Product.tier)
-    query = select(Product).where(
-        Product.category == product.category, Product.tier.in_(higher), Product.product_id != product.product_id
-    )
+    query = select(Product).where(Product.category == product.category, Product.product_id != product.product_id)
     if kind is not None:
         query = query.join(
             ProductAttribute,
@@ -232,8 +230,17 @@ def _candidates(s: Session, product: Product, kind: str | None, store_id: str | 
         query = query.join(
             Inventory, (Inventory.product_id == Product.product_id) & (Inventory.store_id == store_id)
         ).where(Inventory.on_hand - Inventory.reserved > 0)
-    query = query.order_by(rank, Product.price_cents, Product.product_id).limit(CANDIDATES)
-    return list(s.scalars(query))
+    higher = TIERS[TIERS.index(product.tier) + 1 :]
+    found: dict[str, Product] = {}
+    for tier in higher:
+        cheapest = query.where(Product.tier == tier).order_by(Product.price_cents, Product.product_id).limit(limit)
+        found |= {p.product_id: p for p in s.scalars(cheapest)}
+    wanted = [p for p in ranked if p not in found]
+    if wanted:
+        found |= {
+            p.product_id: p for p in s.scalars(query.where(Product.tier.in_(higher), Product.product_id.in_(wanted)))
+        }
+    return list(found.values())
 
 
 def upgrades(
@@ -260,7 +267,7 @@ def upgrades(
         if product.tier not in TIERS or not product.category:
             missing = "tier" if product.tier not in TIERS else "category"
             return UpgradesOut(**base, items=[], note=f"the product has no {missing}, so no higher tier of its need")
-        found = _candidates(s, product, kind, store_id)
+        found = _candidates(s, product, kind, store_id, limit, list(ranked or {}))
         ids = [p.product_id for p in found]
         specs, stock = _specs(s, ids), _stock(s, ids, store_id)
     ranked = ranked or {}

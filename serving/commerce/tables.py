@@ -51,7 +51,10 @@ class Product(Base):
     rating_sum: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     sold_units: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    __table_args__ = (CheckConstraint("price_cents >= 0", name="ck_products_price"),)
+    __table_args__ = (
+        CheckConstraint("price_cents >= 0", name="ck_products_price"),
+        Index("ix_products_category_tier_price", "category", "tier", "price_cents"),  # upgrades: a tier's cheapest
+    )
 
 
 class ProductAttribute(Base):

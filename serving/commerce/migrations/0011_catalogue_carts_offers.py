@@ -26,6 +26,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("rating_count", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("rating_sum", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("sold_units", sa.Integer(), server_default="0", nullable=False))
+        batch_op.create_index("ix_products_category_tier_price", ["category", "tier", "price_cents"], unique=False)
     op.create_table(
         "product_attributes",
         sa.Column("product_id", sa.String(length=64), nullable=False),
@@ -115,6 +116,7 @@ def downgrade() -> None:
         batch_op.drop_column("offer_discount_cents")
     op.drop_table("product_attributes")
     with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.drop_index("ix_products_category_tier_price")
         batch_op.drop_column("sold_units")
         batch_op.drop_column("rating_sum")
         batch_op.drop_column("rating_count")
