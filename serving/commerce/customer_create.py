@@ -28,38 +28,42 @@ from serving.commerce.tables import Customer
 log = logging.getLogger(__name__)
 
 EMAIL_MAX = 254  # RFC 5321's limit on a forward path
-_LOCAL = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_TLD = re.compile(r"^[a-z]{2,63}$|^xn--[a-z0-9-]{1,59}$")
-NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TLD = r"(?:[A-Za-z]{2,63}|[Xx][Nn]--[A-Za-z0-9](?:[A-Za-z0-9-]{0,57}[A-Za-z0-9])?)"
+# the whole rule, also in the OpenAPI schema (so every schema-valid email is accepted): spaces or tabs around
+# are trimmed
+EMAIL_PATTERN = rf"^[ \t]*{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+{_TLD}[ \t]*$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+_LOCAL = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*$")
+# no control characters, and no spaces at either end (so the schema says exactly what is accepted)
+TRIMMED = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
 
 
 def normal_email(value: str) -> str:
     """The address trimmed and in lower case, if it is a plain `local@domain.tld` (else `ValueError` saying why).
 
-    Deliberately strict, without a library: ASCII only, a dot-atom local part of at most 64 characters and a
-    domain of at least two labels whose last is alphabetic (or punycode); no quoted local parts, IP literals or
-    comments, which order entry never needs.
+    Deliberately strict, without a library (the project has none): ASCII only, a dot-atom local part and a domain
+    of at least two labels whose last is alphabetic (or punycode); no quoted local parts, IP literals or comments,
+    which order entry never needs.
     """
-    email = value.strip().lower()
-    if len(email) > EMAIL_MAX:
-        raise ValueError(f"an email is at most {EMAIL_MAX} characters")
+    if not _EMAIL.search(value):
+        raise ValueError(_why(value.strip()))
+    return value.strip().lower()
+
+
+def _why(email: str) -> str:
     local, at, domain = email.rpartition("@")
     if not at or not local or not domain:
-        raise ValueError("an email is name@domain, e.g. ana@example.com")
-    if len(local) > 64 or not _LOCAL.match(local):
-        raise ValueError(
-            f"{local!r} is not a plain mailbox name (letters, digits, dots between them, !#$%&'*+/=?^_`{{|}}~-)"
-        )
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or not _TLD.match(labels[-1]):
-        raise ValueError(f"{domain!r} is not a domain name such as example.com")
-    return email
+        return "an email is name@domain, e.g. ana@example.com"
+    if not _LOCAL.match(local):
+        return f"{local!r} is not a plain mailbox name (letters, digits, dots between them, !#$%&'*+/=?^_`{{|}}~-)"
+    return f"{domain!r} is not a domain name such as example.com"
 
 
-Email = Annotated[str, StringConstraints(min_length=3, max_length=320), AfterValidator(normal_email)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=NO_CONTROL)]
-Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_CONTROL)]
+Email = Annotated[str, StringConstraints(min_length=6, max_length=EMAIL_MAX), AfterValidator(normal_email)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=TRIMMED)]
+Region = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=TRIMMED)]
 
 
 class CustomerIn(BaseModel):
@@ -68,8 +72,11 @@ class CustomerIn(BaseModel):
         json_schema_extra={"examples": [{"name": "Ana Silva", "email": "Ana.Silva@example.com", "region": "north"}]},
     )
 
-    name: Name = Field(description="As the customer gives it.")
-    email: Email = Field(description="Kept in lower case; one customer per email.")
+    name: Name = Field(description="As the customer gives it (no spaces at either end).")
+    email: Email = Field(
+        description="name@domain.tld (spaces around trimmed); kept in lower case; one customer per email.",
+        json_schema_extra={"pattern": EMAIL_PATTERN},
+    )
     region: Region | None = Field(default=None, description="Optional, as in the raw customers table.")
 
 

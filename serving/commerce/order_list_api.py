@@ -29,7 +29,9 @@ router = APIRouter(prefix="/v1")
 LIST_ROLES = ("admin", "ops", "sales_rep", "store", "customer")
 CREATE_CUSTOMER_ROLES = ("admin", "ops", "sales_rep", "store")
 
-StatusParam = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+_ONE = "|".join(order_list.STATUSES)
+# known statuses only, comma separated: the schema says what is accepted
+StatusParam = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=rf"^(?:{_ONE})(?:,(?:{_ONE}))*$")]
 
 
 class OrderQuery(BaseModel):
