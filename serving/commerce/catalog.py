@@ -1,12 +1,11 @@
 """Catalogue search: the database's own full text, filters, sorts and keyset pages, on SQLite and PostgreSQL alike.
 
-Text: the words of `q` must all match (name, description, category or brand, stemmed); the last word matches as a
-prefix, so "kett" finds kettles while it is being typed. SQLite answers with FTS5 (`products_fts`), PostgreSQL with
-a `tsvector` column and its GIN index (migration 0012). When no product matches every word, the answer falls
-back to typo-tolerant matching over name, brand and category (`fuzzy: true` in the page): trigram similarity
-(`pg_trgm`) on PostgreSQL, FTS5's trigram tokenizer on SQLite (products sharing the most, and rarest, three-letter
-pieces with the query's words first). `benchmarks/catalog_search.py` measures how often either finds the product
-meant.
+Text (`catalog_text`): the words of `q` must all match (name, description, category or brand, stemmed); the last
+word matches as a prefix, so "kett" finds kettles while it is being typed. SQLite answers with FTS5, PostgreSQL
+with a `tsvector` column and its GIN index (migration 0012). When no product matches every word, the answer falls
+back to typo-tolerant matching (`fuzzy: true` in the page): each word that matches nothing is respelt as the nearest
+word of the catalogue (by trigram similarity, `pg_trgm`, on PostgreSQL; by edits against the index's vocabulary on
+SQLite). `benchmarks/catalog_search.py` measures how often either finds the product meant.
 
 Order: relevance (text score, then units sold), price either way, popularity (units sold) or rating (average,
 then number of ratings); product id breaks ties, so every order is total and a cursor (the last row's sort key,
@@ -20,16 +19,15 @@ import binascii
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import BigInteger, Engine, Integer, and_, case, cast, column, func, literal_column, or_, select
-from sqlalchemy import text as sql_text
+from sqlalchemy import BigInteger, Engine, and_, case, cast, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from retail import db
+from serving.commerce import catalog_text
 from serving.commerce.errors import Invalid
 from serving.commerce.payloads import money
 from serving.commerce.tables import Inventory, Product, Store
@@ -40,11 +38,7 @@ Sort = Literal["relevance", "price", "-price", "popularity", "rating"]
 Tier = Literal["good", "better", "best"]
 MAX_Q = 200
 MAX_LIMIT = 100
-MAX_WORDS = 12
 MAX_PRICE = 10_000_000.0  # currency units: above any price a 32-bit cents column holds
-FUZZY_THRESHOLD = 0.4  # pg_trgm word similarity a typo-tolerant match needs (its default, 0.6, misses one-letter typos)
-_WORD = re.compile(r"[^\W_]+")
-_trigram_ready: dict[str, bool] = {}
 COLUMNS = (
     Product.product_id,
     Product.name,
@@ -108,61 +102,6 @@ class _Average(_Key):
     def equal(self, value: Any) -> Any:
         total, count = value
         return cast(Product.rating_sum, BigInteger) * count == cast(Product.rating_count, BigInteger) * total
-
-
-def words(q: str) -> list[str]:
-    """The query's words, lower case (letters and digits; punctuation separates), at most `MAX_WORDS`."""
-    return _WORD.findall(q.lower())[:MAX_WORDS]
-
-
-def _fts_match(terms: list[str]) -> str:
-    """FTS5 query: every word, quoted (no operator can be injected), the last one as a prefix."""
-    quoted = [f'"{t}"' for t in terms]
-    quoted[-1] += " *"
-    return " ".join(quoted)
-
-
-def _tsquery(terms: list[str]) -> str:
-    """to_tsquery text: every word ANDed, the last a prefix (words hold only letters and digits)."""
-    return " & ".join(terms[:-1] + [f"{terms[-1]}:*"])
-
-
-def _trigrams(terms: list[str]) -> list[str]:
-    return sorted({t[i : i + 3] for t in terms for i in range(len(t) - 2)})
-
-
-def _text_scores(dialect: str, terms: list[str], fuzzy: bool) -> tuple[Any, dict[str, Any]] | None:
-    """A subquery of (rid, score) for the products matching `terms` (rid: rowid on SQLite, product_id on
-    PostgreSQL; score: integer, higher is better), and its parameters; None when nothing can match."""
-    if dialect == "sqlite":
-        if fuzzy:
-            grams = _trigrams(terms)
-            if not grams:
-                return None
-            match, table, weights = " OR ".join(f'"{g}"' for g in grams), "products_trgm", "3.0, 2.0, 1.0"
-        else:
-            match, table, weights = _fts_match(terms), "products_fts", "10.0, 1.0, 4.0, 6.0"
-        statement = (
-            f"SELECT rowid AS rid, CAST(-bm25({table}, {weights}) * 100 AS INTEGER) AS score "
-            f"FROM {table} WHERE {table} MATCH :match"
-        )
-        params: dict[str, Any] = {"match": match}
-    else:
-        if fuzzy:
-            expression = "lower(coalesce(name, '') || ' ' || coalesce(brand, '') || ' ' || coalesce(category, ''))"
-            statement = (
-                f"SELECT product_id AS rid, CAST(word_similarity(:fq, {expression}) * 1000 AS INTEGER) AS score "
-                f"FROM products WHERE :fq <% {expression}"
-            )
-            params = {"fq": " ".join(terms)}
-        else:
-            statement = (
-                "SELECT product_id AS rid, CAST(ts_rank(search_vector, to_tsquery('english', :tsq)) * 1000 AS INTEGER)"
-                " AS score FROM products WHERE search_vector @@ to_tsquery('english', :tsq)"
-            )
-            params = {"tsq": _tsquery(terms)}
-    rid_type = Integer if dialect == "sqlite" else Product.product_id.type
-    return sql_text(statement).columns(column("rid", rid_type), column("score", Integer)).subquery("m"), params
 
 
 def _keys(sort: str, score: Any) -> list[_Key]:
@@ -241,22 +180,6 @@ def _well_typed(sort: str, values: list[Any]) -> bool:
     return len(head) == {"relevance": 2}.get(sort, 1) and ints(*head)
 
 
-def _trigram_available(engine: Engine) -> bool:
-    """Whether typo tolerance can run here: always on SQLite (FTS5 trigram), with pg_trgm on PostgreSQL (logged
-    once per database when it is missing)."""
-    address = engine.url.render_as_string(hide_password=True)
-    if address not in _trigram_ready:
-        if engine.dialect.name != "postgresql":
-            _trigram_ready[address] = True
-        else:
-            with engine.connect() as c:
-                found = c.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").first()
-            _trigram_ready[address] = found is not None
-            if found is None:
-                log.warning("pg_trgm is not installed in %s: catalogue search has no typo tolerance", address)
-    return _trigram_ready[address]
-
-
 def _stores(s: Session, in_stock: str) -> list[str]:
     """The store ids `in_stock` names: one store, or every online store for `online`."""
     if in_stock == "online":
@@ -301,7 +224,7 @@ def search(
     available there (on hand less reserved), each with its `available`. Raises `Invalid` naming the field.
     """
     _check(q, min_price, max_price, limit)
-    terms = words(q or "")
+    terms = catalog_text.words(q or "")
     chosen = sort or ("relevance" if terms else "popularity")
     if chosen not in ("relevance", "price", "-price", "popularity", "rating"):
         raise Invalid(f"sort: one of relevance, price, -price, popularity, rating, not {sort!r}", "sort", sort)
@@ -310,10 +233,16 @@ def search(
     fuzzy, after = decode_cursor(cursor, effective, fingerprint) if cursor else (False, None)
     with Session(db.reader(engine)) as s:
         stores = _stores(s, in_stock) if in_stock is not None else None
-        page = _page(s, engine, terms, fuzzy, effective, after, limit, category, tier, min_price, max_price, stores)
-        typo = not page and terms and after is None and not _matches_any(s, engine.dialect.name, terms)
-        if typo and _trigram_available(engine):
-            page = _page(s, engine, terms, True, effective, after, limit, category, tier, min_price, max_price, stores)
+        where = _Filters(category, tier, min_price, max_price, stores)
+        if fuzzy:  # a later page of typo-tolerant matches
+            respelt = catalog_text.fuzzy_terms(s, engine, terms)
+            page = _page(s, engine, respelt, effective, after, limit, where) if respelt else []
+        else:
+            page = _page(s, engine, terms, effective, after, limit, where)
+        if not page and terms and after is None and not fuzzy:
+            typo = where.none() or not catalog_text.matches_any(s, engine.dialect.name, terms)
+            respelt = catalog_text.fuzzy_terms(s, engine, terms) if typo else None
+            page = _page(s, engine, respelt, effective, after, limit, where) if respelt else []
             fuzzy = bool(page)
     more = len(page) > limit
     page = page[:limit]
@@ -322,67 +251,57 @@ def search(
     return ProductPage(items=items, next_cursor=next_cursor, fuzzy=fuzzy)
 
 
-def _matches_any(s: Session, dialect: str, terms: list[str]) -> bool:
-    """Whether any product matches every word (filters aside): if none does, the words likely hold a typo."""
-    found = _text_scores(dialect, terms, False)
-    assert found is not None
-    matches, params = found
-    return s.execute(select(matches.c.rid).limit(1), params).first() is not None
+@dataclass(frozen=True)
+class _Filters:
+    category: str | None
+    tier: str | None
+    min_price: float | None
+    max_price: float | None
+    stores: list[str] | None
+
+    def none(self) -> bool:
+        return all(v is None for v in (self.category, self.tier, self.min_price, self.max_price, self.stores))
 
 
 def _page(
     s: Session,
     engine: Engine,
     terms: list[str],
-    fuzzy: bool,
     sort: str,
     after: list[Any] | None,
     limit: int,
-    category: str | None,
-    tier: str | None,
-    min_price: float | None,
-    max_price: float | None,
-    stores: list[str] | None,
+    where: _Filters,
 ) -> list[Any]:
     """`limit + 1` rows (one more says whether there is a next page) after the cursor's row."""
     dialect = engine.dialect.name
-    available = (
-        select(func.coalesce(func.sum(Inventory.on_hand - Inventory.reserved), 0))
-        .where(Inventory.product_id == Product.product_id, Inventory.store_id.in_(stores))
-        .scalar_subquery()
-        if stores is not None
-        else None
-    )
     score: Any = literal_column("0")
     params: dict[str, Any] = {}
     query = select(*COLUMNS)
     if terms:
-        found = _text_scores(dialect, terms, fuzzy)
-        if found is None:
-            return []
-        matches, params = found
+        matches, params = catalog_text.scores(dialect, terms)
         rid = literal_column("products.rowid") if dialect == "sqlite" else Product.product_id
         score = matches.c.score
         query = query.join(matches, matches.c.rid == rid)
     query = query.add_columns(score.label("score"))
-    if available is not None:
+    if where.stores is not None:
+        available = (
+            select(func.coalesce(func.sum(Inventory.on_hand - Inventory.reserved), 0))
+            .where(Inventory.product_id == Product.product_id, Inventory.store_id.in_(where.stores))
+            .scalar_subquery()
+        )
         query = query.add_columns(available.label("available")).where(available > 0)
-    if category is not None:
-        query = query.where(func.lower(Product.category) == category.strip().lower())
-    if tier is not None:
-        query = query.where(Product.tier == tier)
-    if min_price is not None:
-        query = query.where(Product.price_cents >= round(min_price * 100))
-    if max_price is not None:
-        query = query.where(Product.price_cents <= round(max_price * 100))
+    if where.category is not None:
+        query = query.where(func.lower(Product.category) == where.category.strip().lower())
+    if where.tier is not None:
+        query = query.where(Product.tier == where.tier)
+    if where.min_price is not None:
+        query = query.where(Product.price_cents >= round(where.min_price * 100))
+    if where.max_price is not None:
+        query = query.where(Product.price_cents <= round(where.max_price * 100))
     keys = _keys(sort, score)
     if after is not None:
         query = query.where(_after(keys, after))
     query = query.order_by(*(k.expr.desc() if k.desc else k.expr.asc() for k in keys)).limit(limit + 1)
-    if fuzzy and dialect == "postgresql":
-        s.execute(
-            sql_text("SELECT set_config('pg_trgm.word_similarity_threshold', :t, true)"), {"t": str(FUZZY_THRESHOLD)}
-        )
     return list(s.execute(query, params).all())
 
 
@@ -402,10 +321,8 @@ def _hit(row: Any, with_stock: bool) -> ProductHit:
 
 
 def reindex(engine: Engine) -> None:
-    """Rebuild SQLite's search tables from `products` (after a VACUUM or a table rebuild renumbered its rowids);
+    """Rebuild SQLite's full-text index from `products` (after a VACUUM or a table rebuild renumbered its rowids);
     PostgreSQL keeps its index itself."""
-    if engine.dialect.name != "sqlite":
-        return
-    with engine.begin() as c:
-        for table in ("products_fts", "products_trgm"):
-            c.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as c:
+            c.exec_driver_sql("INSERT INTO products_fts(products_fts) VALUES ('rebuild')")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from retail import db
 from retail.db import connect
 from serving import auth
-from serving.commerce import catalog, feedback, orders
+from serving.commerce import catalog, catalog_text, feedback, orders
 from serving.commerce.app import create_app
 from serving.commerce.catalog_api import CATALOGUE_ROLES
 from serving.commerce.errors import Invalid
@@ -112,6 +112,42 @@ def test_a_typo_falls_back_to_similar_products_and_says_so(shop: Engine) -> None
     assert page.fuzzy and page.items[0].name.split()[1] == "kettle"
     assert catalog.search(shop, "headphnes").items[0].product_id == "P09"
     assert not catalog.search(shop, "kettle").fuzzy
+
+
+@pytest.mark.parametrize(
+    ("word", "term", "edits"),
+    [("kettel", "kettle", 1), ("ketle", "kettle", 1), ("craem", "cream", 1), ("zebra", "zenar", 2), ("abc", "abc", 0)],
+)
+def test_edits_count_swaps_as_one(word: str, term: str, edits: float) -> None:
+    assert catalog_text.distance(word, term) == edits
+
+
+def test_an_indexed_stem_is_near_the_word_it_came_from() -> None:
+    assert catalog_text.distance("headphnes", "headphon") == 1.5  # "headphn" + an ending the stem lacks
+    assert catalog_text.distance("glovess", "glove") == 0.5
+    assert catalog_text.distance("kettlexyz", "kettl") > 2  # a stem three letters short is not near
+
+
+def test_a_misspelt_word_is_respelt_and_a_matching_one_kept(shop: Engine) -> None:
+    with Session(shop) as s:
+        acme, kettle = catalog_text.fuzzy_terms(s, shop, ["acme", "ketle"]) or ["", ""]
+        assert acme == "acme" and kettle.startswith("kettl") and kettle.endswith("*")  # a stem on SQLite
+        assert catalog_text.fuzzy_terms(s, shop, ["globx", "lamp"]) == ["globex*", "lamp"]
+        assert catalog_text.fuzzy_terms(s, shop, ["zebra"]) is None  # nothing near: no guess
+    page = catalog.search(shop, "globx lamp")
+    assert [i.product_id for i in page.items] == ["P05"] and page.fuzzy
+
+
+def test_without_pg_trgm_a_typo_finds_nothing_rather_than_failing(
+    shop: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_text, "trigram_available", lambda engine: False)
+    page = catalog.search(shop, "ketle")
+    if shop.dialect.name == "postgresql":
+        assert page.items == [] and not page.fuzzy
+    else:  # SQLite respells from its own index, no extension needed
+        assert page.fuzzy and page.items
+    assert ids(shop, "kettle")  # words spelt right are found either way
 
 
 def test_products_added_renamed_or_removed_are_searched_as_they_are_now(shop: Engine) -> None:

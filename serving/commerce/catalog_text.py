@@ -1,0 +1,179 @@
+"""The text half of catalogue search, per database: which products match the words of a query, with what score.
+
+SQLite: FTS5 (`products_fts`, porter stemming) ranked by bm25. PostgreSQL: the `search_vector` column (English
+stemming) ranked by `ts_rank`. Both: every word must match, the last one as a prefix.
+
+Typos, when no product matches every word: each word that matches nothing on its own is respelt as the nearest word
+of the catalogue, and the search runs again with the respelt words as prefixes. SQLite finds it among the index's
+words (`products_fts_vocab`: same first letter, at most one edit for words of up to five letters, two beyond,
+counting an indexed stem as near); PostgreSQL by trigram similarity (`pg_trgm`) over `product_words`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from typing import Any
+
+from sqlalchemy import Engine, Integer, column, select
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Session
+
+from serving.commerce.tables import Product
+
+log = logging.getLogger(__name__)
+
+MAX_WORDS = 12
+_WORD = re.compile(r"[^\W_]+")
+_trigram_ready: dict[str, bool] = {}
+
+
+def words(q: str) -> list[str]:
+    """The query's words, lower case (letters and digits; punctuation separates), at most `MAX_WORDS`."""
+    return _WORD.findall(q.lower())[:MAX_WORDS]
+
+
+def _prefix(terms: list[str], i: int, last_prefix: bool) -> bool:
+    return terms[i].endswith("*") or (last_prefix and i == len(terms) - 1)
+
+
+def _fts_match(terms: list[str], last_prefix: bool) -> str:
+    """FTS5 query: every word, quoted (no operator can be injected); the last one, and respelt ones (marked with a
+    trailing `*`), as prefixes."""
+    return " ".join(f'"{t.rstrip("*")}" *' if _prefix(terms, i, last_prefix) else f'"{t}"' for i, t in enumerate(terms))
+
+
+def _tsquery(terms: list[str], last_prefix: bool) -> str:
+    """to_tsquery text: every word ANDed; the last one, and respelt ones (trailing `*`), as prefixes (words hold
+    only letters and digits)."""
+    return " & ".join(f"{t.rstrip('*')}:*" if _prefix(terms, i, last_prefix) else t for i, t in enumerate(terms))
+
+
+def scores(dialect: str, terms: list[str], last_prefix: bool = True) -> tuple[Any, dict[str, Any]]:
+    """A subquery of (rid, score) for the products matching `terms` (rid: rowid on SQLite, product_id on
+    PostgreSQL; score: an integer, higher is better) and its parameters."""
+    if dialect == "sqlite":
+        statement = (
+            "SELECT rowid AS rid, CAST(-bm25(products_fts, 10.0, 1.0, 4.0, 6.0) * 100 AS INTEGER) AS score "
+            "FROM products_fts WHERE products_fts MATCH :match"
+        )
+        params: dict[str, Any] = {"match": _fts_match(terms, last_prefix)}
+        rid_type: Any = Integer
+    else:
+        statement = (
+            "SELECT product_id AS rid, CAST(ts_rank(search_vector, to_tsquery('english', :tsq)) * 1000 AS INTEGER)"
+            " AS score FROM products WHERE search_vector @@ to_tsquery('english', :tsq)"
+        )
+        params, rid_type = {"tsq": _tsquery(terms, last_prefix)}, Product.product_id.type
+    return sql_text(statement).columns(column("rid", rid_type), column("score", Integer)).subquery("m"), params
+
+
+def matches_any(s: Session, dialect: str, terms: list[str], last_prefix: bool = True) -> bool:
+    """Whether any product matches every word (filters aside)."""
+    matches, params = scores(dialect, terms, last_prefix)
+    return s.execute(select(matches.c.rid).limit(1), params).first() is not None
+
+
+def fuzzy_terms(s: Session, engine: Engine, terms: list[str]) -> list[str] | None:
+    """The words respelt for a typo-tolerant search, or None where there is none (a word with no near word; on
+    PostgreSQL without pg_trgm)."""
+    dialect = engine.dialect.name
+    if dialect != "sqlite" and not trigram_available(engine):
+        return None
+    out = []
+    for i, word in enumerate(terms):
+        if matches_any(s, dialect, [word], last_prefix=i == len(terms) - 1):
+            out.append(word)
+            continue
+        near = _nearest(s, word) if dialect == "sqlite" else _similar(s, word)
+        if near is None:
+            return None
+        out.append(near + "*")
+    return out
+
+
+def trigram_available(engine: Engine) -> bool:
+    """Whether pg_trgm is installed in this PostgreSQL database (checked once; its absence logged once)."""
+    address = engine.url.render_as_string(hide_password=True)
+    if address not in _trigram_ready:
+        with engine.connect() as c:
+            found = c.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").first()
+        _trigram_ready[address] = found is not None
+        if found is None:
+            log.warning("pg_trgm is not installed in %s: catalogue search has no typo tolerance", address)
+    return _trigram_ready[address]
+
+
+def _similar(s: Session, word: str) -> str | None:
+    """PostgreSQL: the catalogue word most similar to `word` by trigrams (pg_trgm's `%`: similarity at least its
+    `pg_trgm.similarity_threshold`, 0.3), more similar first, then shorter; None if none is."""
+    if len(word) < 3:
+        return None
+    found = s.execute(
+        sql_text(
+            "SELECT word FROM product_words WHERE word % :w "
+            "ORDER BY similarity(word, :w) DESC, length(word), word LIMIT 1"
+        ),
+        {"w": word},
+    ).first()
+    return None if found is None else str(found[0])
+
+
+def _nearest(s: Session, word: str) -> str | None:
+    """The indexed word nearest `word` (same first letter), most documents first among equals; None if none is near."""
+    if len(word) < 3:
+        return None
+    allowed = 1.0 if len(word) <= 5 else 2.0
+    rows = s.execute(
+        sql_text("SELECT term, doc FROM products_fts_vocab WHERE term >= :lo AND term < :hi"),
+        {"lo": word[0], "hi": chr(ord(word[0]) + 1)},
+    )
+    best: tuple[float, int, str] | None = None
+    for term, doc in rows:
+        if len(term) < 3 or abs(len(term) - len(word)) > 4 or not _alike(word, term):
+            continue
+        forms = [f for f in _unstemmed(term) if abs(len(f) - len(word)) <= 3]
+        d = min((distance(word, f, allowed) for f in forms), default=math.inf)
+        if d <= allowed and (best is None or (d, -doc, term) < best):
+            best = (d, -doc, term)
+    return best[2] if best else None
+
+
+def _alike(word: str, term: str) -> bool:
+    """A cheap test before counting edits: one of the next two letters agrees (a typo rarely hits both)."""
+    return word[1] == term[1] or word[2] == term[2] or word[1] == term[2] or word[2] == term[1]
+
+
+def _unstemmed(term: str) -> set[str]:
+    """The indexed stem and the words porter stemming most often makes it from ("kettl" <- "kettle")."""
+    forms = {term, term + "e", term + "s", term + "es"}
+    if term.endswith("i"):
+        forms.add(term[:-1] + "y")
+    return forms
+
+
+def distance(word: str, term: str, limit: float = 2.0) -> float:
+    """Edits from `word` to `term` (optimal string alignment: insert, delete, change, swap two neighbours); when
+    `term` is shorter by one or two letters, also the edits to a prefix of `word` about its length, plus a half
+    (`word` carries an ending the indexed stem lacks); when `word` is shorter (still being typed), the edits to
+    `term`'s prefix plus a half. Anything beyond `limit` may come back as infinity (the count stops early)."""
+    n, m = len(word), len(term)
+    stem = 0 < n - m <= 2
+    prefixed = [math.inf]
+    rows = [list(range(m + 1))]
+    for i in range(1, n + 1):
+        row = [i] + [0] * m
+        for j in range(1, m + 1):
+            cost = 0 if word[i - 1] == term[j - 1] else 1
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + cost)
+            if i > 1 and j > 1 and word[i - 1] == term[j - 2] and word[i - 2] == term[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows = [rows[-1], row]
+        if stem and m - 1 <= i <= m + 1 and i < n:
+            prefixed.append(row[m] + 0.5)
+        if i == n and m > n >= 4:
+            prefixed.append(row[n] + 0.5)
+        if min(row) > limit:
+            return min(prefixed)
+    return min(float(rows[-1][m]), *prefixed)
