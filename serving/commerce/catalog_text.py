@@ -4,9 +4,11 @@ SQLite: FTS5 (`products_fts`, porter stemming) ranked by bm25. PostgreSQL: the `
 stemming) ranked by `ts_rank`. Both: every word must match, the last one as a prefix.
 
 Typos, when no product matches every word: each word that matches nothing on its own is respelt as the nearest word
-of the catalogue, and the search runs again with the respelt words as prefixes. SQLite finds it among the index's
-words (`products_fts_vocab`: same first letter, at most one edit for words of up to five letters, two beyond,
-counting an indexed stem as near); PostgreSQL by trigram similarity (`pg_trgm`) over `product_words`.
+of the catalogue, and the search runs again with the respelt words as prefixes. Nearest: the fewest edits (at most
+one for words of up to five letters, two beyond; a swap of neighbours is one) among the catalogue's words with the
+same first letter: SQLite's FTS5 vocabulary (`products_fts_vocab`, stems: an indexed stem counts as near the word it
+came from), PostgreSQL's `product_words`. PostgreSQL with `pg_trgm` then tries trigram similarity (a wrong first
+letter, a word too far in edits).
 """
 
 from __future__ import annotations
@@ -76,17 +78,17 @@ def matches_any(s: Session, dialect: str, terms: list[str], last_prefix: bool = 
 
 
 def fuzzy_terms(s: Session, engine: Engine, terms: list[str]) -> list[str] | None:
-    """The words respelt for a typo-tolerant search, or None where there is none (a word with no near word; on
-    PostgreSQL without pg_trgm)."""
+    """The words respelt for a typo-tolerant search (respelt ones marked with a trailing `*`), or None when a word
+    has no near word."""
     dialect = engine.dialect.name
-    if dialect != "sqlite" and not trigram_available(engine):
-        return None
     out = []
     for i, word in enumerate(terms):
         if matches_any(s, dialect, [word], last_prefix=i == len(terms) - 1):
             out.append(word)
             continue
-        near = _nearest(s, word) if dialect == "sqlite" else _similar(s, word)
+        near = _nearest(s, dialect, word)
+        if near is None and dialect == "postgresql" and len(word) >= 3 and trigram_available(engine):
+            near = _similar(s, word)
         if near is None:
             return None
         out.append(near + "*")
@@ -101,15 +103,13 @@ def trigram_available(engine: Engine) -> bool:
             found = c.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").first()
         _trigram_ready[address] = found is not None
         if found is None:
-            log.warning("pg_trgm is not installed in %s: catalogue search has no typo tolerance", address)
+            log.warning("pg_trgm is not installed in %s: a misspelt first letter is not corrected", address)
     return _trigram_ready[address]
 
 
 def _similar(s: Session, word: str) -> str | None:
     """PostgreSQL: the catalogue word most similar to `word` by trigrams (pg_trgm's `%`: similarity at least its
     `pg_trgm.similarity_threshold`, 0.3), more similar first, then shorter; None if none is."""
-    if len(word) < 3:
-        return None
     found = s.execute(
         sql_text(
             "SELECT word FROM product_words WHERE word % :w "
@@ -120,15 +120,19 @@ def _similar(s: Session, word: str) -> str | None:
     return None if found is None else str(found[0])
 
 
-def _nearest(s: Session, word: str) -> str | None:
-    """The indexed word nearest `word` (same first letter), most documents first among equals; None if none is near."""
+VOCABULARY = {  # the catalogue's words starting with a letter: (word, products holding it)
+    "sqlite": "SELECT term, doc FROM products_fts_vocab WHERE term >= :lo AND term < :hi",
+    "postgresql": "SELECT word, 0 FROM product_words WHERE word >= :lo AND word < :hi",
+}
+
+
+def _nearest(s: Session, dialect: str, word: str) -> str | None:
+    """The catalogue word with the fewest edits from `word` and the same first letter (on SQLite the index's
+    stems), in more products first among equals; None if none is near enough."""
     if len(word) < 3:
         return None
     allowed = 1.0 if len(word) <= 5 else 2.0
-    rows = s.execute(
-        sql_text("SELECT term, doc FROM products_fts_vocab WHERE term >= :lo AND term < :hi"),
-        {"lo": word[0], "hi": chr(ord(word[0]) + 1)},
-    )
+    rows = s.execute(sql_text(VOCABULARY[dialect]), {"lo": word[0], "hi": chr(ord(word[0]) + 1)})
     best: tuple[float, int, str] | None = None
     for term, doc in rows:
         if len(term) < 3 or abs(len(term) - len(word)) > 4 or not _alike(word, term):
