@@ -25,6 +25,7 @@ from serving.commerce.api import router as orders_router
 from serving.commerce.app import allowed_methods
 from serving.commerce.cart_api import router as cart_router
 from serving.commerce.catalog_api import router as catalog_router
+from serving.commerce.checkout_api import router as checkout_router
 from serving.commerce.feedback_api import router as feedback_router
 from serving.commerce.order_list_api import router as order_list_router
 from serving.commerce.stock import Stock
@@ -58,6 +59,7 @@ app.include_router(orders_router)
 app.include_router(cart_router)
 app.include_router(feedback_router)
 app.include_router(catalog_router)  # GET /v1/products (catalogue search)
+app.include_router(checkout_router)
 app.include_router(order_list_router)
 app.include_router(profile_router)
 app.include_router(cart_recs_router)  # GET /v1/carts/{cart_id}/recommendations

@@ -17,6 +17,7 @@ from serving import faults, guard
 from serving.commerce.api import router
 from serving.commerce.cart_api import router as cart_router
 from serving.commerce.catalog_api import router as catalog_router
+from serving.commerce.checkout_api import router as checkout_router
 from serving.commerce.feedback_api import router as feedback_router
 from serving.commerce.order_list_api import router as order_list_router
 
@@ -68,6 +69,7 @@ def create_app() -> FastAPI:
     app.include_router(cart_router)
     app.include_router(feedback_router)
     app.include_router(catalog_router)
+    app.include_router(checkout_router)
     app.include_router(order_list_router)
     install_error_handlers(app)
     guard.install(app)

@@ -10,7 +10,16 @@ of a balance, grants points and runs expiry, for two customers and guests, two p
   their paid orders that were not cancelled earned (less the share their refunds took back) plus grants; and
   points are conserved: held + spent on orders kept + lapsed = earned by orders kept and grants + still owed;
 - refunds: never more than was paid for an order, and only for orders that were paid;
-- after an expiry run, every point left belongs to an earned lot that is still alive.
+- after an expiry run, every point left belongs to an earned lot that is still alive;
+- offers: each code is redeemed by at most one order, exactly the one the model expects (a refused reuse,
+  an expired code, another customer's, or one for a product not in the order changes nothing), and every order's
+  total = its lines - offer discount - points discount >= 0, its offer discount = what its offers record <= the
+  sum of their caps.
+
+Orders come from `POST /v1/orders`'s domain function and from cart checkouts (some at a price changed since
+the line was added: refused once with the cart repriced, then accepted), some with offer codes (valid, expired,
+used, someone else's, for a product not in the order, given twice, too many) and points, some retried with
+their key.
 
 Each example ends with `retail db check` clean. Bounded for CI: 40 examples of up to 25 steps per database
 (derandomised: the same sequences every run; `HYPOTHESIS_EXAMPLES=400` explores more): 24 s on SQLite and
@@ -42,16 +51,29 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from shopdata import STOCK, stock_shop
+from offerdata import plant_cart, plant_offer
+from pydantic import ValidationError
+from shopdata import PRICES, STOCK, stock_shop
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from retail import db
 from retail.db import Base, connect
-from serving.commerce import events, loyalty, orders, returns
+from serving.commerce import checkout, events, loyalty, orders, returns
 from serving.commerce.checks import violations
 from serving.commerce.errors import Conflict, Invalid, OutOfStock
-from serving.commerce.payloads import OrderIn, ReturnIn
-from serving.commerce.tables import Inventory, LoyaltyAccount, LoyaltyEntry, Return
+from serving.commerce.offer_redemption import discount_cents
+from serving.commerce.payloads import MAX_OFFERS_PER_ORDER, OrderIn, OrderOut, ReturnIn
+from serving.commerce.tables import (
+    Cart,
+    Inventory,
+    LoyaltyAccount,
+    LoyaltyEntry,
+    Order,
+    OrderLine,
+    PersonalOffer,
+    Return,
+)
 
 CUSTOMERS = ("C1", "C2")
 PRODUCTS = ("P1", "P2")
@@ -77,6 +99,18 @@ class Placed:
     returned: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class Offer:
+    """A planted offer as the model knows it, and the order that redeemed it."""
+
+    customer: str
+    product: str
+    pct: float
+    cap: int
+    expired: bool
+    order: str | None = None
+
+
 def tally(what: str) -> None:
     """`hypothesis.event` (`--hypothesis-show-statistics` counts them); nothing when a test drives the machine."""
     with contextlib.suppress(InvalidArgument):
@@ -99,6 +133,7 @@ class MoneyMachine(RuleBasedStateMachine):
     engine: Engine  # set by `machine_for`
 
     orders = Bundle("orders")
+    codes = Bundle("codes")
 
     def __init__(self) -> None:
         super().__init__()
@@ -107,6 +142,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.grants = dict.fromkeys(CUSTOMERS, 0)
         self.on_hand = {key: units for key, units in STOCK.items() if key[0] in ("WEB", "S1")}
         self.reserved = dict.fromkeys(self.on_hand, 0)
+        self.offers: dict[str, Offer] = {}
 
     # --- rules -------------------------------------------------------------------------------------------------
 
@@ -140,45 +176,183 @@ class MoneyMachine(RuleBasedStateMachine):
         points = have + 1 if share > 100 else max(1, have * share // 100)
         return self.order(customer, ("WEB", "ship"), [(product, 1)], points)
 
-    def order(self, customer: str | None, where: tuple[str, str], lines: list[tuple[str, int]], redeem: int) -> Any:
-        """Place an order; what the model expects: refused for a guest redeeming, short stock or points."""
-        store, fulfilment = where
-        body = OrderIn.model_validate(
-            {
-                "customer_id": customer,
-                "channel": "web" if store == "WEB" else "store",
-                "fulfilment": fulfilment,
-                "store_id": store,
-                "lines": [{"product_id": p, "quantity": q} for p, q in lines],
-                "redeem_points": redeem,
-            }
+    @initialize(target=codes)
+    def first_offers(self) -> Any:
+        """Each customer starts with a live offer for each product the stores sell, and an expired one."""
+        live = [self.issue_offer(c, p, 10, 300, False) for c in CUSTOMERS for p in PRODUCTS]
+        return multiple(
+            *live, *(self.issue_offer(c, p, 50, 300, True) for c, p in zip(CUSTOMERS, PRODUCTS, strict=True))
         )
+
+    @rule(
+        target=codes,
+        customer=st.sampled_from(CUSTOMERS),
+        product=st.sampled_from((*PRODUCTS, *PRODUCTS, "P3")),
+        pct=st.sampled_from((5, 12.5, 33.3, 90)),
+        cap=st.sampled_from((0, 60, 300, 100_000)),
+        expired=st.sampled_from((False, False, True)),
+    )
+    def issue_offer(self, customer: str, product: str, pct: float, cap: int, expired: bool) -> str:
+        """An offer for one customer (P3 is sold at neither store: never in an order)."""
+        code = f"OF{len(self.offers) + 1}"
+        plant_offer(self.engine, code, customer, product, pct, cap, -1 if expired else 7)
+        self.offers[code] = Offer(customer, product, pct, cap, expired)
+        return code
+
+    @rule(
+        target=orders,
+        customer=st.sampled_from((*CUSTOMERS, *CUSTOMERS, None)),
+        where=st.sampled_from(PLACES),
+        lines=st.lists(st.tuples(st.sampled_from(PRODUCTS), st.integers(1, 2)), min_size=1, max_size=2),
+        redeem=st.sampled_from((0, 0, 10, 150)),
+        offers=st.lists(codes, max_size=MAX_OFFERS_PER_ORDER) | st.lists(codes, max_size=MAX_OFFERS_PER_ORDER + 1),
+        via_cart=st.booleans(),
+        repriced=st.booleans(),
+        retry=st.booleans(),
+        fit=st.sampled_from((True, True, False)),
+    )
+    def place_with_offers(
+        self,
+        customer: str | None,
+        where: tuple[str, str],
+        lines: list[tuple[str, int]],
+        redeem: int,
+        offers: list[str],
+        via_cart: bool,
+        repriced: bool,
+        retry: bool,
+        fit: bool,
+    ) -> Any:
+        """An order with offer codes, through POST /v1/orders' path or a cart's checkout, maybe retried.
+
+        `fit`: the order is the first code's customer's and has a line of each code's product (sold here), so
+        most such codes are usable; without it the codes are as drawn."""
+        if fit and offers:
+            customer = self.offers[offers[0]].customer
+            lines = lines + [(self.offers[c].product, 1) for c in offers if self.offers[c].product in PRODUCTS]
+        return self.order(customer, where, lines, redeem, offers, via_cart, repriced, retry)
+
+    def offer_problem(self, customer: str | None, codes: list[str], wanted: dict[str, int]) -> str | None:
+        """The first code this order may not redeem, as the domain checks them (in the order given)."""
+        products: list[str] = []
+        for code in codes:
+            offer = self.offers[code]
+            if offer.customer != customer or offer.order is not None or offer.expired:
+                return code
+            if offer.product not in wanted or offer.product in products:
+                return code
+            products.append(offer.product)
+        return None
+
+    def order(
+        self,
+        customer: str | None,
+        where: tuple[str, str],
+        lines: list[tuple[str, int]],
+        redeem: int,
+        codes: list[str] | tuple[str, ...] = (),
+        via_cart: bool = False,
+        repriced: bool = False,
+        retry: bool = False,
+    ) -> Any:
+        """Place an order (or check a cart out); what the model expects: refused for a guest redeeming, short
+        stock, an offer it may not use, or short points; else the lines less the offers less the points."""
+        store, fulfilment = where
+        codes = list(codes)
         wanted: dict[str, int] = {}
         for product, quantity in lines:
             wanted[product] = wanted.get(product, 0) + quantity
         short = any(self.on_hand[store, p] - self.reserved[store, p] < q for p, q in wanted.items())
         have = self.balance(customer) if customer else 0
+        guest_refused = customer is None and (redeem > 0 or bool(codes))
+        bad = self.offer_problem(customer, codes, wanted)
+        data = {"fulfilment": fulfilment, "store_id": store, "redeem_points": redeem, "offer_codes": codes}
+        key, cart_id = uuid.uuid4().hex, None
         try:
-            order, created = orders.place_order(self.engine, uuid.uuid4().hex, body, scope="key:1")
-        except Invalid:
-            assert customer is None and redeem > 0
-            tally("place: a guest may not redeem")
+            if via_cart:
+                repriced = repriced and not guest_refused  # a guest's refusal comes before the prices
+                cart = plant_cart(self.engine, customer, list(wanted.items()), seen=-1 if repriced else 0)
+                checkout_body = checkout.CheckoutIn.model_validate(data)
+                if repriced:
+                    self.repriced(cart, checkout_body, wanted)
+                cart_id = cart
+
+                def place(k: str) -> tuple[OrderOut, bool]:
+                    return checkout.checkout(self.engine, cart, k, checkout_body, scope="key:1")
+
+            else:
+                channel = "web" if store == "WEB" else "store"
+                lines_in = [{"product_id": p, "quantity": q} for p, q in lines]
+                body = OrderIn.model_validate(data | {"customer_id": customer, "channel": channel, "lines": lines_in})
+
+                def place(k: str) -> tuple[OrderOut, bool]:
+                    return orders.place_order(self.engine, k, body, scope="key:1")
+
+            order, created = place(key)
+        except ValidationError:
+            assert len(codes) > MAX_OFFERS_PER_ORDER
+            tally("place: too many offer codes")
             return multiple()
+        except Invalid as refused:
+            assert guest_refused or (not short and refused.message.endswith("is given twice")), refused.message
+            tally("place: a guest may not redeem" if guest_refused else "place: an offer code given twice")
+            return self.refused(cart_id, wanted)
         except OutOfStock:
-            assert short
+            assert short and not guest_refused
             tally("place: out of stock")
-            return multiple()
+            return self.refused(cart_id, wanted)
         except loyalty.NotEnoughPoints as refused:
-            assert not short and refused.balance == have < redeem
+            assert not short and bad is None and refused.balance == have < redeem
             tally("place: not enough points")
-            return multiple()
-        assert created and not short and order.points_redeemed <= have
-        tally("place: placed, redeeming points" if order.points_redeemed else "place: placed")
+            return self.refused(cart_id, wanted)
+        except Conflict as refused:
+            assert not short and bad is not None and refused.value == bad, (refused.message, bad)
+            tally("place: an offer refused")
+            return self.refused(cart_id, wanted)
+        assert created and not short and not guest_refused and bad is None and len(set(codes)) == len(codes)
+        assert order.points_redeemed <= have
+        gross = sum(PRICES[p] * q for p, q in wanted.items())
+        offers = [self.offers[c] for c in codes]
+        offered = sum(discount_cents(PRICES[o.product] * wanted[o.product], o.pct, o.cap) for o in offers)
+        assert round(order.offer_discount * 100) == offered and order.offer_codes == sorted(codes)
+        assert round(order.total * 100) == gross - offered - round(order.discount * 100) >= 0
+        tally(("checkout: placed" if via_cart else "place: placed") + (", with offers" if codes else ""))
+        if cart_id is not None:
+            assert self.cart_lines(cart_id) == set(), "a checked-out cart is empty"
+        if retry:
+            again, created_again = place(key)
+            assert again == order and not created_again, "a retried order is answered, not placed again"
         for product, quantity in wanted.items():
             self.reserved[store, product] += quantity
+        for code in codes:
+            self.offers[code].order = order.order_id
         total = round(order.total * 100)
         self.placed[order.order_id] = Placed(customer, store, fulfilment, wanted, total, order.points_redeemed)
         return order.order_id
+
+    def repriced(self, cart_id: str, body: checkout.CheckoutIn, wanted: dict[str, int]) -> None:
+        """The lines were seen a cent cheaper: the checkout is refused listing each change, and the cart shows
+        today's prices (nothing else moves: the invariants check that after the step)."""
+        try:
+            checkout.checkout(self.engine, cart_id, uuid.uuid4().hex, body, scope="key:1")
+        except checkout.PriceChanged as changed:
+            assert {c.product_id for c in changed.changes} == set(wanted)
+            tally("checkout: prices changed, shown")
+        else:
+            raise AssertionError("a changed price was applied silently")
+        assert self.cart_lines(cart_id) == {(p, q, PRICES[p]) for p, q in wanted.items()}
+
+    def refused(self, cart_id: str | None, wanted: dict[str, int]) -> Any:
+        """A refused checkout leaves the cart's lines (at today's prices); nothing to add to the bundle."""
+        if cart_id is not None:
+            assert self.cart_lines(cart_id) == {(p, q, PRICES[p]) for p, q in wanted.items()}
+        return multiple()
+
+    def cart_lines(self, cart_id: str) -> set[tuple[str, int, int]]:
+        with Session(db.reader(self.engine)) as s:
+            cart = s.get(Cart, cart_id)
+            assert cart is not None
+            return {(x.product_id, x.quantity, x.unit_price_cents) for x in cart.lines}
 
     @rule(order_id=orders)
     def pay(self, order_id: str) -> None:
@@ -370,6 +544,27 @@ class MoneyMachine(RuleBasedStateMachine):
             assert int(refunded.get(order_id, 0)) == order.refunded
             assert order.refunded <= (order.total if order.paid else 0), (order_id, order.refunded, order.total)
 
+    @invariant()
+    def offers_are_used_at_most_once_and_totals_add_up(self) -> None:
+        with Session(db.reader(self.engine)) as s:
+            offers = list(s.scalars(select(PersonalOffer)))
+            sums = dict(
+                s.execute(
+                    select(OrderLine.order_id, func.sum(OrderLine.quantity * OrderLine.unit_price_cents)).group_by(
+                        OrderLine.order_id
+                    )
+                ).all()
+            )
+            rows = s.execute(
+                select(Order.order_id, Order.total_cents, Order.offer_discount_cents, Order.discount_cents)
+            )
+            money = {r.order_id: (r.total_cents, r.offer_discount_cents, r.discount_cents) for r in rows}
+        assert {o.code: o.redeemed_order_id for o in offers} == {c: o.order for c, o in self.offers.items()}
+        for order_id, (total, offered, points) in money.items():
+            mine = [o for o in offers if o.redeemed_order_id == order_id]
+            assert offered == sum(o.redeemed_cents or 0 for o in mine) <= sum(o.cap_cents for o in mine)
+            assert total == int(sums[order_id]) - offered - points >= 0, (order_id, total, offered, points)
+
     def teardown(self) -> None:
         assert violations(self.engine) == []
 
@@ -398,6 +593,7 @@ def check(machine: MoneyMachine) -> None:
     machine.stock_matches_open_orders()
     machine.points_add_up_and_come_only_from_what_was_kept()
     machine.refunds_never_exceed_what_was_paid()
+    machine.offers_are_used_at_most_once_and_totals_add_up()
 
 
 def test_the_laundering_sequences_are_explicit_examples(db_url: str) -> None:
@@ -432,4 +628,21 @@ def test_a_cancelled_redemption_does_not_outlive_the_lot_it_was_spent_from(db_ur
     check(machine)
     machine.expire(60)
     assert machine.balance("C2") == 0
+    machine.teardown()
+
+
+def test_an_offer_is_redeemed_once_even_after_its_order_is_cancelled(db_url: str) -> None:
+    """A checkout at a changed price redeems the offer once; reusing the code is refused and changes nothing,
+    also after the order is cancelled (its offer is not given back)."""
+    machine = machine_for(connect(db_url))()
+    code = machine.issue_offer("C1", "P2", 33.3, 60, False)
+    x = machine.place_with_offers("C1", ("WEB", "ship"), [("P2", 3)], 0, [code], True, True, True, True)
+    assert x in machine.placed and machine.offers[code].order == x
+    check(machine)
+    machine.cancel(x)
+    check(machine)
+    for via_cart in (False, True):
+        machine.place_with_offers("C1", ("WEB", "ship"), [("P2", 1)], 0, [code], via_cart, False, False, True)
+        assert machine.offers[code].order == x and len(machine.placed) == 1
+        check(machine)
     machine.teardown()
