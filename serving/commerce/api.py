@@ -124,8 +124,13 @@ def _check_order(engine: Engine, caller: Caller, order_id: str) -> None:
     responses=documented(
         409,
         422,
-        s422="Malformed, or well-formed but naming a customer, store or product that does not exist, a guest order "
-        "redeeming points, or a total above the limit: the detail names the field and value.",
+        s409="The current state forbids it: a line above what the store has, more points than the balance, an offer "
+        "code this customer cannot use (expired, already used, another customer's or unknown, for a product not in "
+        "the order, or a second offer for one product), or the Idempotency-Key reused with another body: the "
+        "detail names the field (an offer by `offer_codes[i]` and its code).",
+        s422="Malformed (more than the allowed offer codes), or well-formed but naming a customer, store or product "
+        "that does not exist, a guest order redeeming points or offers, one offer code given twice, or a total above "
+        "the limit: the detail names the field and value.",
     ),
 )
 def place_order(
@@ -143,8 +148,16 @@ def place_order(
     409 naming the product and the quantity available, and nothing is reserved. `redeem_points` become a
     discount (`total` is the lines less `discount`; only the points needed are taken); more than the balance is
     a 409 (naming the balance to callers that may read the customer's loyalty), and nothing is written; a guest
-    order cannot redeem (422). Roles: admin, ops, sales_rep, store (its own store), customer (its own customer
-    id; no guest orders).
+    order cannot redeem (422).
+
+    `offer_codes` (at most 2, one per product) redeem the customer's personal offers: each takes its percentage
+    of its product's line total, rounded down to the cent and at most its cap (`offer_discount`); points then
+    redeem on what remains, so `total` = lines - `offer_discount` - `discount`, never below 0. A code that is
+    expired, already used, another customer's or unknown ("cannot be used by this customer", either way), or
+    for a product not in the order is a 409 naming it, and nothing is written. A redeemed offer stays redeemed
+    when its order is cancelled (points come back, the offer does not).
+
+    Roles: admin, ops, sales_rep, store (its own store), customer (its own customer id; no guest orders).
     """
     check_customer(caller, body.customer_id)
     check_store(caller, body.store_id)
