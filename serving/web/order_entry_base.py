@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import Depends, HTTPException, Query
 from sqlalchemy import Engine, select
@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 
 from retail import db
 from serving.auth import Caller, check_store, require
-from serving.commerce import customers
+from serving.commerce import carts, customers
+from serving.commerce.cart_payloads import CartOut
 from serving.commerce.customers import CustomerOut
 from serving.commerce.errors import NotFound
-from serving.commerce.payloads import ID_PATTERN
+from serving.commerce.payloads import ID_PATTERN, Channel
 from serving.commerce.tables import Store
 from serving.deps import database
 from serving.web.pages import BY_NAME
@@ -106,10 +107,53 @@ def customer_path(customer_id: str, rest: str = "") -> str:
     return f"/customers/{quote(customer_id, safe='')}{rest}"
 
 
-def pounds(cents: int | None) -> str:
-    return "" if cents is None else f"£{cents / 100:,.2f}"
-
-
-def units(value: float | None) -> str:
+def pounds(value: float | None) -> str:
     """An API amount in currency units as the pages show it."""
     return "" if value is None else f"£{value:,.2f}"
+
+
+def channel(caller: Caller) -> Channel:
+    """The channel an order-entry change or order is made in: `store` for store keys, else `sales_rep`."""
+    return "store" if caller.role == "store" else "sales_rep"
+
+
+def cart_of(engine: Engine, caller: Caller, customer_id: str, at: Where) -> CartOut:
+    """The customer's one cart, as `GET /v1/customers/{id}/cart` answers it (made at this store on first use)."""
+    try:
+        cart, _ = carts.customer_cart(engine, customer_id, at.store_id, channel(caller))
+    except NotFound as exc:
+        raise HTTPException(404, exc.message) from None
+    return cart
+
+
+def frame(at: Where, who: CustomerOut, step: str, cart: CartOut | None) -> dict[str, Any]:
+    """What the order-entry layout needs: the store, the customer, the step, the cart's size, link helpers."""
+    return {
+        "at": at,
+        "customer": who,
+        "cbase": customer_path(who.customer_id),
+        "step": step,
+        "cart": cart,
+        "cart_units": cart.items if cart is not None else None,
+        "url": url,
+        "quote": lambda text: quote(text, safe=""),
+        "pounds": pounds,
+        "root": ROOT,
+    }
+
+
+def here(path: str, query: str) -> str:
+    """The page's own address, to come back to after a form (`back`)."""
+    return path + ("?" + query if query else "")
+
+
+def back_to(back: str | None, fallback: str, **flash: str) -> str:
+    """Where a form returns to: `back` when it is one of these pages (never another site), else `fallback`; with
+    `flash` set in its query (replacing any earlier one)."""
+    target = fallback
+    if back and back.startswith(ROOT) and "//" not in back and "\\" not in back and not urlsplit(back).netloc:
+        target = back
+    parts = urlsplit(target)
+    kept = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("added", "done", *flash)]
+    kept += [(k, v) for k, v in flash.items() if v]
+    return parts.path + ("?" + urlencode(kept) if kept else "")
