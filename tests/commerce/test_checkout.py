@@ -130,6 +130,12 @@ def test_post_orders_redeems_offers_through_the_same_path(client: TestClient, sh
         headers=admin | {"Idempotency-Key": "r1"},
     )
     assert returned.status_code == 201 and returned.json()["refund"] == order["total"], "refunds what was paid"
+    too_many = order_body() | {"offer_codes": [f"X{i}" for i in range(MAX_OFFERS_PER_ORDER + 1)]}
+    refused = client.post("/v1/orders", json=too_many, headers=admin | {"Idempotency-Key": "o2"})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "offer_codes"]
+    guest = order_body(customer_id=None) | {"offer_codes": ["OFFERP1"]}
+    refused = client.post("/v1/orders", json=guest, headers=admin | {"Idempotency-Key": "o3"})
+    assert refused.status_code == 422 and refused.json()["detail"].startswith("offer_codes: a guest order")
     assert violations(shop) == []
 
 
@@ -198,6 +204,10 @@ def test_a_changed_price_is_shown_then_accepted_by_checking_out_again(client: Te
     assert problem["changes"] == [
         {"product_id": p, "seen": (PRICES[p] - 50) / 100, "now": PRICES[p] / 100} for p in ("P1", "P2")
     ]
+    shown = problem["cart"]
+    assert shown["version"] == 2 and [x["unit_price"] for x in shown["lines"]] == [
+        PRICES[p] / 100 for p in ("P1", "P2")
+    ]
     with Session(db.reader(shop)) as s:
         cart = s.get(Cart, cart_id)
         assert cart is not None and cart.version == 2
@@ -222,6 +232,7 @@ def test_refusals_of_the_cart_itself(client: TestClient, shop: Engine) -> None:
         headers=admin | {"Idempotency-Key": "stale", "If-Match": 'W/"7"'},
     )
     assert stale.status_code == 409 and stale.json()["detail"].startswith("If-Match: cart is at version 1, not 7")
+    assert stale.json()["cart"]["cart_id"] == cart_id and stale.json()["cart"]["version"] == 1
     empty = plant_cart(shop, lines=[("P1", 1)])
     assert check_out(client, admin, empty, "first").status_code == 201
     again = check_out(client, admin, empty, "second")
