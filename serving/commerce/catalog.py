@@ -142,13 +142,15 @@ def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:12]
 
 
-def encode_cursor(sort: str, fuzzy: bool, fingerprint: str, values: list[Any]) -> str:
-    raw = json.dumps({"s": sort, "f": fuzzy, "h": fingerprint, "k": values}, separators=(",", ":"))
+def encode_cursor(sort: str, mode: tuple[bool, bool], fingerprint: str, values: list[Any]) -> str:
+    """An opaque cursor: the sort, how the words were matched (fuzzy, broad), the query's fingerprint, the key."""
+    fuzzy, broad = mode
+    raw = json.dumps({"s": sort, "f": fuzzy, "b": broad, "h": fingerprint, "k": values}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: str, fingerprint: str) -> tuple[bool, list[Any]]:
-    """(fuzzy, key values) of a cursor this search gave; `Invalid` naming `cursor` for anything else."""
+def decode_cursor(cursor: str, sort: str, fingerprint: str) -> tuple[tuple[bool, bool], list[Any]]:
+    """((fuzzy, broad), key values) of a cursor this search gave; `Invalid` naming `cursor` for anything else."""
     bad = Invalid(f"cursor: not a cursor this search gave ({cursor[:40]!r}); start again without it", "cursor", cursor)
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
@@ -156,10 +158,12 @@ def decode_cursor(cursor: str, sort: str, fingerprint: str) -> tuple[bool, list[
         raise bad from None
     if not isinstance(data, dict) or data.get("s") != sort or data.get("h") != fingerprint:
         raise bad
-    values, fuzzy = data.get("k"), data.get("f")
-    if not isinstance(values, list) or not isinstance(fuzzy, bool) or not _well_typed(sort, values):
+    values, fuzzy, broad = data.get("k"), data.get("f"), data.get("b")
+    if not isinstance(values, list) or not isinstance(fuzzy, bool) or not isinstance(broad, bool):
         raise bad
-    return fuzzy, values
+    if not _well_typed(sort, values):
+        raise bad
+    return (fuzzy, broad), values
 
 
 def _well_typed(sort: str, values: list[Any]) -> bool:
@@ -230,24 +234,27 @@ def search(
         raise Invalid(f"sort: one of relevance, price, -price, popularity, rating, not {sort!r}", "sort", sort)
     effective = "popularity" if chosen == "relevance" and not terms else chosen
     fingerprint = _fingerprint(terms, category, tier, min_price, max_price, in_stock)
-    fuzzy, after = decode_cursor(cursor, effective, fingerprint) if cursor else (False, None)
+    (fuzzy, broad), after = decode_cursor(cursor, effective, fingerprint) if cursor else ((False, False), None)
+    relevance = effective == "relevance"
     with Session(db.reader(engine)) as s:
         stores = _stores(s, in_stock) if in_stock is not None else None
         where = _Filters(category, tier, min_price, max_price, stores)
-        if fuzzy:  # a later page of typo-tolerant matches
-            respelt = catalog_text.fuzzy_terms(s, engine, terms)
-            page = _page(s, engine, respelt, effective, after, limit, where) if respelt else []
-        else:
-            page = _page(s, engine, terms, effective, after, limit, where)
+        words = catalog_text.fuzzy_terms(s, engine, terms) if fuzzy else terms  # a later page of typo-tolerant matches
+        if after is None and relevance and words:
+            broad = catalog_text.broad(s, engine.dialect.name, words)
+        page = [] if words is None else _page(s, engine, words, relevance and not broad, effective, after, limit, where)
         if not page and terms and after is None and not fuzzy:
             typo = where.none() or not catalog_text.matches_any(s, engine.dialect.name, terms)
             respelt = catalog_text.fuzzy_terms(s, engine, terms) if typo else None
-            page = _page(s, engine, respelt, effective, after, limit, where) if respelt else []
+            if respelt:
+                broad = relevance and catalog_text.broad(s, engine.dialect.name, respelt)
+                page = _page(s, engine, respelt, relevance and not broad, effective, after, limit, where)
             fuzzy = bool(page)
     more = len(page) > limit
     page = page[:limit]
     items = [_hit(row, stores is not None) for row in page]
-    next_cursor = encode_cursor(effective, fuzzy, fingerprint, _cursor_values(page[-1], effective)) if more else None
+    last = _cursor_values(page[-1], effective) if more else None
+    next_cursor = encode_cursor(effective, (fuzzy, broad), fingerprint, last) if last else None
     return ProductPage(items=items, next_cursor=next_cursor, fuzzy=fuzzy)
 
 
@@ -267,6 +274,7 @@ def _page(
     s: Session,
     engine: Engine,
     terms: list[str],
+    scored: bool,
     sort: str,
     after: list[Any] | None,
     limit: int,
@@ -278,7 +286,7 @@ def _page(
     params: dict[str, Any] = {}
     query = select(*COLUMNS)
     if terms:
-        matches, params = catalog_text.scores(dialect, terms)
+        matches, params = catalog_text.scores(dialect, terms, scored=scored)
         rid = literal_column("products.rowid") if dialect == "sqlite" else Product.product_id
         score = matches.c.score
         query = query.join(matches, matches.c.rid == rid)

@@ -209,6 +209,19 @@ def test_cursor_pages_walk_every_result_once(shop: Engine, sort: str, q: str | N
     assert walked == whole and len(set(walked)) == len(walked) and whole
 
 
+def test_a_broad_query_comes_in_order_of_units_sold(shop: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    scored = ids(shop, "kettle")
+    monkeypatch.setattr(catalog_text, "BROAD", 2)  # four kettles: more than two match
+    assert ids(shop, "kettle") == ["P01", "P03", "P07", "P02"] != scored  # units sold, then id
+    walked, cursor = [], None
+    for _ in range(3):
+        page = catalog.search(shop, "kettle", cursor=cursor, limit=3)
+        walked += [i.product_id for i in page.items]
+        if (cursor := page.next_cursor) is None:
+            break
+    assert walked == ["P01", "P03", "P07", "P02"]
+
+
 def test_a_cursor_belongs_to_its_search(shop: Engine) -> None:
     cursor = catalog.search(shop, sort="price", limit=2).next_cursor
     assert cursor is not None

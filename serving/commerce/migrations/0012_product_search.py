@@ -16,7 +16,7 @@ trigger, filled here from the rows present; words of removed products stay, harm
 extension may be created, a trigram index over it from which a misspelt word is corrected. Without the extension
 search still works, without typo tolerance.
 
-Both: indexes for the sorts that need no query (popularity, price).
+Both: indexes for the sorts that need no query (popularity, price) and for the category filter (any case).
 """
 
 import logging
@@ -106,9 +106,11 @@ def upgrade() -> None:
     op.create_index("ix_products_popularity", "products", [sa.text("sold_units DESC"), "product_id"])
     op.create_index("ix_products_price", "products", ["price_cents", "product_id"])
     op.create_index("ix_products_price_desc", "products", [sa.text("price_cents DESC"), "product_id"])
+    op.create_index("ix_products_category", "products", [sa.text("lower(category)")])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_products_category", table_name="products")
     op.drop_index("ix_products_price_desc", table_name="products")
     op.drop_index("ix_products_price", table_name="products")
     op.drop_index("ix_products_popularity", table_name="products")
