@@ -38,6 +38,7 @@ from serving.web.order_entry_base import (
     Staff,
     StoreParam,
     Where,
+    all_stores,
     cart_of,
     channel,
     customer,
@@ -231,6 +232,7 @@ def order_page(
         title=f"Order {order.order_id}",
         **frame(at, who, "order", cart),
         order=order,
+        store_name=next((x.name for x in all_stores(engine) if x.store_id == order.store_id), order.store_id),
         names=product_names(engine, [line.product_id for line in order.lines]),
         subtotal=subtotal,
         placed=request.query_params.get("placed"),  # "new" or "again" (a repeated submit found the same order)

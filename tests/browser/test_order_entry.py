@@ -354,6 +354,13 @@ def test_a_store_key_serves_only_its_own_store(
     fields = form_fields(page, "form.add") | {"store": other}
     refused = page.request.post("/ui/order-entry/customers/C00002/cart/add", form=fields, max_redirects=0)
     assert refused.status == 403
+    elsewhere = http.get("/v1/orders", params={"store_id": "S00", "limit": 1}).json()["items"]
+    assert elsewhere, "the flows above place orders at the online shop"
+    answer = page.goto(f"/ui/order-entry/orders/{elsewhere[0]['order_id']}")
+    assert answer is not None and answer.status == 403
+    page.goto("/ui/order-entry")
+    stores = [t.split(" · ")[2] for t in page.locator("[data-recent] li .meta").all_inner_texts()]
+    assert all(s == mine for s in stores)
 
 
 def test_a_planner_may_not_open_order_entry(sign_in: Callable[..., Page]) -> None:
@@ -363,3 +370,83 @@ def test_a_planner_may_not_open_order_entry(sign_in: Callable[..., Page]) -> Non
         assert answer is not None and answer.status == 403, path
         assert "may not open this page" in page.inner_text("main")
     assert "Order entry" not in page.locator("nav[aria-label=Pages]").inner_text()
+
+
+def test_compare_and_upgrade_options_are_the_apis(
+    sign_in: Callable[..., Page], http: httpx.Client, look: Callable[[Page, str], None]
+) -> None:
+    cid = new_customer(http)
+    basics = http.get("/v1/products", params={"tier": "good", "in_stock": "S00", "limit": 30}).json()["items"]
+    base, better = next(
+        (p, up)
+        for p in basics
+        if (up := http.get(f"/v1/products/{p['product_id']}/upgrades", params={"store_id": "S00", "limit": 5}).json())[
+            "items"
+        ]
+    )
+    page = sign_in("sales_rep", PHONE)
+    page.goto(f"/ui/order-entry/customers/{cid}/products/{base['product_id']}")
+    shown = page.locator("[data-upgrades] > li").evaluate_all("rs => rs.map(r => r.dataset.product)")
+    assert shown == [u["product_id"] for u in better["items"]]
+    first = better["items"][0]
+    card = page.locator(f"[data-upgrades] > li[data-product='{first['product_id']}']")
+    assert f"£{first['extra_cost']:.2f} more" in card.inner_text()
+    assert card.locator(".adds li").count() == len(first["adds"])
+    card.get_by_role("button", name=re.compile("^Add")).click()
+    page.wait_for_load_state()
+    cart = http.get(f"/v1/customers/{cid}/cart").json()
+    assert [line["product_id"] for line in cart["lines"]] == [first["product_id"]]
+
+    # tick two search results and compare them; one alone is refused naming the field
+    page.goto(f"/ui/order-entry/customers/{cid}?category={base['category']}")
+    ids = page.locator("[data-results] li").evaluate_all("rs => rs.slice(0, 2).map(r => r.dataset.product)")
+    for product_id in ids:
+        page.locator(f"[data-results] li[data-product='{product_id}'] input[name=ids]").check()
+    page.get_by_role("button", name=re.compile("^Compare the ticked")).click()
+    page.wait_for_load_state()
+    api = http.get("/v1/products/compare", params={"ids": ",".join(ids), "store_id": "S00"}).json()
+    assert page.locator("[data-compared] li").evaluate_all("rs => rs.map(r => r.dataset.product)") == ids
+    rows = page.locator("table.compare tbody tr")
+    assert rows.count() == max(1, len(api["specifications"]))
+    assert page.locator("tr[data-differs]").count() == sum(r["differs"] for r in api["specifications"])
+    phone_look(look, page, "order-entry-compare")
+    answer = page.goto(f"/ui/order-entry/customers/{cid}/compare?ids={ids[0]}")
+    assert answer is not None and answer.status == 422
+    assert "ids: tick 2 to 5" in page.locator("[role=alert]").inner_text()
+
+
+def test_a_changed_price_is_shown_and_confirmed_before_it_is_charged(
+    sign_in: Callable[..., Page], http: httpx.Client, built: Any
+) -> None:
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from retail import db
+    from serving.commerce.tables import Product
+
+    cid = new_customer(http)
+    product_id = in_stock_online(http, 3)[2]
+    seen = fill_cart(http, cid, {product_id: 1})["lines"][0]["unit_price"]
+    engine = db.engine(built.ws, built.settings)
+    cents = round(seen * 100)
+    try:
+        with Session(engine) as s, s.begin():
+            s.execute(update(Product).where(Product.product_id == product_id).values(price_cents=cents + 125))
+        page = sign_in("sales_rep", PHONE)
+        page.goto(f"/ui/order-entry/customers/{cid}/cart")
+        assert float(page.locator("[data-price-now]").get_attribute("data-price-now") or "nan") == (cents + 125) / 100
+        assert page.locator("[data-changes] li[data-change=price]").count() == 1
+        page.locator(".oe-steps").get_by_role("link", name="Checkout").click()
+        page.wait_for_load_state()
+        with page.expect_response(lambda r: r.request.method == "POST") as answer:
+            page.get_by_role("button", name="Place the order").click()
+        assert answer.value.status == 409
+        assert f"£{seen:.2f} → £{(cents + 125) / 100:.2f}" in page.locator("[data-price-changes]").inner_text()
+        assert http.get("/v1/orders", params={"customer_id": cid}).json()["items"] == []
+        page.get_by_role("button", name="Place the order").click()  # the customer agrees: the new price
+        page.wait_for_load_state()
+        order = http.get(f"/v1/orders/{page.locator('[data-order-id]').inner_text()}").json()
+        assert order["lines"][0]["unit_price"] == (cents + 125) / 100
+    finally:
+        with Session(engine) as s, s.begin():
+            s.execute(update(Product).where(Product.product_id == product_id).values(price_cents=cents))
