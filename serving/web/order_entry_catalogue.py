@@ -4,7 +4,7 @@ Every figure comes from the functions the API calls: the search is `serving.comm
 /v1/products`), the product page `serving.endpoints.products.product` and `upgrade_options` (as `GET
 /v1/products/{id}` and `/upgrades`), the comparison `comparison` (as `GET /v1/products/compare`); the stock
 at this store beside each result is `carts.available_at`, what a cart shows. "Nearby" stores are the stores of
-this store's region; they are listed first after this store, then the others.
+this store's region; they are listed first after this store, then the other shops, then the online shop.
 """
 
 from __future__ import annotations
@@ -107,15 +107,17 @@ def stock_here(engine: Engine, store_id: str, ids: list[str]) -> dict[str, int]:
 
 
 def by_distance(stock: list[StoreStock], at: Where, stores: list[StoreView]) -> list[dict[str, Any]]:
-    """The stores that keep a product: this store first, then its region's ("nearby"), then the others."""
+    """The stores that keep a product: this store first, then its region's ("nearby"), then the other shops, then
+    the online shop; those with stock first within each."""
     region = {s.store_id: s.region for s in stores}
     mine = at.store.region
 
-    def rank(x: StoreStock) -> tuple[int, int, str]:
+    def rank(x: StoreStock) -> tuple[int, bool, str]:
         if x.store_id == at.store_id:
-            return (0, 0, x.name)
-        near = mine is not None and region.get(x.store_id) == mine
-        return (1 if near else 2, x.available <= 0, x.name)
+            return (0, False, x.name)
+        if mine is not None and region.get(x.store_id) == mine:
+            return (1, x.available <= 0, x.name)
+        return (2 if x.kind == "store" else 3, x.available <= 0, x.name)  # other shops, then the online shop
 
     return [
         {

@@ -450,3 +450,36 @@ def test_a_changed_price_is_shown_and_confirmed_before_it_is_charged(
     finally:
         with Session(engine) as s, s.begin():
             s.execute(update(Product).where(Product.product_id == product_id).values(price_cents=cents))
+
+
+def test_a_form_returns_only_to_an_order_entry_page() -> None:
+    """`back` is where a form sends the browser after it: never another site, whatever the form says."""
+    from serving.web.order_entry_base import back_to
+
+    home = "/ui/order-entry/customers/C1/cart?store=S00"
+    assert back_to("/ui/order-entry/customers/C1?q=kettle&added=P1", home, added="P2") == (
+        "/ui/order-entry/customers/C1?q=kettle&added=P2"
+    )
+    for elsewhere in ("https://evil.example/ui/order-entry", "//evil.example/ui/order-entry", "/ui/sales", None, ""):
+        assert back_to(elsewhere, home, done="set") == home + "&done=set", elsewhere
+    assert back_to("/ui/order-entry//evil.example", home) == home
+    assert back_to("/ui/order-entry\\\\evil.example", home) == home
+
+
+def test_nearby_stores_are_those_of_the_region_after_this_one() -> None:
+    from serving.commerce.product_payloads import StoreStock
+    from serving.web.order_entry_base import StoreView, Where
+    from serving.web.order_entry_catalogue import by_distance
+
+    stores = [
+        StoreView("S00", "Online", "online", None),
+        StoreView("S01", "North A", "store", "North"),
+        StoreView("S02", "North B", "store", "North"),
+        StoreView("S03", "South", "store", "South"),
+    ]
+    at = Where(stores[1], False, stores)
+    units = dict(zip(("S00", "S01", "S02", "S03"), (5, 0, 2, 9), strict=True))
+    stock = [StoreStock(store_id=s.store_id, name=s.name, kind=s.kind, available=units[s.store_id]) for s in stores]
+    ranked = by_distance(stock, at, stores)
+    assert [r["store_id"] for r in ranked] == ["S01", "S02", "S03", "S00"]
+    assert [r["where"] for r in ranked] == ["this store", "nearby", "", ""]
