@@ -104,11 +104,12 @@ class _Average(_Key):
         return cast(Product.rating_sum, BigInteger) * count == cast(Product.rating_count, BigInteger) * total
 
 
-def _keys(sort: str, score: Any) -> list[_Key]:
+def _keys(sort: str, score: Any | None) -> list[_Key]:
+    """The order of `sort`; relevance without a score (a broad query) is units sold."""
     rated = case((Product.rating_count > 0, 1), else_=0)
     average = cast(Product.rating_sum, BigInteger) * 1.0 / func.nullif(Product.rating_count, 0)
     keys = {
-        "relevance": [_Key(score, True), _Key(Product.sold_units, True)],
+        "relevance": ([] if score is None else [_Key(score, True)]) + [_Key(Product.sold_units, True)],
         "price": [_Key(Product.price_cents, False)],
         "-price": [_Key(Product.price_cents, True)],
         "popularity": [_Key(Product.sold_units, True)],
@@ -282,15 +283,17 @@ def _page(
 ) -> list[Any]:
     """`limit + 1` rows (one more says whether there is a next page) after the cursor's row."""
     dialect = engine.dialect.name
-    score: Any = literal_column("0")
+    score: Any = None
     params: dict[str, Any] = {}
     query = select(*COLUMNS)
-    if terms:
-        matches, params = catalog_text.scores(dialect, terms, scored=scored)
+    if terms and scored:
+        matches, params = catalog_text.scores(dialect, terms)
         rid = literal_column("products.rowid") if dialect == "sqlite" else Product.product_id
         score = matches.c.score
         query = query.join(matches, matches.c.rid == rid)
-    query = query.add_columns(score.label("score"))
+    elif terms:  # a plain condition: the planner may walk a sort's index and stop at the page's end
+        query = query.where(catalog_text.matching(dialect, terms))
+    query = query.add_columns((literal_column("0") if score is None else score).label("score"))
     if where.stores is not None:
         available = (
             select(func.coalesce(func.sum(Inventory.on_hand - Inventory.reserved), 0))
@@ -307,8 +310,8 @@ def _page(
     if where.max_price is not None:
         query = query.where(Product.price_cents <= round(where.max_price * 100))
     keys = _keys(sort, score)
-    if after is not None:
-        query = query.where(_after(keys, after))
+    if after is not None:  # a relevance cursor holds a score even where there is none (always 0)
+        query = query.where(_after(keys, after[1:] if sort == "relevance" and score is None else after))
     query = query.order_by(*(k.expr.desc() if k.desc else k.expr.asc() for k in keys)).limit(limit + 1)
     return list(s.execute(query, params).all())
 

@@ -74,6 +74,15 @@ def scores(dialect: str, terms: list[str], last_prefix: bool = True, scored: boo
     return sql_text(statement).columns(column("rid", rid_type), column("score", Integer)).subquery("m"), params
 
 
+def matching(dialect: str, terms: list[str]) -> Any:
+    """A condition on `products` (its bound parameters inside): the product matches every word."""
+    if dialect == "sqlite":
+        clause = "products.rowid IN (SELECT rowid FROM products_fts WHERE products_fts MATCH :match)"
+        return sql_text(clause).bindparams(match=_fts_match(terms, True))
+    clause = "products.search_vector @@ to_tsquery('english', :tsq)"
+    return sql_text(clause).bindparams(tsq=_tsquery(terms, True))
+
+
 def matches_any(s: Session, dialect: str, terms: list[str], last_prefix: bool = True) -> bool:
     """Whether any product matches every word (filters aside)."""
     matches, params = scores(dialect, terms, last_prefix, scored=False)
@@ -138,11 +147,17 @@ VOCABULARY = {  # the catalogue's words starting with a letter: (word, products 
 
 def _nearest(s: Session, dialect: str, word: str) -> str | None:
     """The catalogue word with the fewest edits from `word` and the same first letter (on SQLite the index's
-    stems), in more products first among equals; None if none is near enough."""
+    stems), in more products first among equals; None if none is near enough. Words sharing the first two letters
+    are tried first (most typos spare them: a tenth of the words to count edits on)."""
     if len(word) < 3:
         return None
     allowed = 1.0 if len(word) <= 5 else 2.0
-    rows = s.execute(sql_text(VOCABULARY[dialect]), {"lo": word[0], "hi": chr(ord(word[0]) + 1)})
+    return _closest(s, dialect, word, word[:2], 1.0) or _closest(s, dialect, word, word[0], allowed)
+
+
+def _closest(s: Session, dialect: str, word: str, start: str, allowed: float) -> str | None:
+    after = start[:-1] + chr(ord(start[-1]) + 1)
+    rows = s.execute(sql_text(VOCABULARY[dialect]), {"lo": start, "hi": after})
     best: tuple[float, int, str] | None = None
     for term, doc in rows:
         if len(term) < 3 or abs(len(term) - len(word)) > 4 or not _alike(word, term):
