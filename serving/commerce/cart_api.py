@@ -76,11 +76,12 @@ def _changes() -> dict[int | str, dict[str, Any]]:
     }
 
 
-def if_match(request: Request) -> int | None:
-    """The version `If-Match` names (None when absent); a malformed one is a 422 naming the header."""
+def if_match(request: Request) -> int:
+    """The version `If-Match` names; missing is a 428 and malformed a 422 naming the header, both before the cart
+    is read (so a missing header answers the same whatever the cart)."""
     raw = request.headers.get("if-match")
     if raw is None:
-        return None
+        raise HTTPException(428, S428)
     if not _VERSION.fullmatch(raw.strip()):
         problem = {
             "type": "string_pattern_mismatch",
@@ -92,7 +93,7 @@ def if_match(request: Request) -> int | None:
     return int(raw.strip().removeprefix("W/").strip('"'))
 
 
-Version = Annotated[int | None, Depends(if_match)]
+Version = Annotated[int, Depends(if_match)]
 
 
 def access(caller: Caller) -> carts.Access:
