@@ -354,13 +354,37 @@ def test_a_store_key_serves_only_its_own_store(
     fields = form_fields(page, "form.add") | {"store": other}
     refused = page.request.post("/ui/order-entry/customers/C00002/cart/add", form=fields, max_redirects=0)
     assert refused.status == 403
-    elsewhere = http.get("/v1/orders", params={"store_id": "S00", "limit": 1}).json()["items"]
-    assert elsewhere, "the flows above place orders at the online shop"
-    answer = page.goto(f"/ui/order-entry/orders/{elsewhere[0]['order_id']}")
+    (product,) = in_stock_online(http, 1)
+    body = {
+        "customer_id": new_customer(http),
+        "channel": "web",
+        "fulfilment": "ship",
+        "store_id": online_store(http, product),
+        "lines": [{"product_id": product, "quantity": 1}],
+    }
+    online = http.post("/v1/orders", json=body, headers={"Idempotency-Key": f"oe-online-{uuid.uuid4()}"})
+    assert online.status_code == 201, online.text
+    answer = page.goto(f"/ui/order-entry/orders/{online.json()['order_id']}")
     assert answer is not None and answer.status == 403
+
+    # an associate's order: in stock here, picked up here
+    cid = new_customer(http)
+    page.goto(f"/ui/order-entry/customers/{cid}?here=true")
+    page.locator("[data-results] li").first.get_by_role("button", name=re.compile("^Add")).click()
+    page.wait_for_load_state()
+    page.locator(".oe-steps").get_by_role("link", name="Checkout").click()
+    page.wait_for_load_state()
+    assert page.locator("[data-points]").count() == 0  # a store key may not read the balance
+    page.get_by_label(re.compile("Pick up at")).check()
+    page.get_by_role("button", name="Place the order").click()
+    page.wait_for_load_state()
+    order = http.get(f"/v1/orders/{page.locator('[data-order-id]').inner_text()}").json()
+    assert (order["store_id"], order["fulfilment"], order["channel"]) == (mine, "pickup", "store")
     page.goto("/ui/order-entry")
+    listed = page.locator("[data-recent] li").evaluate_all("rs => rs.map(r => r.dataset.order)")
+    assert order["order_id"] in listed
     stores = [t.split(" · ")[2] for t in page.locator("[data-recent] li .meta").all_inner_texts()]
-    assert all(s == mine for s in stores)
+    assert set(stores) == {mine}
 
 
 def test_a_planner_may_not_open_order_entry(sign_in: Callable[..., Page]) -> None:
