@@ -10,8 +10,8 @@ Typos, when no product matches every word: each word that matches nothing on its
 of the catalogue, and the search runs again with the respelt words as prefixes. Nearest: the fewest edits (at most
 one for words of up to five letters, two beyond; a swap of neighbours is one) among the catalogue's words with the
 same first letter: SQLite's FTS5 vocabulary (`products_fts_vocab`, stems: an indexed stem counts as near the word it
-came from), PostgreSQL's `product_words`. PostgreSQL with `pg_trgm` then tries trigram similarity (a wrong first
-letter, a word too far in edits).
+came from), PostgreSQL's `product_words`. PostgreSQL with `pg_trgm` draws the candidates by trigram similarity
+instead (any first letter), and takes the most similar when none is near enough in edits.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from serving.commerce.tables import Product
 log = logging.getLogger(__name__)
 
 MAX_WORDS = 12
+SIMILAR = 0.4  # trigram similarity a respelling too far in edits needs ("jettle" -> "kettle" 0.4; pg_trgm's 0.3 also
+# turned "zebra" into a made-up word sharing three trigrams with it)
 BROAD = 1_000  # a query matching more products is ordered by units sold among them: scoring them all costs too much
 _WORD = re.compile(r"[^\W_]+")
 _trigram_ready: dict[str, bool] = {}
@@ -105,9 +107,8 @@ def fuzzy_terms(s: Session, engine: Engine, terms: list[str]) -> list[str] | Non
         if matches_any(s, dialect, [word], last_prefix=i == len(terms) - 1):
             out.append(word)
             continue
-        near = _nearest(s, dialect, word)
-        if near is None and dialect == "postgresql" and len(word) >= 3 and trigram_available(engine):
-            near = _similar(s, word)
+        trigrams = dialect == "postgresql" and len(word) >= 3 and trigram_available(engine)
+        near = _similar(s, word) if trigrams else _nearest(s, dialect, word)
         if near is None:
             return None
         out.append(near + "*")
@@ -127,16 +128,23 @@ def trigram_available(engine: Engine) -> bool:
 
 
 def _similar(s: Session, word: str) -> str | None:
-    """PostgreSQL: the catalogue word most similar to `word` by trigrams (pg_trgm's `%`: similarity at least its
-    `pg_trgm.similarity_threshold`, 0.3), more similar first, then shorter; None if none is."""
-    found = s.execute(
+    """PostgreSQL with pg_trgm: among the catalogue words sharing trigrams with `word` (similarity at least 0.15, the
+    40 most similar), the one with the fewest edits if near enough (as `_nearest` counts them), else the most
+    similar if its similarity reaches `SIMILAR` (a wrong first letter); None otherwise."""
+    s.execute(sql_text("SELECT set_config('pg_trgm.similarity_threshold', '0.15', true)"))
+    rows = s.execute(
         sql_text(
-            "SELECT word FROM product_words WHERE word % :w "
-            "ORDER BY similarity(word, :w) DESC, length(word), word LIMIT 1"
+            "SELECT word, similarity(word, :w) AS near FROM product_words WHERE word % :w "
+            "ORDER BY near DESC, length(word), word LIMIT 40"
         ),
         {"w": word},
-    ).first()
-    return None if found is None else str(found[0])
+    ).all()
+    allowed = 1.0 if len(word) <= 5 else 2.0
+    edits = [(distance(word, w, allowed), -near, w) for w, near in rows]
+    best = min(edits, default=None)
+    if best is not None and best[0] <= allowed:
+        return str(best[2])
+    return str(rows[0][0]) if rows and rows[0][1] >= SIMILAR else None
 
 
 VOCABULARY = {  # the catalogue's words starting with a letter: (word, products holding it)
