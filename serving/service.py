@@ -31,8 +31,8 @@ from serving.commerce.order_list_api import router as order_list_router
 from serving.commerce.stock import Stock
 from serving.endpoints.cart_recs import router as cart_recs_router
 from serving.endpoints.models import router as models_router
-from serving.endpoints.profile import router as profile_router
 from serving.endpoints.products import router as products_router
+from serving.endpoints.profile import router as profile_router
 from serving.route_metrics import label_by_route
 from serving.runtime import Runtime
 from serving.web import app as web
