@@ -79,6 +79,14 @@ def connect(address: str) -> Engine:
         return _engines[address]
 
 
+def close(address: str) -> None:
+    """Close the pooled connections of `address`'s engine and forget it (the next `connect` makes a new one)."""
+    with _lock:
+        engine = _engines.pop(address, None)
+    if engine is not None:
+        engine.dispose()
+
+
 def upgrade(bind: Engine, revision: str = "head") -> None:
     """Apply every Alembic revision the database lacks, up to `revision` (the newest by default)."""
     from alembic import command

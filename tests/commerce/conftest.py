@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from retail import db
 from serving import guard
 from serving.commerce.app import create_app
 
@@ -36,11 +37,18 @@ def postgres_server() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty application database: a SQLite file, or a fresh database on the PostgreSQL server."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty application database: a SQLite file, or a fresh database on the PostgreSQL server.
+
+    Its engine's pooled connections are closed after the test: a server allows so many connections, and each
+    test's database would otherwise keep its own idle ones open for the rest of the session.
+    """
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'app.db'}"
-    return pg.fresh_database(request.getfixturevalue("postgres_server"))
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        url = pg.fresh_database(request.getfixturevalue("postgres_server"))
+    yield url
+    db.close(url)
 
 
 @pytest.fixture
