@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from serving.commerce import carts
@@ -24,6 +24,7 @@ from serving.commerce.api import Db, documented, domain_errors
 from serving.commerce.cart_api import Callers, CartIdPath, access
 from serving.commerce.cart_payloads import CartOut
 from serving.endpoints import recommender
+from serving.endpoints.sections import Unavailable, family, models_in
 from serving.payloads import Recommended
 from serving.runtime import Runtime
 from training.recommend.adapter import KEY
@@ -52,26 +53,11 @@ class CartRecommendations(BaseModel):
     notes: list[str] = Field(description="Why items are missing or fewer: no model, a store without stock data, ...")
 
 
-class _Unavailable(Exception):
-    """No recommendation can be made; `public`: the message is ours (else only operators read it)."""
-
-    def __init__(self, message: str, public: bool = True) -> None:
-        super().__init__(message)
-        self.public = public
-
-
 def _models(rt: Runtime | None) -> Runtime:
-    if rt is None:
-        raise _Unavailable("no models in this process (the order API runs without the model service)")
-    if not rt.ready.is_set():
-        if rt.load_error:
-            raise _Unavailable(rt.load_error, public=False)
-        raise _Unavailable("models and features are still loading")
-    try:
-        rt.adapter(KEY)
-    except HTTPException as exc:  # the runtime's 503: no recommender version, or why it did not load
-        raise _Unavailable(str(exc.detail), public=False) from None
-    return rt
+    """The runtime when a recommender is loaded, else `Unavailable` saying why."""
+    models = models_in(rt)
+    family(models.adapter, KEY)  # the runtime's 503: no recommender version, or why it did not load
+    return models
 
 
 def _upgrades(reason: str, names: dict[str, str]) -> str | None:
@@ -133,7 +119,7 @@ def recommend(rt: Runtime | None, cart: CartOut, k: int, detailed: bool = True) 
     else:
         try:
             return _rank(_models(rt), cart, k, notes)
-        except _Unavailable as exc:
+        except Unavailable as exc:
             if not (exc.public or detailed):
                 log.warning("cart recommendations unavailable: %s", exc)
             notes.append(str(exc) if exc.public or detailed else UNAVAILABLE)

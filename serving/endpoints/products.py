@@ -27,7 +27,7 @@ from serving.commerce.payloads import ID_PATTERN
 from serving.commerce.product_payloads import CompareOut, ProductOut, Sentiment, Suggestion, UpgradesOut
 from serving.deps import database
 from serving.endpoints import recommender
-from serving.endpoints.profile import Notes, Unavailable
+from serving.endpoints.sections import Notes, Unavailable, models_in, request_runtime
 from serving.payloads import Recommended
 from serving.runtime import Runtime
 from training.recommend.adapter import Mode, UnknownProducts
@@ -60,21 +60,6 @@ Ranked = tuple[dict[Mode, list[Recommended]], str | None]  # per mode, and the r
 NOTHING: Ranked = ({}, None)
 
 
-def _runtime(request: Request) -> Runtime | None:
-    """The Bento's runtime (loaded models, feature store, stock), or None in an app composed without one."""
-    return getattr(request.app.state, "runtime", None)
-
-
-def _models(rt: Runtime | None) -> Runtime:
-    if rt is None:
-        raise Unavailable("no models in this process (the order API runs without the model service)")
-    if not rt.ready.is_set():
-        if rt.load_error:
-            raise Unavailable(rt.load_error, public=False)
-        raise Unavailable("models and features are still loading")
-    return rt
-
-
 def _asked(product_id: str, store_id: str | None, mode: Mode, k: int) -> recommender.RecommendRequest:
     return recommender.RecommendRequest(customer_id=None, cart=[product_id], store_id=store_id, mode=mode, k=k)
 
@@ -85,7 +70,7 @@ def ranked(rt: Runtime | None, product_id: str, store_id: str | None, modes: dic
     A store the stock does not track falls back to stock online (with a note); a missing recommender or a product it
     does not know is `Unavailable`.
     """
-    models = _models(rt)
+    models = models_in(rt)
     asked = {mode: _asked(product_id, store_id, mode, k) for mode, k in modes.items()}
     first = next(iter(asked.values()))
     try:
@@ -111,7 +96,7 @@ def ranked(rt: Runtime | None, product_id: str, store_id: str | None, modes: dic
 
 def review_sentiment(rt: Runtime | None, ids: list[str]) -> dict[str, Sentiment]:
     """Per product with reviews in the window: the online store's `product_sentiment` features."""
-    models = _models(rt)
+    models = models_in(rt)
     values = models.store.get_online_features(
         features=[f"product_sentiment:{name}" for name in REVIEW_FEATURES],
         entity_rows=[{"product_id": p} for p in ids],
@@ -228,7 +213,7 @@ def compare_products(
     the values are not all the same), price and difference to the first product, rating, sentiment, stock online
     and at `store_id`. Roles: every role."""
     with domain_errors():
-        return comparison(engine, _runtime(request), products.parse_ids(ids), store_id, caller.role in OPERATORS)
+        return comparison(engine, request_runtime(request), products.parse_ids(ids), store_id, caller.role in OPERATORS)
 
 
 @router.get(
@@ -244,7 +229,7 @@ def product_page(
     online). Without the models the suggestions are empty and `notes` says why; only an unknown product (404) or
     store (422) fails. Roles: every role."""
     with domain_errors():
-        return product(engine, _runtime(request), product_id, store_id, caller.role in OPERATORS)
+        return product(engine, request_runtime(request), product_id, store_id, caller.role in OPERATORS)
 
 
 @router.get(
@@ -266,4 +251,4 @@ def product_upgrades(
     reasons), then price; without one the catalogue rule alone (`ranked_by: catalogue`, `note` says why).
     Roles: every role."""
     with domain_errors():
-        return upgrade_options(engine, _runtime(request), product_id, store_id, limit, caller.role in OPERATORS)
+        return upgrade_options(engine, request_runtime(request), product_id, store_id, limit, caller.role in OPERATORS)

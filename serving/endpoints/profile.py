@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, NamedTuple, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy import Engine
 
 from features.catalog import CUSTOMER_WINDOWS
@@ -54,6 +54,7 @@ from serving.endpoints.profile_payloads import (
     ProfileOut,
     Recommendations,
 )
+from serving.endpoints.sections import Notes, Unavailable, family, models_in, request_runtime
 from serving.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -86,11 +87,6 @@ SECTIONS: dict[str, Section] = {
     "feedback": Section("GET /v1/feedback", READ_FEEDBACK),
     "recommendations": Section("POST /recommend", recommender.ROLES),
 }
-NEUTRAL = {
-    "churn": "churn score unavailable",
-    "recommendations": "recommendations unavailable",
-    "discounts": "no discounts (churn score unavailable)",
-}
 CUSTOMER_VIEW = "customer_features"  # the online feature view of spend_<window>d
 
 
@@ -103,75 +99,6 @@ def refused(role: str) -> dict[str, str]:
     }
 
 
-class Unavailable(Exception):
-    """A section cannot be filled for an expected reason (no model, no features): its message is the note.
-
-    `public`: the message is ours and safe for any caller; otherwise it carries the runtime's own words (a model's
-    load error) and only operators read it.
-    """
-
-    def __init__(self, message: str, public: bool = True) -> None:
-        super().__init__(message)
-        self.public = public
-
-
-class Notes:
-    """Collects why sections are empty; `fill` runs one section and never lets it fail the profile.
-
-    With `detailed` (operator keys) a note says what went wrong; otherwise a failure or a runtime's problem is
-    a neutral "<section>: ... unavailable" and the details go to the log.
-    """
-
-    def __init__(self, detailed: bool = True) -> None:
-        self.lines: list[str] = []
-        self.detailed = detailed
-
-    def neutral(self, name: str) -> str:
-        return f"{name}: {NEUTRAL.get(name, f'{name} unavailable')}"
-
-    def fill(self, name: str, section: Callable[..., T], *args: Any, default: T) -> T:
-        try:
-            return section(*args)
-        except Unavailable as exc:
-            if exc.public or self.detailed:
-                self.lines.append(f"{name}: {exc}")
-            else:
-                log.warning("profile section %s unavailable: %s", name, exc)
-                self.lines.append(self.neutral(name))
-        except Exception as exc:
-            log.exception("profile section %s failed", name)
-            detail = f"{name}: failed ({type(exc).__name__}); see the service log"
-            self.lines.append(detail if self.detailed else self.neutral(name))
-        return default
-
-    def refuse(self, name: str, refused: Mapping[str, str]) -> bool:
-        """True (with the reason as a note) when the caller may not see section `name`."""
-        if name in refused:
-            self.lines.append(f"{name}: {refused[name]}")
-            return True
-        return False
-
-
-def _models(rt: Runtime | None) -> Runtime:
-    """The runtime when its models are in, or `Unavailable` saying why they are not."""
-    if rt is None:
-        raise Unavailable("no models in this process (the order API runs without the model service)")
-    if not rt.ready.is_set():
-        if rt.load_error:
-            raise Unavailable(rt.load_error, public=False)
-        raise Unavailable("models and features are still loading")
-    return rt
-
-
-def _family(call: Callable[..., T], *args: Any) -> T:
-    """A model endpoint's plain function; its 503 (a missing version, why the model could not load) is `Unavailable`
-    in the runtime's words."""
-    try:
-        return call(*args)
-    except HTTPException as exc:
-        raise Unavailable(str(exc.detail), public=False) from None
-
-
 def loyalty_summary(engine: Engine, customer_id: str) -> dict[str, Any]:
     """The loyalty summary as /loyalty answers it, with the newest ledger entries only (the whole ledger is its)."""
     found: dict[str, Any] = loyalty.summary(engine, customer_id).model_dump(mode="json")
@@ -182,7 +109,7 @@ def loyalty_summary(engine: Engine, customer_id: str) -> dict[str, Any]:
 
 def churn_section(rt: Runtime | None, engine: Engine, customer_id: str) -> ChurnOut:
     """The customer's churn score as `POST /churn` answers it."""
-    answer = _family(churn.score, _models(rt), engine, churn.ChurnRequest(customer_ids=[customer_id]))
+    answer = family(churn.score, models_in(rt), engine, churn.ChurnRequest(customer_ids=[customer_id]))
     if not answer.scores:
         raise Unavailable("the feature store has no features for this customer yet (`retail features build`)")
     found = answer.scores[0]
@@ -197,18 +124,18 @@ def churn_section(rt: Runtime | None, engine: Engine, customer_id: str) -> Churn
 def recommendations(rt: Runtime | None, customer_id: str, store_id: str | None, notes: Notes) -> Recommendations:
     """Top cross-sell, then up-sell items not already offered, in stock at `store_id` (online when None), as
     `POST /recommend` ranks them; the customer's features and the stock are read once for both."""
-    models = _models(rt)
+    models = models_in(rt)
     asked = {
         mode: recommender.RecommendRequest(customer_id=customer_id, store_id=store_id, mode=mode, k=OFFERS_PER_MODE)
         for mode in MODES
     }
     try:
-        found = _family(recommender.look_up, models, asked["cross_sell"])  # cross-sell: with the products bought
+        found = family(recommender.look_up, models, asked["cross_sell"])  # cross-sell: with the products bought
     except KeyError:  # a store the stock does not track: offer what is in stock online
         notes.lines.append(f"recommendations: store {store_id!r} has no stock data; in stock online instead")
         store_id = None
         asked = {mode: request.model_copy(update={"store_id": None}) for mode, request in asked.items()}
-        found = _family(recommender.look_up, models, asked["cross_sell"])
+        found = family(recommender.look_up, models, asked["cross_sell"])
     items: list[Offer] = []
     for mode, request in asked.items():
         answer = recommender.score(models, request, found)
@@ -266,7 +193,7 @@ def value_at_risk(rt: Runtime | None, customer_id: str, rules: CampaignPolicy, n
     window = rules.value_window_days
     used = min(CUSTOMER_WINDOWS, key=lambda w: (abs(w - window), -w))
     name = f"spend_{used}d"
-    store = _models(rt).store
+    store = models_in(rt).store
     found = store.get_online_features(features=[f"{CUSTOMER_VIEW}:{name}"], entity_rows=[{"customer_id": customer_id}])
     spend = found.to_dict().get(name, [None])[0]
     if spend is None or spend != spend:  # None or NaN: no features for this customer
@@ -386,11 +313,6 @@ def _doc() -> dict[int | str, dict[str, Any]]:
     return documented(404, 422, s404="The customer (or, as a filter, the product) named does not exist.")
 
 
-def _runtime(request: Request) -> Runtime | None:
-    """The Bento's runtime (loaded models, feature store, stock), or None in an app composed without one."""
-    return getattr(request.app.state, "runtime", None)
-
-
 @router.get("/customers/{customer_id}/profile", response_model=ProfileOut, responses=_doc())
 def customer_profile(
     customer_id: CustomerIdPath,
@@ -406,7 +328,7 @@ def customer_profile(
     note."""
     check_customer(caller, customer_id)
     with domain_errors():
-        return profile(engine, _runtime(request), customer_id, refused(caller.role), caller.role in OPERATORS)
+        return profile(engine, request_runtime(request), customer_id, refused(caller.role), caller.role in OPERATORS)
 
 
 @router.get("/customers/{customer_id}/offers", response_model=OffersOut, responses=_doc())
@@ -432,7 +354,7 @@ def customer_offers(
     with domain_errors():
         return offers(
             engine,
-            _runtime(request),
+            request_runtime(request),
             customer_id,
             refused(caller.role),
             caller.role in OPERATORS,
