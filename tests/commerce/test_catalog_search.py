@@ -17,7 +17,6 @@ from retail import db
 from retail.db import connect
 from serving import auth
 from serving.commerce import catalog, catalog_text, feedback, orders
-from serving.commerce.app import create_app
 from serving.commerce.catalog_api import CATALOGUE_ROLES
 from serving.commerce.errors import Invalid
 from serving.commerce.feedback import FeedbackIn
@@ -80,14 +79,6 @@ def shop(db_url: str) -> Iterator[Engine]:
     auth.forget()
     yield fill(connect(db_url))
     auth.forget()
-
-
-@pytest.fixture
-def client(shop: Engine) -> Iterator[TestClient]:
-    app = create_app()
-    app.state.db_engine = shop
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
 
 
 def ids(engine: Engine, q: str | None = None, **kwargs: Any) -> list[str]:
