@@ -16,7 +16,7 @@ Page = Any
 @pytest.fixture(scope="module")
 def customer(http: httpx.Client) -> dict[str, Any]:
     """A customer the churn model scores with drivers, who has just placed and paid an order online (so the page
-    has an order with a status history and points); their order id and product."""
+    has an order with a status history and points) and whose feedback was resolved; their order id."""
     for n in range(1, 60):
         cid = f"C{n:05d}"
         found = http.get(f"/v1/customers/{cid}/profile").json()
@@ -39,6 +39,11 @@ def customer(http: httpx.Client) -> dict[str, Any]:
     order_id = placed.json()["order_id"]
     paid = http.post(f"/v1/orders/{order_id}/status", json={"status": "paid"})
     assert paid.status_code == 200, paid.text
+    # feedback and a resolution note of one unbroken word each: long text must wrap, never widen the page
+    sent = http.post("/v1/feedback", json={"customer_id": cid, "rating": 2, "text": "unbroken" * 60})
+    assert sent.status_code in (200, 201), sent.text
+    resolved = http.post(f"/v1/feedback/{sent.json()['id']}/resolve", json={"note": "replacement" * 40})
+    assert resolved.status_code == 200, resolved.text
     return {"id": cid, "order_id": order_id}
 
 
