@@ -132,6 +132,11 @@ class TestChurnContract(FamilyContract):
         served = [(s["customer_id"], round(s["churn_probability"], 6), s["drivers"]) for s in body["scores"]]
         model, _ = _champion_model(built, self.name)
         feats = dataset.features_at(built.ws, pd.DataFrame({"customer_id": ids, "cutoff": as_of}))
+        # the service scores at the newest purchase it has seen (an order placed today by an earlier test moves it
+        # forward for every customer): the offline rows are scored at the same reference day
+        reference = pd.Timestamp(body["features_as_of"])
+        assert reference >= as_of
+        feats["as_of_day"] = (reference - dataset.EPOCH) / pd.Timedelta(days=1)
         columns = list(model.metadata.get_input_schema().input_names())
         out = model.predict(feats[columns].astype("float64"))
         offline = [
