@@ -241,7 +241,7 @@ def compare(
     at = where(engine, caller, store)
     who = customer(engine, customer_id)
     cart = cart_of(engine, caller, customer_id, at)
-    wanted = list(dict.fromkeys(i.strip() for i in ids if i.strip()))
+    wanted = list(dict.fromkeys(p.strip() for i in ids for p in i.split(",") if p.strip()))  # ticked, or "P1,P2"
     if not 2 <= len(wanted) <= products.MAX_COMPARE:
         return render(
             request,

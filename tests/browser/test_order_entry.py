@@ -437,6 +437,9 @@ def test_compare_and_upgrade_options_are_the_apis(
     answer = page.goto(f"/ui/order-entry/customers/{cid}/compare?ids={ids[0]}")
     assert answer is not None and answer.status == 422
     assert "ids: tick 2 to 5" in page.locator("[role=alert]").inner_text()
+    # a link may name them as the API does, comma-separated
+    page.goto(f"/ui/order-entry/customers/{cid}/compare?ids={','.join(ids)}")
+    assert page.locator("[data-compared] li").evaluate_all("rs => rs.map(r => r.dataset.product)") == ids
 
 
 def test_a_changed_price_is_shown_and_confirmed_before_it_is_charged(
