@@ -15,16 +15,21 @@ PRICES = {"P1": 1000, "P2": 250, "P3": 1999}  # cents
 STOCK = {("WEB", "P1"): 5, ("WEB", "P2"): 20, ("S1", "P1"): 2, ("S1", "P2"): 10, ("S2", "P3"): 1}
 
 
+def customers_and_stores(s: Session) -> None:
+    """Customers C1 and C2; stores WEB (online), S1 and S2: the shop every commerce test starts from."""
+    s.add_all([Customer(customer_id=c, created_at=T0) for c in ("C1", "C2")])
+    s.add_all(
+        [
+            Store(store_id="WEB", name="web shop", kind="online"),
+            Store(store_id="S1", name="high street", kind="store"),
+            Store(store_id="S2", name="mall", kind="store"),
+        ]
+    )
+
+
 def stock_shop(engine: Engine) -> Engine:
     with Session(engine) as s, s.begin():
-        s.add_all([Customer(customer_id=c, created_at=T0) for c in ("C1", "C2")])
-        s.add_all(
-            [
-                Store(store_id="WEB", name="web shop", kind="online"),
-                Store(store_id="S1", name="high street", kind="store"),
-                Store(store_id="S2", name="mall", kind="store"),
-            ]
-        )
+        customers_and_stores(s)
         s.add_all([Product(product_id=p, name=f"product {p}", price_cents=c) for p, c in PRICES.items()])
         s.flush()
         s.add_all(

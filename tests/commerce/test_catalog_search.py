@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from shopdata import key, order_in
+from shopdata import customers_and_stores, key, order_in
 from sqlalchemy import Engine, create_engine, delete, update
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from serving.commerce import catalog, catalog_text, feedback, orders
 from serving.commerce.catalog_api import CATALOGUE_ROLES
 from serving.commerce.errors import Invalid
 from serving.commerce.feedback import FeedbackIn
-from serving.commerce.tables import Customer, Inventory, Product, Store
+from serving.commerce.tables import Inventory, Product
 
 T0 = datetime(2026, 1, 1)
 # id: name, category, brand, tier, price cents, units sold, (rating count, rating sum), description
@@ -43,14 +43,7 @@ SORTS = ("relevance", "price", "-price", "popularity", "rating")
 
 def fill(engine: Engine) -> Engine:
     with Session(engine) as s, s.begin():
-        s.add_all([Customer(customer_id=c, created_at=T0) for c in ("C1", "C2")])
-        s.add_all(
-            [
-                Store(store_id="WEB", name="web shop", kind="online"),
-                Store(store_id="S1", name="high street", kind="store"),
-                Store(store_id="S2", name="mall", kind="store"),
-            ]
-        )
+        customers_and_stores(s)
         for pid, (name, category, brand, tier, cents, sold, (count, total), text) in CATALOGUE.items():
             s.add(
                 Product(
