@@ -9,7 +9,7 @@ The same code fits a workspace's series and any `(unique_id, ds, y)` table a dat
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -175,6 +175,7 @@ class Forecaster:
     spec: Spec
     model: MLForecast
     intervals: Intervals
+    backtest: pd.DataFrame | None = field(default=None, repr=False)  # the fit's `cross_validation` rows (choice.py)
 
     def forecast(self, history: pd.DataFrame, horizon: int | None = None, price_ratio: float = 1.0) -> pd.DataFrame:
         """`unique_id, ds, p10, p50, p90` for the periods after each series' last row in `history`.
@@ -223,7 +224,7 @@ def fit(frame: pd.DataFrame, spec: Spec, seed: int = 0) -> Forecaster:
     )
     log.info("fitting LightGBM on %d series, %d rows", len(lengths), len(data))
     model = make(spec, len(data), seed).fit(data, static_features=STATIC)
-    return Forecaster(spec, model, Intervals(_backtest_rows(data, backtest, _scale_periods(spec)), seed))
+    return Forecaster(spec, model, Intervals(_backtest_rows(data, backtest, _scale_periods(spec)), seed), backtest)
 
 
 def _scale_periods(spec: Spec) -> int:
