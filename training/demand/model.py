@@ -28,6 +28,7 @@ from mlforecast.lag_transforms import (
 from mlforecast.target_transforms import GlobalSklearnTransformer
 from sklearn.preprocessing import FunctionTransformer
 
+from training.demand import covariates
 from training.demand.dataset import FREQS, Spec
 
 log = logging.getLogger(__name__)
@@ -106,14 +107,18 @@ def make(spec: Spec, rows: int, seed: int = 0) -> MLForecast:
     return MLForecast(models={"lgbm": model}, freq=FREQS[spec.freq], target_transforms=[root], **_features(spec))
 
 
-def prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns the model reads, with defaults for what a plain `(unique_id, ds, y)` table lacks."""
+def prepare(frame: pd.DataFrame, usual: dict[str, float] | None = None) -> pd.DataFrame:
+    """The columns the model reads, with defaults for what a plain `(unique_id, ds, y)` table lacks.
+
+    Covariates are `usual`'s keys (a fitted model's), else every numeric column the frame carries (`covariates`).
+    """
     out = frame[["unique_id", "ds", "y"]].copy()
     out["y"] = out["y"].astype("float64")
     for column in STATIC:
         out[column] = frame[column].astype(str) if column in frame else "unknown"
         out[column] = out[column].astype("category")
-    out["price_ratio"] = frame["price_ratio"].astype("float64") if "price_ratio" in frame else 1.0
+    usual = covariates.usual_values(frame, covariates.names(frame)) if usual is None else usual
+    out[list(usual)] = covariates.history(frame, usual)
     return out.sort_values(["unique_id", "ds"]).reset_index(drop=True)
 
 
@@ -176,15 +181,29 @@ class Forecaster:
     model: MLForecast
     intervals: Intervals
     backtest: pd.DataFrame | None = field(default=None, repr=False)  # the fit's `cross_validation` rows (choice.py)
+    covariates: dict[str, float] | None = None  # name -> usual value (None: fitted before they were named)
 
-    def forecast(self, history: pd.DataFrame, horizon: int | None = None, price_ratio: float = 1.0) -> pd.DataFrame:
+    @property
+    def usual(self) -> dict[str, float]:
+        """The covariates the model reads, each with its usual value."""
+        return covariates.LEGACY if self.covariates is None else self.covariates
+
+    def forecast(
+        self,
+        history: pd.DataFrame,
+        horizon: int | None = None,
+        price_ratio: float = 1.0,
+        future: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
         """`unique_id, ds, p10, p50, p90` for the periods after each series' last row in `history`.
 
-        `price_ratio` is the planned price against the usual one over the horizon (0.8: a 20% promotion).
+        `price_ratio` is the planned price against the usual one over the horizon (0.8: a 20% promotion);
+        `future` (`unique_id, ds, <covariates>`) the planned values period by period, the usual ones where absent.
         """
         h = horizon or self.spec.horizon
-        data = prepare(history)
-        raw = self.model.predict(h, new_df=data, X_df=_future(data, self.model, h, price_ratio))
+        data = prepare(history, self.usual)
+        x = _future(data, self.model, h, price_ratio, self.usual, future) if self.usual else None
+        raw = self.model.predict(h, new_df=data, X_df=x)
         out = pd.DataFrame({"unique_id": raw["unique_id"].astype(str), "ds": raw["ds"]})
         out["p50"] = raw["lgbm"].clip(lower=0.0).to_numpy()
         low, high = self.intervals.apply(_band_rows(out, data, _scale_periods(self.spec)))
@@ -199,18 +218,28 @@ def _scale(data: pd.DataFrame, periods: int) -> pd.Series:
     return recent.groupby("unique_id", observed=True)["y"].mean()
 
 
-def _future(data: pd.DataFrame, model: MLForecast, horizon: int, price_ratio: float) -> pd.DataFrame:
-    """Exogenous values for the forecast periods (by default the usual price: no promotion is assumed)."""
+def _future(
+    data: pd.DataFrame,
+    model: MLForecast,
+    horizon: int,
+    price_ratio: float,
+    usual: dict[str, float],
+    planned: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Covariates for the forecast periods: as `planned`, else usual (the usual price: no promotion is assumed)."""
     last = data.groupby("unique_id", observed=True)["ds"].max()
     offset = pd.tseries.frequencies.to_offset(model.freq)
     steps = [last + offset * (i + 1) for i in range(horizon)]
     frame = pd.concat([pd.DataFrame({"unique_id": last.index, "ds": s.to_numpy()}) for s in steps])
-    return frame.assign(price_ratio=price_ratio).sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    grid = frame.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    return covariates.future(grid, planned, usual, price_ratio)
 
 
 def fit(frame: pd.DataFrame, spec: Spec, seed: int = 0) -> Forecaster:
     """Backtest the last `interval_windows` horizons for the interval calibration, then fit on everything."""
     data = prepare(frame)
+    usual = covariates.usual_values(data, covariates.names(data))
+    log.info("covariates: %s", ", ".join(f"{k} (usual {v:g})" for k, v in usual.items()) or "none")
     lengths = data.groupby("unique_id", observed=True).size()
     windows, h = spec.interval_windows, spec.horizon
     if lengths.max() <= (windows + 1) * h:
@@ -224,7 +253,8 @@ def fit(frame: pd.DataFrame, spec: Spec, seed: int = 0) -> Forecaster:
     )
     log.info("fitting LightGBM on %d series, %d rows", len(lengths), len(data))
     model = make(spec, len(data), seed).fit(data, static_features=STATIC)
-    return Forecaster(spec, model, Intervals(_backtest_rows(data, backtest, _scale_periods(spec)), seed), backtest)
+    intervals = Intervals(_backtest_rows(data, backtest, _scale_periods(spec)), seed)
+    return Forecaster(spec, model, intervals, backtest, covariates=usual)
 
 
 def _scale_periods(spec: Spec) -> int:
