@@ -76,8 +76,9 @@ def stamp(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
 
 
-def train_and_report(name: str, workspace_dir: Path, as_of: datetime | None, horizon_days: int, options: Any) -> None:
-    """`retail train NAME`: the shared runner, then one line with the version, alias and headline figures."""
+def train_and_report(name: str, workspace_dir: Path, as_of: datetime | None, horizon_days: int, options: Any) -> Any:
+    """`retail train NAME`: the shared runner, then one line with the version, alias and headline figures; returns
+    the runner's `TrainResult` (a family's command may say more)."""
     from training import families, run
 
     ws, settings = workspace(workspace_dir)
@@ -88,6 +89,7 @@ def train_and_report(name: str, workspace_dir: Path, as_of: datetime | None, hor
     typer.echo(f"{name} version {result.version} (@{result.alias}) in {result.seconds:.0f}s: {figures}")
     if result.lost:
         typer.echo(f"not promoted without --force, it lost to a baseline: {'; '.join(result.lost)}")
+    return result
 
 
 def predict_to_file(

@@ -169,6 +169,12 @@ class Family(ABC, Generic[A]):
         """False: register the evaluation fit itself (a model too slow to fit twice); True: refit on everything."""
         return True
 
+    def refit(self, ctx: Context, data: Dataset, options: Options, evaluated: Any) -> Any:
+        """The model that is registered, on everything (`data`); `evaluated` is the evaluation fit, whose choices
+        (e.g. a per-mode fallback) a family may keep so that what is registered is what was evaluated. Default: `fit`.
+        """
+        return self.fit(ctx, data, options)
+
     def baseline_losses(self, metrics: dict[str, float]) -> list[str]:
         """Each guard the evaluation lost, in words (empty: the model beat or matched every baseline)."""
         lost = []

@@ -122,7 +122,7 @@ def train(
         if family.refits(options):
             progress(f"{family.name}: refit on labels ending by {ctx.as_of:%Y-%m-%d}")
             data = family.dataset(ctx, Split(train_end=ctx.as_of, horizon=horizon), options)
-            model = family.fit(ctx, data, options)
+            model = family.refit(ctx, data, options, model)
         else:
             progress(f"{family.name}: registering the evaluated fit itself (no refit)")
         packaged = family.package(ctx, model, data)
@@ -188,8 +188,28 @@ def load(ws: Workspace, settings: Settings, name: str, alias: str = tracking.CHA
     client = tracking.connect(ws, settings)
     version = tracking.alias_version(client, families.entry(name).name, alias)
     if version is None:
-        raise ValueError(f"no {name} version is @{alias}: run `retail train {name}` first")
+        raise ValueError(missing_alias(client, families.entry(name).name, alias))
     return mlflow.pyfunc.load_model(client.get_model_version_download_uri(name, version)), version
+
+
+def missing_alias(client: Any, name: str, alias: str) -> str:
+    """Why no version of `name` is @alias and what to do instead, one line per fact (for the CLI's error)."""
+    others = [(a, r) for r in tracking.list_versions(client, name) for a in r.aliases if a != alias]
+    if not others:
+        return f"no {name} version is @{alias}: run `retail train {name}` first"
+    lines = [f"no {name} version is @{alias}"]
+    for other, row in others:
+        lost = row.tags.get(tracking.BASELINE_TAG, "")
+        why = ": it lost to a baseline on its evaluation" if lost else ""
+        lines.append(f"version {row.version} is @{other}{why}")
+        lines += [f"  {loss}" for loss in lost.split("; ") if loss]
+    other, row = others[0]
+    ways = [f"use it with `--alias {other}`"]
+    if other == tracking.CHALLENGER and alias == tracking.CHAMPION:
+        force = " --force" if row.tags.get(tracking.BASELINE_TAG) else ""
+        ways.append(f"make it the champion with `retail models promote {name}{force}`")
+    lines.append(", ".join(ways) + f", or train again with `retail train {name}`")
+    return "\n".join(lines)
 
 
 def predict(

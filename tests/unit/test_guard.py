@@ -11,7 +11,16 @@ from planted import START, TINY
 
 from training.recommend.batch import recommend_batch
 from training.recommend.candidates import Popularity
-from training.recommend.guard import Case, ModePolicy, blend, decide
+from training.recommend.guard import (
+    Case,
+    ModePolicy,
+    blend,
+    decide,
+    describe,
+    policy_from_params,
+    policy_metrics,
+    policy_params,
+)
 from training.recommend.model import Recommender
 from training.recommend.products import build_product_table
 from training.recommend.rerank import RerankConfig, fit_reranker
@@ -92,22 +101,60 @@ def test_blend_spans_the_model_to_the_baseline() -> None:
     assert scores == sorted(scores, reverse=True)
 
 
-def test_decide_keeps_the_model_unless_a_baseline_is_ahead() -> None:
-    ids = [f"p{i}" for i in range(12)]
+def _cases(n: int, model: list[list[int]], **baselines: list[list[int]]) -> list[Case]:
+    """n customers, customer i wanting product i (products n... want nobody); a list of product indices each."""
+    ids = [f"p{i}" for i in range(n + 20)]
+    return [
+        Case(
+            f"c{i}",
+            [(item, 1.0 - rank / 100) for rank, item in enumerate(model[i])],
+            {name: np.array(b[i]) for name, b in baselines.items()},
+            {f"p{i}"},
+            ids,
+        )
+        for i in range(n)
+    ]
 
-    def cases(model: list[int], **baselines: list[int]) -> list[Case]:
-        """Twelve customers, customer i wanting product i; each list proposes one product per customer."""
-        return [
-            Case(f"c{i}", [(model[i], 1.0)], {n: np.array([b[i]]) for n, b in baselines.items()}, {f"p{i}"}, ids)
-            for i in range(12)
-        ]
 
-    hit, miss = list(range(12)), [(i + 1) % 12 for i in range(12)]
-    kept = decide(cases(hit, popularity=miss, als=miss))
-    assert (kept.kind, kept.weight, kept.inner_model, kept.inner_baseline) == ("model", 1.0, 1.0, 0.0)
-    assert (kept.customers, kept.sessions) == (12, 12)
-    assert decide(cases(hit, popularity=hit)).kind == "model"  # a tie goes to the model
-    taken = decide(cases(miss, popularity=miss, als=hit))
+def _finding(n: int, found: range, at: int = 0, other: bool = False) -> list[list[int]]:
+    """Ten products per customer, what they want at rank `at` for customers in `found`, else products nobody
+    wants (`other`: ten others than the first ten, so that a blend of two such lists is twenty long)."""
+    lists = [[n + 10 * other + j for j in range(10)] for _ in range(n)]
+    for i in found:
+        lists[i][at] = i
+    return lists
+
+
+def test_a_clear_win_keeps_the_model_and_reports_its_interval() -> None:
+    policy = decide(_cases(200, _finding(200, range(60)), popularity=_finding(200, range(50, 60))))
+    assert (policy.kind, policy.weight, policy.baseline) == ("model", 1.0, "popularity")
+    assert (policy.inner_model, policy.inner_baseline, policy.customers, policy.sessions) == (0.3, 0.05, 200, 200)
+    assert policy.gain == pytest.approx(0.25)
+    assert 0 < policy.gain_low < policy.gain < policy.gain_high < 0.5
+    assert "200 held-out customers" in describe("cross_sell", policy) and "90% interval" in describe("all", policy)
+    metrics = policy_metrics({"cross_sell": policy})
+    assert metrics["inner_cross_sell_gain_low"] == policy.gain_low and metrics["inner_cross_sell_customers"] == 200
+    assert policy_from_params({k: str(v) for k, v in policy_params({"all": policy}).items()}) == {"all": policy}
+
+
+def test_a_small_noisy_win_falls_back_to_the_baseline() -> None:
+    """The model finds 20 customers' products (low in its lists), popularity 18 others': ahead on the mean,
+    within the noise; no blend keeps both."""
+    policy = decide(_cases(200, _finding(200, range(20), 9), popularity=_finding(200, range(18, 36), other=True)))
+    assert policy.inner_model > policy.inner_baseline  # the rule before this one kept the model here
+    assert (policy.kind, policy.baseline, policy.weight, policy.inner_chosen) == ("fallback", "popularity", 0.0, 0.09)
+    assert policy.gain == pytest.approx(0.01) and policy.gain_low < 0 < policy.gain < policy.gain_high
+    again = decide(
+        _cases(200, _finding(200, range(20), 9), popularity=_finding(200, range(18, 36), other=True)), seed=1
+    )
+    assert again.kind == "fallback" and again.gain_low != policy.gain_low  # another seed: other resamples
+
+
+def test_a_tie_goes_to_the_baseline_and_a_clear_blend_replaces_it() -> None:
+    hit, miss = _finding(12, range(12)), _finding(12, range(0))
+    tie = decide(_cases(12, hit, popularity=hit))
+    assert (tie.kind, tie.gain, tie.gain_low, tie.gain_high) == ("fallback", 0.0, 0.0, 0.0)
+    taken = decide(_cases(12, miss, popularity=miss, als=hit))
     assert (taken.kind, taken.baseline, taken.weight, taken.inner_model, taken.inner_chosen) == (
         "fallback",
         "als",
@@ -116,10 +163,10 @@ def test_decide_keeps_the_model_unless_a_baseline_is_ahead() -> None:
         1.0,
     )  # a blend finds as much as the baseline, not more: the baseline answers
     some = hit[:4] + miss[4:]  # the model finds what 4 customers want, the baseline the other 8
-    blended = decide(cases(some, als=miss[:4] + hit[4:]))
-    assert (blended.kind, blended.weight, blended.inner_chosen) == ("blend", 0.75, 1.0)  # clearly above both
-    too_few = decide(cases(miss, als=hit)[:5])
-    assert too_few.kind == "model" and too_few.customers == 5
+    blended = decide(_cases(12, some, als=miss[:4] + hit[4:]))
+    assert (blended.kind, blended.weight, blended.inner_chosen) == ("blend", 0.5, 1.0)  # 0.75 misses its rank 0
+    too_few = decide(_cases(12, miss, als=hit)[:5])
+    assert too_few.kind == "model" and too_few.customers == 5 and np.isnan(too_few.gain_low)
 
 
 def test_a_baseline_ahead_on_the_inner_validation_takes_over_its_modes(losing: Recommender) -> None:

@@ -28,7 +28,24 @@ def train(
 ) -> None:
     """Evaluate on the H days before --as-of (default: end of data) against the baselines, refit, register."""
     options = RecommenderOptions(config=RerankConfig(seed=get_settings().seed))
-    train_and_report(NAME, workspace_dir, as_of, horizon_days, options)
+    result = train_and_report(NAME, workspace_dir, as_of, horizon_days, options)
+    for line in decisions(workspace_dir, result.run_id):
+        typer.echo(line)
+
+
+def decisions(workspace_dir: Path, run_id: str) -> list[str]:
+    """What serves each judged mode of the registered version, and the inner validation behind it (with its
+    interval), as the run logged it."""
+    from retail.cliopts import workspace
+    from training import tracking
+    from training.recommend.guard import describe, policy_from_params
+
+    ws, settings = workspace(workspace_dir)
+    params = tracking.connect(ws, settings).get_run(run_id).data.params
+    policy = policy_from_params(params, "refit_policy_")
+    if not policy:
+        return []
+    return ["per mode, for requests without a cart:"] + [f"  {describe(m, p)}" for m, p in policy.items()]
 
 
 @command

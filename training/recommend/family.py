@@ -8,7 +8,7 @@ T, so it knows the latest baskets and products.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -24,6 +24,7 @@ from training.recommend.baselines import baseline_sources
 from training.recommend.batch import recommend_customers
 from training.recommend.candidates import CandidateSource
 from training.recommend.evaluate import evaluate_recommender, truth_frame
+from training.recommend.guard import ModePolicy, policy_metrics
 from training.recommend.metrics import evaluate_fitted
 from training.recommend.model import MODES, Recommender
 from training.recommend.options import HORIZON_DAYS, K, RecommenderOptions, RerankConfig
@@ -44,11 +45,13 @@ def fit_recommender(
     config: RerankConfig,
     product_names: Sequence[str] = (),
     product_lookup: ProductLookup | None = None,
+    policy: Mapping[str, ModePolicy] | None = None,
 ) -> Recommender:
     """The whole two-stage model on the transactions before `split.train_end`, with the workspace's products.
 
     `product_names` / `product_lookup` add extra product columns read as of each cutoff (see `SideFeatures`); the
-    family passes none (`benchmarks/sentiment_recommender.py` measures product sentiment this way).
+    family passes none (`benchmarks/sentiment_recommender.py` measures product sentiment this way). `policy` (the
+    evaluation fit's per-mode decision) is kept instead of judging anew, so the refit serves what was evaluated.
     """
     as_of = split.train_end
     tx = tx[tx["ts"] < as_of]
@@ -64,7 +67,7 @@ def fit_recommender(
         product_names=tuple(product_names),
     )
     inner_cutoff = as_of - split.horizon
-    reranker = fit_reranker(tx, inner_cutoff, split.horizon.days, config, as_of, ctx.progress, side)
+    reranker = fit_reranker(tx, inner_cutoff, split.horizon.days, config, as_of, ctx.progress, side, policy)
     table = build_product_table(reranker.interactions.product_ids, tx, products, reviews)
     catalogue = products["product_id"].astype(str).tolist() if products is not None else []
     return Recommender.build(reranker, table, catalogue)
@@ -129,6 +132,13 @@ class RecommenderFamily(Family[RecommenderAdapter]):
         assert isinstance(options, RecommenderOptions)
         return fit_recommender(ctx, data.train, data.split, options.config)
 
+    def refit(self, ctx: Context, data: Dataset, options: Options, evaluated: Any) -> Recommender:
+        """The registered model on everything, serving each mode as the evaluated fit's inner validation decided
+        (model, blend or baseline): the evaluation's `model_*` figures are those of this combination."""
+        assert isinstance(options, RecommenderOptions) and isinstance(evaluated, Recommender)
+        ctx.progress("recommender: the refit keeps the evaluation fit's decision per mode")
+        return fit_recommender(ctx, data.train, data.split, options.config, policy=evaluated.policy)
+
     def baselines(self, ctx: Context, data: Dataset) -> dict[str, CandidateSource]:
         """The guard's own baselines (one list), unfitted: fitted on the model's interactions when evaluated."""
         return baseline_sources()
@@ -137,6 +147,7 @@ class RecommenderFamily(Family[RecommenderAdapter]):
         x = model.reranker.interactions
         truth = truth_frame(x, data.test)
         results = {f"model_{k}": v for k, v in evaluate_recommender(model, truth, K).items()}
+        results |= policy_metrics(model.policy)  # the inner validation behind what the model figures score
         for name, source in baselines.items():
             source.fit(x)
             for part in PARTS:

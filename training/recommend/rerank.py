@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -157,6 +157,7 @@ def fit_reranker(
     as_of: pd.Timestamp | None = None,
     progress: Callable[[str], None] = log.info,
     side: SideFeatures | None = None,
+    policy: Mapping[str, guard.ModePolicy] | None = None,
 ) -> Reranker:
     """Learn the rankers on (before inner cutoff -> next `horizon_days`), then refit the sources on all of it.
 
@@ -164,7 +165,8 @@ def fit_reranker(
     `as_of`; a later one is dropped when less than a week is left) add training groups. `as_of` is the end of the
     training data (default: the day after its last transaction); recency counts from it, nothing from it on is used.
     `side` adds product facts, category affinity and customer features, each tabulated as of its cutoff.
-    With `config.validation_share` > 0 the returned reranker carries a `policy` per mode (see `guard`).
+    With `config.validation_share` > 0 the returned reranker carries a `policy` per mode (see `guard`); a `policy`
+    passed in (the evaluation fit's, for the refit that is registered) is kept as it is, with no inner validation.
     """
     config = config or RerankConfig()
     started = time.perf_counter()
@@ -176,7 +178,8 @@ def fit_reranker(
     cutoffs += [c for c in later if c < as_of - pd.Timedelta(days=7)]
     keys = [(new_only, cart) for new_only in (False, True) for cart in (False, True)]
     frames: dict[tuple[bool, bool], list[Frame]] = {key: [] for key in keys}
-    held = guard.held_out(set(purchases(train_tx)["customer_id"]), config.validation_share, config.seed)
+    share = config.validation_share if policy is None else 0.0
+    held = guard.held_out(set(purchases(train_tx)["customer_id"]), share, config.seed)
     judged: dict[bool, list[_Judged]] = {False: [], True: []}  # per no-cart frame: its held-out customers
     names: list[str] = []
     for cutoff in cutoffs:
@@ -204,14 +207,14 @@ def fit_reranker(
             models[key] = models[(key[0], False)]
         else:
             models[key] = _fit_ranker(config, [(p, p.hits) for p in parts], names, key, progress)
-    policy: dict[str, guard.ModePolicy] = {}
+    decided: dict[str, guard.ModePolicy] = dict(policy or {})
     if held:
-        policy = _inner_validation(config, frames, judged, names, progress)
+        decided = _inner_validation(config, frames, judged, names, progress)
     final = build_context(train_tx, config.sources(), config.proposals, as_of, config.recent_days)
     final_side = side.at(final.interactions, train_tx, as_of) if side is not None else None
-    kept = baselines.fit_baselines(policy, final.interactions)
+    kept = baselines.fit_baselines(decided, final.interactions)
     seconds = time.perf_counter() - started
-    return Reranker(final, models, config, seconds, final_side, tuple(names), policy, kept)
+    return Reranker(final, models, config, seconds, final_side, tuple(names), decided, kept)
 
 
 @dataclass
@@ -251,7 +254,7 @@ def _inner_validation(
                 customer = window.customer_ids[owner]
                 truth, lists = window.truth[owner], window.baselines[owner]
                 cases[mode].append(guard.Case(customer, found, lists, truth, window.product_ids))
-    return guard.choose_policy(cases, progress)
+    return guard.choose_policy(cases, progress, config.seed)
 
 
 def _fit_ranker(
