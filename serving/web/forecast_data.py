@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from serving.endpoints.demand import AccuracyResponse, accuracy
 from serving.endpoints.errors import Rejected
 from serving.runtime import Runtime
-from training.demand import batch, dataset, storage
+from training.demand import batch, dataset, frequency, storage
 from training.demand.adapter import DemandAdapter
 from training.demand.tables import AuditEntry, ForecastRun
 
@@ -83,7 +83,7 @@ def _sales(adapter: DemandAdapter, level: str) -> pd.Series:
     """Units sold per (product_id, store_id, ds) in the recent past, sorted for fast look-ups."""
 
     def make() -> pd.Series:
-        days = HISTORY_PERIODS * (7 if adapter.freq == "W" else 1)
+        days = HISTORY_PERIODS * round(frequency.days(adapter.freq))
         sales = dataset.read_sales(adapter.ws, level)
         sales = sales[(sales["ds"] < adapter.as_of) & (sales["ds"] >= adapter.as_of - pd.Timedelta(days=days))]
         store = sales["store_id"].astype(str) if level == "product_store" else ""
@@ -101,7 +101,7 @@ def history(adapter: DemandAdapter, product_id: str, store_id: str) -> pd.DataFr
         series = units.loc[(product_id, store_id)]
     except KeyError:
         series = pd.Series(dtype="float64")
-    step = 7 if adapter.freq == "W" else 1
+    step = round(frequency.days(adapter.freq))  # (months: 30-day steps back from as_of)
     starts = [adapter.as_of - pd.Timedelta(days=step * k) for k in range(HISTORY_PERIODS, 0, -1)]
     frame = pd.DataFrame({"ds": pd.to_datetime(series.index), "units": series.to_numpy(dtype="float64")})
     offset = (adapter.as_of - frame["ds"]).dt.days

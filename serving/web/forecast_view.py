@@ -15,6 +15,7 @@ from serving.endpoints.demand import AccuracyResponse, ForecastRequest, Forecast
 from serving.endpoints.errors import Rejected
 from serving.runtime import Runtime
 from serving.web import charts, forecast_data
+from training.demand import frequency
 from training.demand.adapter import DemandAdapter
 
 
@@ -116,7 +117,7 @@ def _layout(freq: str) -> str:
 
 
 def _period(freq: str) -> str:
-    return "week" if freq == "W" else "day"
+    return frequency.name(freq)
 
 
 def tiles(answer: ForecastResponse, judged: AccuracyResponse | Rejected, category: str = "") -> list[dict[str, Any]]:
@@ -152,7 +153,7 @@ def tiles(answer: ForecastResponse, judged: AccuracyResponse | Rejected, categor
 
 def default_since(adapter: DemandAdapter) -> date:
     """Judge accuracy over as many days before the data's end as the forecast covers after it."""
-    days = adapter.horizon * (7 if adapter.freq == "W" else 1)
+    days = round(adapter.horizon * frequency.days(adapter.freq))
     return (adapter.as_of - pd.Timedelta(days=days)).date()
 
 

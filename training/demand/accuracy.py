@@ -18,7 +18,7 @@ import pandas as pd
 from retail.settings import Settings
 from retail.workspace import Workspace
 from training import tracking
-from training.demand import dataset, storage
+from training.demand import dataset, frequency, storage
 
 log = logging.getLogger(__name__)
 
@@ -80,18 +80,18 @@ def _actuals(ws: Workspace, stored: pd.DataFrame) -> pd.DataFrame:
         sales = dataset.read_sales(ws, str(level))
         sales = sales.assign(store_id=sales["store_id"] if level == "product_store" else "")
         daily = sales.groupby(["product_id", "store_id", "ds"], as_index=False)["units"].sum()
-        parts.append(_to_periods(daily, rows, 7 if freq == "W" else 1))
+        parts.append(_to_periods(daily, rows, frequency.step(str(freq))))
     return pd.concat(parts, ignore_index=True)
 
 
-def _to_periods(daily: pd.DataFrame, stored: pd.DataFrame, days: int) -> pd.DataFrame:
-    """Daily units summed into the stored periods of `days` days (a weekly row covers its day and six after)."""
+def _to_periods(daily: pd.DataFrame, stored: pd.DataFrame, span: pd.DateOffset) -> pd.DataFrame:
+    """Daily units summed into the stored periods, each `span` from its stamp (a weekly row: its day and six after)."""
     starts = stored[["product_id", "store_id", "ds"]].drop_duplicates().sort_values("ds")
     daily = daily.sort_values("ds")
     merged = pd.merge_asof(
         daily, starts.rename(columns={"ds": "period"}), left_on="ds", right_on="period", by=["product_id", "store_id"]
     )
-    merged = merged[merged["period"].notna() & (merged["ds"] < merged["period"] + pd.Timedelta(days=days))]
+    merged = merged[merged["period"].notna() & (merged["ds"] < merged["period"] + span)]
     out = merged.groupby(["product_id", "store_id", "period"], as_index=False)["units"].sum()
     return out.rename(columns={"period": "ds", "units": "y"})
 

@@ -1,10 +1,15 @@
-"""The demand yardsticks: statsforecast's seasonal naive, 28-period mean, AutoETS, ADIDA and Croston."""
+"""The demand yardsticks: statsforecast's seasonal naive, moving average, AutoETS, ADIDA and Croston.
+
+Season and window follow the frequency (`training.demand.frequency`): 7 and 28 days, 52 and 4 weeks, 12 and 3
+months; the moving average keeps its name `mean_28` whatever the frequency (metric names stay comparable).
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from training.demand.dataset import FREQS, SEASON, Series
+from training.demand import frequency
+from training.demand.dataset import Series
 
 BASELINES = ("seasonal_naive", "mean_28", "auto_ets", "adida", "croston")
 
@@ -15,10 +20,10 @@ def baseline_forecasts(history: pd.DataFrame, horizon: int, freq: str) -> pd.Dat
     from statsforecast import StatsForecast
     from statsforecast.models import ADIDA, AutoETS, CrostonOptimized, SeasonalNaive, WindowAverage
 
-    season = SEASON[freq]
+    season = frequency.season(freq)
     lengths = history.groupby("unique_id").size()
-    window = 28 if freq == "D" else 4
-    frame, freq_code = history[["unique_id", "ds", "y"]], FREQS[freq]
+    window = frequency.window(freq)
+    frame, freq_code = history[["unique_id", "ds", "y"]], frequency.offset(freq)
     simple = [
         SeasonalNaive(season_length=season if lengths.min() >= season else 1, alias="seasonal_naive"),
         WindowAverage(window_size=min(window, int(lengths.min())), alias="mean_28"),

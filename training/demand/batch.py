@@ -12,7 +12,7 @@ import pandas as pd
 from features.sales import DAY
 from retail import db
 from retail.workspace import Workspace
-from training.demand import dataset, storage
+from training.demand import dataset, frequency, storage
 from training.demand.pyfunc import INPUT, unwrap
 from training.family import Context
 
@@ -71,7 +71,7 @@ def forecast(ctx: Context, model: Any, version: str, options: dict[str, Any]) ->
     level = options.get("level") or inner.level
     if level == "product_store" and inner.level == "product":
         raise ValueError(f"demand v{version} forecasts products, not stores: train it with --level product_store")
-    days = int(options.get("horizon_days") or inner.spec.horizon * (7 if inner.spec.freq == "W" else 1))
+    days = int(options.get("horizon_days") or round(inner.spec.horizon * frequency.days(inner.spec.freq)))
     horizon = dataset.periods(pd.Timedelta(days=days), inner.spec.freq)
     out = model_forecast(ctx.ws, ctx.as_of, model, level, horizon, options.get("products"), ctx.progress)
     with db.session(ctx.ws, ctx.settings) as s:  # stored for accuracy tracking, with the overrides in force

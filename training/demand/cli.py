@@ -6,6 +6,7 @@ Defaults come from the family's options (`training.demand.options`); the work is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -16,14 +17,44 @@ import typer
 from retail.cliopts import AliasOpt, DateOpt, OutOpt, WorkspaceOpt, command, predict_to_file, train_and_report
 from retail.cliopts import workspace as open_workspace
 from retail.files import write_frame
+from training.demand import frequency
 from training.demand.dataset import Spec
 from training.demand.options import HORIZON_DAYS, DemandOptions, Freq, Level
 
 NAME = "demand"
 DEFAULTS = DemandOptions()
 OriginsOpt = Annotated[int, typer.Option(min=1, help="Backtest origins, H apart, the last at T - H.")]
-FreqOpt = Annotated[Freq, typer.Option(help="D: daily series; W: whole Monday-to-Sunday weeks before --as-of.")]
-HorizonOpt = Annotated[int, typer.Option(min=1, help="Days to forecast (whole weeks for --freq W).")]
+
+
+def _freq(read: Callable[[str], str]) -> Callable[[str], str]:
+    """A `--freq` callback: the alias as `read` (from `training.demand.frequency`) gives it, else one clear line."""
+
+    def check(value: str) -> str:
+        try:
+            return read(value)
+        except ValueError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+
+    return check
+
+
+FreqOpt = Annotated[
+    Freq,
+    typer.Option(
+        callback=_freq(frequency.workspace),
+        help="Periods of the workspace's sales: D (days), W (whole weeks from Monday), W-SUN (from Sunday; any "
+        "weekday), MS (calendar months); the last period ends before --as-of.",
+    ),
+]
+SeriesFreqOpt = Annotated[
+    Freq,
+    typer.Option(
+        callback=_freq(frequency.parse),
+        help="A pandas offset alias: auto (from the dates), D, W (weekday from the data), W-FRI, MS, ME, QS, QE.",
+    ),
+]
+HorizonOpt = Annotated[int, typer.Option(min=1, help="Days to forecast: whole weeks for weekly, 28-31 a month for MS.")]
 forecast_app = typer.Typer(help="Demand forecasts: any series, and accuracy against what sold.", no_args_is_help=True)
 groups = {"forecast": forecast_app}  # command groups this family adds to `retail`
 
@@ -70,13 +101,16 @@ def forecast_series(
     history: Annotated[Path, typer.Option(help="CSV or parquet with unique_id, ds, y (other columns ignored).")],
     out: OutOpt,
     horizon: Annotated[int, typer.Option(min=1, help="Periods to forecast.")],
-    freq: FreqOpt = DEFAULTS.freq,
+    freq: SeriesFreqOpt = frequency.AUTO,
+    fill_gaps: Annotated[
+        bool, typer.Option(help="Count periods missing inside a series as zero sales (default: refuse, naming them).")
+    ] = False,
     country: Annotated[str, typer.Option(help="Public holidays of this country (ISO code).")] = Spec.country,
 ) -> None:
     """Forecast your own series with the demand model's code (no workspace, no Feast): unique_id, ds, p10, p50, p90."""
     from training.demand.files import forecast_file  # lazy: keeps `retail --help` light
 
-    rows = forecast_file(history, out, horizon, freq, country)
+    rows = forecast_file(history, out, horizon, freq, country, fill_gaps)
     typer.echo(f"wrote {rows:,} forecast rows to {out}")
 
 

@@ -7,6 +7,7 @@ forecasts and the service read the same tables. Days without sales are zero from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,13 +17,26 @@ import pandas as pd
 from features.catalog import ENTITY_KEYS
 from features.sales import DAY
 from retail.workspace import Workspace
+from training.demand import frequency
 from training.demand.options import DemandOptions
 from training.family import Context, Dataset, Split
 
 LEVELS: tuple[str, ...] = ("product", "product_store")
 SEP = "@"  # unique_id of a product x store series: "<product_id>@<store_id>"
-FREQS = {"D": "D", "W": "W-MON"}  # weekly series are stamped on the Monday that starts the week
-SEASON = {"D": 7, "W": 52}
+
+
+class _PerFreq:
+    """`SEASON[freq]`, `FREQS[freq]` for any alias `frequency` accepts (older call sites; new code calls it)."""
+
+    def __init__(self, read: Callable[[str], Any]) -> None:
+        self._read = read
+
+    def __getitem__(self, freq: str) -> Any:
+        return self._read(freq)
+
+
+FREQS = _PerFreq(frequency.offset)  # weekly workspace series are stamped on the first day of their week
+SEASON = _PerFreq(frequency.season)
 
 
 @dataclass(frozen=True)
@@ -36,8 +50,7 @@ class Spec:
     lgbm: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.freq not in FREQS:
-            raise ValueError(f"freq must be one of {', '.join(FREQS)}, got {self.freq!r}")
+        object.__setattr__(self, "freq", frequency.offset(frequency.parse(self.freq, allow_auto=False)))
         if self.horizon < 1:
             raise ValueError(f"horizon must be at least 1 period, got {self.horizon}")
         if self.country not in holidays.list_supported_countries():
@@ -55,12 +68,13 @@ class Series:
 
 
 def periods(horizon: pd.Timedelta, freq: str) -> int:
-    """The horizon in periods of `freq` (whole weeks only for weekly series)."""
-    if freq == "W":
-        if horizon.days % 7:
-            raise ValueError(f"weekly forecasts need --horizon-days in whole weeks, got {horizon.days}")
-        return horizon.days // 7
-    return horizon.days
+    """The horizon in periods of `freq` (whole weeks for weekly series, 28-31 days a month for monthly ones)."""
+    return frequency.periods(horizon, freq)
+
+
+def workspace_freq(freq: str) -> str:
+    """The alias of a workspace's series for `--freq` (`W`: weeks from Monday)."""
+    return frequency.workspace(freq)
 
 
 def keys(level: str) -> list[str]:
@@ -110,8 +124,14 @@ def _unique_ids(frame: pd.DataFrame, level: str) -> pd.Series:
 
 
 def period_end(end: pd.Timestamp, freq: str) -> pd.Timestamp:
-    """Where whole periods before `end` stop: `end` for days, the Monday on or before it for weeks."""
-    return end - DAY * end.dayofweek if freq == "W" else end
+    """Where whole periods before `end` stop: `end` for days, the week's first day on or before it for weeks
+    (Monday for `W`), the first of its month for months."""
+    alias = workspace_freq(freq)
+    if alias == "MS":
+        return end.to_period("M").start_time
+    if alias.startswith("W-"):
+        return end - DAY * ((end.dayofweek - frequency.WEEKDAYS.index(alias[2:])) % 7)
+    return end
 
 
 def frame(
@@ -121,7 +141,8 @@ def frame(
     freq: str = "D",
     ids: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Zero-filled series up to (not including) `end`, daily or in whole Monday-to-Sunday weeks before it."""
+    """Zero-filled series up to (not including) `end`: daily, or whole weeks (from Monday for `W`, from the
+    anchor's day for `W-SUN` etc.) or whole calendar months (`MS`) before it, stamped on their first day."""
     end = period_end(end, freq)
     rows = sales[sales["ds"] < end]
     if ids is not None:
@@ -135,8 +156,8 @@ def frame(
     daily = rows.set_index(["unique_id", "ds"])[["units", "price_ratio"]].reindex(grid).reset_index()
     daily["y"] = daily.pop("units").fillna(0.0).astype("float64")
     daily["price_ratio"] = _known_price(daily)
-    if freq == "W":
-        daily = _weekly(daily)
+    if workspace_freq(freq) != "D":
+        daily = _periods(daily, workspace_freq(freq))
     ids_frame = rows.drop_duplicates("unique_id")[["unique_id", *[k for k in ("product_id", "store_id") if k in rows]]]
     out = daily.merge(ids_frame, on="unique_id").merge(attributes, on="product_id", how="left")
     out[["category", "tier"]] = out[["category", "tier"]].fillna("unknown")
@@ -152,13 +173,19 @@ def _known_price(daily: pd.DataFrame) -> pd.Series:
     return previous.groupby(daily["unique_id"]).ffill().fillna(1.0).astype("float64")
 
 
-def _weekly(daily: pd.DataFrame) -> pd.DataFrame:
-    """Sum units over Monday-to-Sunday weeks, stamped on their Monday; a partial first week is dropped."""
-    daily = daily.assign(ds=daily["ds"] - DAY * daily["ds"].dt.dayofweek, n=1)
-    weekly = daily.groupby(["unique_id", "ds"], as_index=False).agg(
-        y=("y", "sum"), price_ratio=("price_ratio", "mean"), n=("n", "sum")
+def _periods(daily: pd.DataFrame, alias: str) -> pd.DataFrame:
+    """Sum units over weeks (`W-XXX`: from that weekday) or calendar months (`MS`), stamped on their first day;
+    a partial first period is dropped."""
+    if alias == "MS":
+        start, length = daily["ds"].dt.to_period("M").dt.start_time, daily["ds"].dt.days_in_month
+    else:
+        start = daily["ds"] - DAY * ((daily["ds"].dt.dayofweek - frequency.WEEKDAYS.index(alias[2:])) % 7)
+        length = pd.Series(7, index=daily.index)
+    daily = daily.assign(ds=start, n=1, length=length)
+    out = daily.groupby(["unique_id", "ds"], as_index=False).agg(
+        y=("y", "sum"), price_ratio=("price_ratio", "mean"), n=("n", "sum"), length=("length", "first")
     )
-    return weekly[weekly["n"] == 7].drop(columns="n")
+    return out[out["n"] == out["length"]].drop(columns=["n", "length"])
 
 
 def top_series(sales: pd.DataFrame, end: pd.Timestamp, n: int) -> list[str]:
@@ -176,14 +203,15 @@ def recent_products(sales: pd.DataFrame, end: pd.Timestamp, days: int = 90) -> l
 def for_split(ctx: Context, split: Split, options: DemandOptions) -> Dataset:
     """The family's dataset stage: the `options.series` busiest series before `split.train_end`, zero-filled up to
     it (and, for the evaluation fit, the periods up to `split.test_end` as test rows), with the backtest origins."""
-    h = periods(split.horizon, options.freq)
-    spec = Spec(options.freq, h, options.country or ctx.settings.holiday_country)
+    alias = workspace_freq(options.freq)
+    h = periods(split.horizon, alias)
+    spec = Spec(alias, h, options.country or ctx.settings.holiday_country)
     sales = read_sales(ctx.ws, options.level)
     ids = top_series(sales, split.train_end, options.series)
     end = split.test_end or split.train_end
-    history = frame(sales, read_attributes(ctx.ws), end, options.freq, ids)
-    cut = period_end(split.train_end, options.freq)  # whole weeks only, for weekly series
-    origins = [cut - split.horizon * k for k in reversed(range(options.origins))]
+    history = frame(sales, read_attributes(ctx.ws), end, alias, ids)
+    cut = period_end(split.train_end, alias)  # whole periods only
+    origins = [cut - frequency.step(alias) * (h * k) for k in reversed(range(options.origins))]
     train = history[history["ds"] < cut]
     params: dict[str, Any] = {"series": history["unique_id"].nunique(), "train_rows": len(train)}
     test = None

@@ -11,7 +11,7 @@ from features.contract import DataError
 from features.importers import CSV_LINE_OFFSET, read_file
 from retail.files import check_suffix, write_frame
 from retail.workspace import Workspace
-from training.demand import model
+from training.demand import frequency, model
 from training.demand.batch import revenue_by_category_month
 from training.demand.dataset import Spec, read_attributes
 
@@ -29,8 +29,12 @@ def read_products(path: Path) -> list[str]:
     return list(dict.fromkeys(ids.astype(str).str.strip()))
 
 
-def read_series(path: Path) -> pd.DataFrame:
-    """A `(unique_id, ds, y)` table: dates parsed and numbers checked, each problem named by row and column."""
+def read_series(path: Path, freq: str | None = None, fill_gaps: bool = False) -> pd.DataFrame:
+    """A `(unique_id, ds, y)` table: dates parsed and numbers checked, each problem named by row and column.
+
+    With `freq` (an alias, `W` or `auto`: see `frequency.regular`), each series must hold one row per period:
+    duplicates and gaps are named by series and date; `fill_gaps` counts missing periods as zero sales.
+    """
     frame = read_file(path)
     missing = [c for c in ("unique_id", "ds", "y") if c not in frame]
     if missing:
@@ -51,17 +55,22 @@ def read_series(path: Path) -> pd.DataFrame:
             )
         out[column] = parsed
     duplicated = out.duplicated(["unique_id", "ds"])
-    if duplicated.any():
+    if freq is None and duplicated.any():  # (with a frequency, `regular` names every repeated series and date)
         row = int(np.flatnonzero(duplicated.to_numpy())[0]) + 1
         raise DataError("repeated (unique_id, ds)", file=path.name, row=row, column="ds")
+    if freq is not None:
+        try:
+            out = frequency.regular(out, freq, fill_gaps)[0]
+        except ValueError as exc:
+            raise DataError(str(exc), file=path.name, column="ds") from None
     return out
 
 
-def forecast_file(history: Path, out: Path, horizon: int, freq: str, country: str) -> int:
+def forecast_file(history: Path, out: Path, horizon: int, freq: str, country: str, fill_gaps: bool = False) -> int:
     """Fit the demand model's code on a user's series and write `unique_id, ds, p10, p50, p90`; rows written."""
     check_suffix(out)
-    frame = read_series(history)
-    spec = Spec(freq=freq, horizon=horizon, country=country)
+    frame = read_series(history, freq, fill_gaps)
+    spec = Spec(freq=frequency.resolve(frame, freq), horizon=horizon, country=country)
     fitted = model.fit(frame, spec)
     result = fitted.forecast(frame, horizon)
     write_frame(result, out)

@@ -28,8 +28,8 @@ from mlforecast.lag_transforms import (
 from mlforecast.target_transforms import GlobalSklearnTransformer
 from sklearn.preprocessing import FunctionTransformer
 
-from training.demand import covariates
-from training.demand.dataset import FREQS, Spec
+from training.demand import covariates, frequency, recipe
+from training.demand.dataset import Spec
 
 log = logging.getLogger(__name__)
 STATIC = ["category", "tier"]
@@ -55,10 +55,20 @@ def _week_of_year(dates: pd.DatetimeIndex) -> np.ndarray:
     return dates.isocalendar().week.to_numpy().astype(np.float64)
 
 
-def _features(spec: Spec) -> dict[str, Any]:
+def _features(spec: Spec, length: int | None = None) -> dict[str, Any]:
+    """Lags, windows and calendar for `spec.freq` (daily: as tuned on Online Retail; others: `recipe`), trimmed
+    to what series of `length` periods can feed before their calibration windows."""
+    chosen = _frequency_features(spec)
+    if length is None:
+        return chosen
+    room = length - spec.interval_windows * spec.horizon
+    return recipe.trim(chosen, room, frequency.name(spec.freq))
+
+
+def _frequency_features(spec: Spec) -> dict[str, Any]:
     holiday = partial(_holiday_flag, spec.country)
     holiday.__name__ = "holiday"  # type: ignore[attr-defined]  # mlforecast names the feature after it
-    if spec.freq == "D":
+    if frequency.kind(spec.freq) == "D":
         return {
             "lags": [1, 7, 14, 28],
             "lag_transforms": {
@@ -75,14 +85,10 @@ def _features(spec: Spec) -> dict[str, Any]:
             },
             "date_features": ["dayofweek", "month", "day", holiday],
         }
-    return {
-        "lags": [1, 2, 4],
-        "lag_transforms": {1: [RollingMean(4), RollingMean(13), ExponentiallyWeightedMean(0.3)]},
-        "date_features": ["month", holiday, _week_of_year],
-    }
+    return recipe.features(spec.freq, spec.country, _week_of_year)
 
 
-MIN_LEAF_SHARE = 0.005  # every leaf holds 0.5% of the rows: strong smoothing, chosen on the Online Retail backtest
+MIN_LEAF_SHARE = recipe.MIN_LEAF_SHARE  # a leaf holds 0.5% of the rows (in days): chosen on Online Retail
 
 
 def signed_sqrt(y: np.ndarray) -> np.ndarray:
@@ -94,17 +100,22 @@ def signed_square(z: np.ndarray) -> np.ndarray:
     return np.where(np.abs(z) < 1e-6, 0.0, np.sign(z) * np.square(z))
 
 
-def make(spec: Spec, rows: int, seed: int = 0) -> MLForecast:
-    """An unfitted forecaster for `spec`, to be fitted on about `rows` rows.
+def make(spec: Spec, rows: int, seed: int = 0, lengths: pd.Series | None = None) -> MLForecast:
+    """An unfitted forecaster for `spec`, to be fitted on about `rows` rows (of series with `lengths` periods).
 
-    The model learns the square root of the target (signed, so returns do not break it): the median is the same
-    on either scale, but on the raw scale such large L1 leaves never reached the best sellers' days (on Online
-    Retail no product was forecast above ~62 units a day, where some sold 100-330).
+    Leaf size, leaves and trees follow the rows, the series and the frequency (`recipe.settings`: on daily
+    Online Retail 0.5% of the rows a leaf, 15 leaves, 600 trees); lags longer than the median series can feed
+    are dropped (`recipe.trim`). The model learns the square root of the target (signed, so returns do not break
+    it): the median is the same on either scale, but on the raw scale such large L1 leaves never reached the best
+    sellers' days (on Online Retail no product was forecast above ~62 units a day, where some sold 100-330).
     """
-    smoothing = {"min_child_samples": max(20, int(rows * MIN_LEAF_SHARE))}
-    model = lgb.LGBMRegressor(**(LGBM | smoothing | spec.lgbm | {"random_state": seed}))
+    series = len(lengths) if lengths is not None else max(1, rows // 100)
+    sized = recipe.settings(spec.freq, rows, series)
+    model = lgb.LGBMRegressor(**(LGBM | sized | spec.lgbm | {"random_state": seed}))
     root = GlobalSklearnTransformer(FunctionTransformer(signed_sqrt, signed_square, check_inverse=False))
-    return MLForecast(models={"lgbm": model}, freq=FREQS[spec.freq], target_transforms=[root], **_features(spec))
+    length = int(lengths.median()) if lengths is not None else None
+    chosen = _features(spec, length)
+    return MLForecast(models={"lgbm": model}, freq=frequency.offset(spec.freq), target_transforms=[root], **chosen)
 
 
 def prepare(frame: pd.DataFrame, usual: dict[str, float] | None = None) -> pd.DataFrame:
@@ -168,9 +179,20 @@ def _band_rows(frame: pd.DataFrame, history: pd.DataFrame, scale_periods: int) -
     return frame.assign(
         scale=scale.to_numpy(),
         step=rank.to_numpy().astype("float64"),
-        weekday=frame["ds"].dt.dayofweek.astype("float64"),
+        weekday=_season_position(frame["ds"], history),
         last=frame["unique_id"].map(last),
     )
+
+
+def _season_position(ds: pd.Series, history: pd.DataFrame) -> np.ndarray:
+    """Where each date sits in its season, by the history's frequency: the weekday of days, the week of the year
+    of weeks, the month of months (the interval models' `weekday` input)."""
+    try:
+        kind = frequency.kind(frequency.infer(history))
+    except ValueError:  # single dates or irregular steps: the weekday, as for days
+        kind = "D"
+    position = {"W": lambda: ds.dt.isocalendar().week, "M": lambda: ds.dt.month, "Q": lambda: ds.dt.quarter}
+    return np.asarray(position.get(kind, lambda: ds.dt.dayofweek)(), dtype="float64")
 
 
 @dataclass
@@ -248,17 +270,18 @@ def fit(frame: pd.DataFrame, spec: Spec, seed: int = 0) -> Forecaster:
             f"({windows} calibration windows of {h} periods plus as much history)"
         )
     log.info("calibrating intervals on %d windows of %d periods", windows, h)
-    backtest = make(spec, len(data), seed).cross_validation(
+    backtest = make(spec, len(data), seed, lengths).cross_validation(
         data, n_windows=windows, h=h, static_features=STATIC, refit=False
     )
     log.info("fitting LightGBM on %d series, %d rows", len(lengths), len(data))
-    model = make(spec, len(data), seed).fit(data, static_features=STATIC)
+    model = make(spec, len(data), seed, lengths).fit(data, static_features=STATIC)
     intervals = Intervals(_backtest_rows(data, backtest, _scale_periods(spec)), seed)
     return Forecaster(spec, model, intervals, backtest, covariates=usual)
 
 
 def _scale_periods(spec: Spec) -> int:
-    return 28 if spec.freq == "D" else 4
+    """Periods of the recent mean the interval models read: 28 days, 4 weeks, 3 months, 2 quarters, 1 year."""
+    return {"D": 28, "W": 4, "M": 3, "Q": 2, "Y": 1}[frequency.kind(spec.freq)]
 
 
 def _backtest_rows(data: pd.DataFrame, backtest: pd.DataFrame, scale_periods: int) -> pd.DataFrame:
