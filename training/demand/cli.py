@@ -85,11 +85,21 @@ def predict(
     products: Annotated[Path | None, typer.Option(help="CSV with a product_id column (default: sold lately).")] = None,
     level: Annotated[Level | None, typer.Option(help="Default: the level the model was trained at.")] = None,
     alias: AliasOpt = "champion",
+    future: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV or parquet of planned prices and promotions: product_id[, store_id], ds, price or price_ratio; "
+            "adds planned and p50_usual (the P50 without the plan)."
+        ),
+    ] = None,
 ) -> None:
     """product_id[, store_id], ds, p10, p50, p90, adjusted, revenue_* from --as-of; and revenue by category."""
-    from training.demand.files import read_products, write_revenue  # lazy: keeps `retail --help` light
+    from training.demand.covariates import read_future  # lazy: keeps `retail --help` light
+    from training.demand.files import read_products, write_revenue
 
     options = {"horizon_days": horizon_days, "level": level, "products": read_products(products) if products else None}
+    if future is not None:
+        options["future"] = read_future(future, ("product_id", "ds"), optional=("store_id",))
     frame = predict_to_file(NAME, out, workspace_dir, as_of, alias, options)
     summary = write_revenue(frame, out, open_workspace(workspace_dir)[0])
     typer.echo(f"wrote {len(frame):,} forecast rows to {out} and revenue by category and month to {summary}")
@@ -98,7 +108,9 @@ def predict(
 @forecast_app.command("series")
 @command
 def forecast_series(
-    history: Annotated[Path, typer.Option(help="CSV or parquet with unique_id, ds, y (other columns ignored).")],
+    history: Annotated[
+        Path, typer.Option(help="CSV or parquet with unique_id, ds, y; other numeric columns are covariates.")
+    ],
     out: OutOpt,
     horizon: Annotated[int, typer.Option(min=1, help="Periods to forecast.")],
     freq: SeriesFreqOpt = frequency.AUTO,
@@ -106,11 +118,18 @@ def forecast_series(
         bool, typer.Option(help="Count periods missing inside a series as zero sales (default: refuse, naming them).")
     ] = False,
     country: Annotated[str, typer.Option(help="Public holidays of this country (ISO code).")] = Spec.country,
+    future: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV or parquet with unique_id, ds and planned values of the history's covariate columns (price, "
+            "promotion, display flags) over the horizon; what it lacks is the usual value."
+        ),
+    ] = None,
 ) -> None:
     """Forecast your own series with the demand model's code (no workspace, no Feast): unique_id, ds, p10, p50, p90."""
     from training.demand.files import forecast_file  # lazy: keeps `retail --help` light
 
-    rows = forecast_file(history, out, horizon, freq, country, fill_gaps)
+    rows = forecast_file(history, out, horizon, freq, country, fill_gaps, future=future)
     typer.echo(f"wrote {rows:,} forecast rows to {out}")
 
 

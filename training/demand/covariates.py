@@ -103,17 +103,21 @@ def future(
     return out
 
 
+def check_columns(planned: pd.DataFrame, known: list[str], keys: list[str] = KEYS) -> None:
+    """Refuse a planned column the model was not (or will not be) trained with, naming it."""
+    unknown = [str(c) for c in planned.columns if c not in keys and c not in known]
+    if unknown:
+        raise ValueError(
+            f"future column {unknown[0]!r}: the model was not trained with it (its covariates: "
+            f"{', '.join(known) or 'none'}); add it to the history to learn its effect"
+        )
+
+
 def _checked(planned: pd.DataFrame, usual: dict[str, float]) -> pd.DataFrame:
     missing = [c for c in KEYS if c not in planned]
     if missing:
         raise ValueError(f"the future frame lacks column(s) {', '.join(missing)}")
-    unknown = [str(c) for c in planned.columns if c not in KEYS and c not in usual]
-    if unknown:
-        known = ", ".join(usual) or "none"
-        raise ValueError(
-            f"future column {unknown[0]!r}: the model was not trained with it (its covariates: {known}); "
-            "add it to the history to learn its effect"
-        )
+    check_columns(planned, list(usual))
     out = planned.assign(unique_id=planned["unique_id"].astype(str), ds=pd.to_datetime(planned["ds"]))
     duplicated = out.duplicated(KEYS)
     if duplicated.any():
@@ -127,15 +131,16 @@ def _checked(planned: pd.DataFrame, usual: dict[str, float]) -> pd.DataFrame:
     return out
 
 
-def read_future(path: Path, keys: tuple[str, ...] = ("unique_id", "ds")) -> pd.DataFrame:
-    """A future file (CSV or parquet): the `keys` columns, `ds` a date and every other column a number.
-
-    Each problem is a `DataError` naming the file, row (CSV: line) and column.
-    """
+def read_future(
+    path: Path, keys: tuple[str, ...] = ("unique_id", "ds"), optional: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """A future file (CSV or parquet): the `keys` (and any `optional` key) columns, `ds` a date, every other
+    column a number. Each problem is a `DataError` naming the file, row (CSV: line) and column."""
     frame = read_file(path)
     missing = [c for c in keys if c not in frame]
     if missing:
         raise DataError(f"missing column(s) {', '.join(missing)}", file=path.name, column=missing[0])
+    keys = (*keys, *[c for c in optional if c in frame])
     offset = CSV_LINE_OFFSET if path.suffix != ".parquet" else None
 
     def error(problem: str, bad: pd.Series, column: str) -> DataError:
@@ -144,18 +149,58 @@ def read_future(path: Path, keys: tuple[str, ...] = ("unique_id", "ds")) -> pd.D
         line = row + offset if offset is not None else None
         return DataError(f"{problem}: {value!r}", file=path.name, row=row, column=column, line=line)
 
-    out = pd.DataFrame({k: frame[k].astype(str).str.strip() for k in keys if k != "ds"})
+    out = pd.DataFrame(index=frame.index)
+    for key in [k for k in keys if k != "ds"]:
+        blank = frame[key].isna() | (frame[key].astype(str).str.strip() == "")
+        if blank.any():
+            raise error("empty", blank, key)
+        out[key] = frame[key].astype(str).str.strip()
     ds = pd.to_datetime(frame["ds"], errors="coerce")
     if ds.isna().any():
         raise error("not a date", ds.isna(), "ds")
     out["ds"] = ds
+    repeated = out.duplicated(list(keys))
+    if repeated.any():
+        raise error(f"repeated ({', '.join(keys)})", repeated, "ds")
     for column in [c for c in frame.columns if c not in keys]:
         parsed = pd.to_numeric(frame[column], errors="coerce")
         bad = parsed.isna() & frame[column].notna() | ~np.isfinite(parsed.fillna(0.0))
         if bad.any():
             raise error("not a number", bad, str(column))
         out[str(column)] = parsed.astype("float64")
-    return out
+    return out.reset_index(drop=True)
+
+
+def plan(planned: pd.DataFrame, series: pd.DataFrame, usual_price: pd.Series, known: list[str]) -> pd.DataFrame:
+    """A planner's file (`product_id[, store_id], ds`, `price` or `price_ratio`, flags) as a `future` frame.
+
+    `series` maps each forecast `unique_id` to its `product_id` (and `store_id`); a plan without stores applies to
+    every store of the product. A `price` becomes the price ratio against `usual_price` (per product); `known` are
+    the model's covariates (any other column is refused).
+    """
+    if "price" in planned and PRICE in planned:
+        raise ValueError("give one of price and price_ratio in the future file, not both")
+    if "store_id" in planned and "store_id" not in series:
+        raise ValueError(
+            "store_id: the model forecasts products, not stores (drop the column or train with --level product_store)"
+        )
+    out = planned.copy()
+    if "price" in out:
+        usual = out["product_id"].map(usual_price)
+        lacking = out.loc[usual.isna() | (usual <= 0), "product_id"]
+        if len(lacking):
+            raise ValueError(f"price: no usual price known for product {lacking.iloc[0]} (give price_ratio)")
+        if (out["price"] <= 0).any():
+            raise ValueError(f"price must be positive, got {out.loc[out['price'] <= 0, 'price'].iloc[0]}")
+        out[PRICE] = out.pop("price") / usual.to_numpy()
+    check_columns(out, known, ["product_id", "store_id", "ds"])
+    on = [k for k in ("product_id", "store_id") if k in out]
+    merged = out.merge(series.drop_duplicates("unique_id"), on=on, how="inner")
+    ignored = len(out) - len(out.merge(series[on].drop_duplicates(), on=on, how="inner"))
+    if ignored:
+        log.warning("ignored %d planned row(s) of series not forecast", ignored)
+    columns = [c for c in out.columns if c not in ("product_id", "store_id", "ds")]
+    return merged[[*KEYS, *columns]].reset_index(drop=True)
 
 
 def history_columns(raw: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from features.contract import DataError
 from features.importers import CSV_LINE_OFFSET, read_file
 from retail.files import check_suffix, write_frame
 from retail.workspace import Workspace
-from training.demand import frequency, model
+from training.demand import covariates, frequency, model
 from training.demand.batch import revenue_by_category_month
 from training.demand.dataset import Spec, read_attributes
 
@@ -54,6 +54,7 @@ def read_series(path: Path, freq: str | None = None, fill_gaps: bool = False) ->
                 line=row + line if line is not None else None,
             )
         out[column] = parsed
+    out = covariates.history_columns(frame, out)  # its other numeric columns: covariates the model learns
     duplicated = out.duplicated(["unique_id", "ds"])
     if freq is None and duplicated.any():  # (with a frequency, `regular` names every repeated series and date)
         row = int(np.flatnonzero(duplicated.to_numpy())[0]) + 1
@@ -66,13 +67,27 @@ def read_series(path: Path, freq: str | None = None, fill_gaps: bool = False) ->
     return out
 
 
-def forecast_file(history: Path, out: Path, horizon: int, freq: str, country: str, fill_gaps: bool = False) -> int:
-    """Fit the demand model's code on a user's series and write `unique_id, ds, p10, p50, p90`; rows written."""
+def forecast_file(
+    history: Path,
+    out: Path,
+    horizon: int,
+    freq: str,
+    country: str,
+    fill_gaps: bool = False,
+    future: Path | None = None,
+) -> int:
+    """Fit the demand model's code on a user's series and write `unique_id, ds, p10, p50, p90`; rows written.
+
+    `future` is a file of planned covariates (`unique_id, ds, <columns the history carries>`) for the horizon.
+    """
     check_suffix(out)
+    planned = covariates.read_future(future) if future is not None else None  # fail before the fit
     frame = read_series(history, freq, fill_gaps)
+    if planned is not None:
+        covariates.check_columns(planned, covariates.names(frame))
     spec = Spec(freq=frequency.resolve(frame, freq), horizon=horizon, country=country)
     fitted = model.fit(frame, spec)
-    result = fitted.forecast(frame, horizon)
+    result = fitted.forecast(frame, horizon, future=planned)
     write_frame(result, out)
     return len(result)
 
