@@ -253,7 +253,9 @@ def test_forecast_series_command_needs_no_workspace(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     frame = pd.read_parquet(out)
-    assert list(frame.columns) == ["unique_id", "ds", "p10", "p50", "p90"] and len(frame) == 3 * 14
+    assert list(frame.columns) == ["unique_id", "ds", "p10", "p50", "p90", "method"] and len(frame) == 3 * 14
+    assert "backtest WAPE per group" in result.output and "seasonal_naive" in result.output
+    assert f"series per method: {frame['method'].iloc[0]}" in result.output  # 3 series: one group, one method
     assert frame["ds"].min() == pd.Timestamp("2026-01-05") + pd.Timedelta(days=150)
     result = CliRunner().invoke(app, [*args[:-2], "--out", str(tmp_path / "out.txt")])
     assert result.exit_code == 1 and ".csv or .parquet" in result.output

@@ -126,11 +126,20 @@ def forecast_series(
         ),
     ] = None,
 ) -> None:
-    """Forecast your own series with the demand model's code (no workspace, no Feast): unique_id, ds, p10, p50, p90."""
-    from training.demand.files import forecast_file  # lazy: keeps `retail --help` light
+    """Forecast your own series with the demand model's code (no workspace, no Feast): unique_id, ds, p10, p50, p90
+    and the method each series got. A backtest on your data chooses per group of series between LightGBM, seasonal
+    naive, a moving average, AutoETS and blends; the table it printed is never above seasonal naive."""
+    from training.demand.choice import Chosen, describe  # lazy: keeps `retail --help` light
+    from training.demand.files import forecast_file
 
-    rows = forecast_file(history, out, horizon, freq, country, fill_gaps, future=future)
-    typer.echo(f"wrote {rows:,} forecast rows to {out}")
+    def report(fitted: Chosen) -> None:
+        typer.echo("backtest WAPE per group of series (the lowest wins; a tie goes to the simpler method):")
+        typer.echo(describe(fitted.table))
+        counts = ", ".join(f"{m} {n:,}" for m, n in sorted(fitted.counts().items(), key=lambda kv: -kv[1]))
+        typer.echo(f"series per method: {counts}")
+
+    rows = forecast_file(history, out, horizon, freq, country, fill_gaps, future=future, chosen=report)
+    typer.echo(f"wrote {rows:,} forecast rows to {out} (column `method`: the method each series got)")
 
 
 @forecast_app.command("accuracy")

@@ -1,7 +1,8 @@
 """Demand evaluation: a rolling-origin backtest of the model against the baselines, and champion-challenger tables.
 
 Figures are WAPE, MASE, bias, pinball loss and P10-P90 coverage; headline figures are the last origin's (`T - H`),
-`backtest_*` the mean over every origin.
+`backtest_*` the mean over every origin. `model` is what gets registered: the chosen combination (`choice.py`),
+refitted and chosen again at every origin; `lightgbm` is LightGBM alone.
 """
 
 from __future__ import annotations
@@ -9,20 +10,22 @@ from __future__ import annotations
 import logging
 import re
 
+import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
 from training import compare as comparison
-from training.demand import model
-from training.demand.baselines import BASELINES, baseline_forecasts
+from training.demand import choice, frequency
+from training.demand.baselines import BASELINES
 from training.demand.dataset import SEASON, Series, Spec
 from training.demand.pyfunc import INPUT, DemandModel
 from training.family import Context, Dataset, Evaluation, NotComparable
 
 log = logging.getLogger(__name__)
 QUANTILES = {"p10": 0.1, "p50": 0.5, "p90": 0.9}
+_BANDS = ["lightgbm_p10", "lightgbm_p90"]
 SCORES = ["wape", "mase", "coverage", "pinball", "bias"]
 
 
@@ -90,30 +93,34 @@ def forecast_figure(history: pd.DataFrame, rows: pd.DataFrame, n: int = 6, seed:
     return fig
 
 
-def evaluate(ctx: Context, fitted: model.Forecaster, baselines: pd.DataFrame, data: Dataset) -> Evaluation:
-    """The family's evaluate stage: the model and every baseline forecast H from each origin; figures per origin,
-    their mean (`backtest_*`) and, for the last origin, per category; the last origin's rows (with context) kept."""
+def evaluate(ctx: Context, fitted: choice.Chosen, baselines: pd.DataFrame, data: Dataset) -> Evaluation:
+    """The family's evaluate stage: the chosen combination, LightGBM alone and every baseline forecast H from each
+    origin (the combination fitted and chosen there); figures per origin, their mean (`backtest_*`) and, for the
+    last origin, per category; how many series got each method; the last origin's rows (with context) kept."""
     s: Series = data.train
     history = pd.concat([s.history, data.test], ignore_index=True)
     per_origin, last_rows = [], pd.DataFrame()
+    models = ["model", "lightgbm", *BASELINES]
     for origin in s.origins:
         ctx.progress(f"demand: backtest from {origin:%Y-%m-%d}")
         past = history[history["ds"] < origin]
         is_last = origin == s.origins[-1]
-        at_origin = fitted if is_last else model.fit(past, s.spec, ctx.settings.seed)
-        base = baselines if is_last else baseline_forecasts(past, s.spec.horizon, s.spec.freq)
+        at_origin = fitted if is_last else choice.fit(past, s.spec, ctx.settings.seed, progress=ctx.progress)
+        base = baselines if is_last else choice.baselines_at(past, s.spec.horizon, s.spec.freq)
         rows = _rows(history, past, at_origin, base, s.spec.horizon)
-        per_origin.append(scores(rows, past, s.spec.freq, ["model", *BASELINES]))
+        per_origin.append(scores(rows, past, s.spec.freq, models))
         if is_last:
             last_rows = rows
     results = dict(per_origin[-1])
     results |= {f"backtest_{k}": float(np.mean([o[k] for o in per_origin])) for k in per_origin[-1]}
     origin = s.origins[-1]
     past = history[history["ds"] < origin]
-    categories = by_category(last_rows, past, s.spec.freq, ["model", *BASELINES])
+    categories = by_category(last_rows, past, s.spec.freq, models)
     results |= {
         f"by_category/{_metric_name(c)}/{k}": v for c, figures in categories.items() for k, v in figures.items()
     }
+    results |= {f"choice/series_{m.replace('+', '_and_')}": float(n) for m, n in fitted.counts().items()}
+    log_choice(fitted, "choice/backtest_evaluation_fit.txt")
     figures = {"plots/forecast_vs_actual.png": forecast_figure(past, last_rows)}
     context_rows = history[(history["ds"] < origin) & (history["ds"] >= origin - _context(s.spec))]
     eval_set = pd.concat([context_rows.assign(part="history"), last_rows.assign(part="test")], ignore_index=True)
@@ -124,16 +131,26 @@ def _metric_name(text: str) -> str:
     return re.sub(r"[^\w\-. ]", "_", text)
 
 
+def log_choice(fitted: choice.Chosen, artifact: str) -> None:
+    """The choice's backtest table and each series' method as a text artifact of the active MLflow run (if any)."""
+    if mlflow.active_run() is None:
+        return
+    methods = pd.Series(fitted.methods, name="method").rename_axis("unique_id").reset_index()
+    mlflow.log_text(f"{choice.describe(fitted.table)}\n\n{methods.to_string(index=False)}\n", artifact)
+
+
 def _context(spec: Spec) -> pd.Timedelta:
-    """History a rescoring needs before an origin: the longest lag window, twice over."""
-    return pd.Timedelta(days=120 if spec.freq == "D" else 7 * 40)
+    """History a rescoring needs before an origin: the longest lag window, twice over (120 days for days)."""
+    if frequency.kind(spec.freq) == "D":
+        return pd.Timedelta(days=120)
+    return pd.Timedelta(days=frequency.days(spec.freq) * 2 * (frequency.season(spec.freq) + 2))
 
 
-def _rows(
-    history: pd.DataFrame, past: pd.DataFrame, fitted: model.Forecaster, base: pd.DataFrame, h: int
-) -> pd.DataFrame:
-    """Truth for the `h` periods after `past` with the model's quantiles and every baseline's P50."""
-    pred = fitted.forecast(past, h).rename(columns={"p50": "model", "p10": "model_p10", "p90": "model_p90"})
+def _rows(history: pd.DataFrame, past: pd.DataFrame, fitted: choice.Chosen, base: pd.DataFrame, h: int) -> pd.DataFrame:
+    """Truth for the `h` periods after `past` with the chosen and LightGBM quantiles and every baseline's P50."""
+    pred = fitted.forecast_all(past, h, extra=("lightgbm",))
+    pred = pred.rename(columns={"p50": "model", "p10": "model_p10", "p90": "model_p90"})
+    pred = pred[["unique_id", "ds", "method", "model", "model_p10", "model_p90", "lightgbm", *_BANDS]]
     truth = history[history["ds"] > past["ds"].max()][["unique_id", "ds", "y", "category"]]
     rows = truth.merge(pred, on=["unique_id", "ds"]).merge(base, on=["unique_id", "ds"], how="left")
     return rows.fillna({b: 0.0 for b in BASELINES})

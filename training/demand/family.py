@@ -1,12 +1,15 @@
 """The demand family: daily (or weekly) units per product (or product x store), P10/P50/P90.
 
-The evaluation is a rolling-origin backtest: the model and the statsforecast baselines forecast H from several
-origins before `T`, the last being `T - H`; headline figures are that last origin's, `backtest_*` the mean over
-all of them. The registered model is refitted on everything before `T`.
+The model is LightGBM plus, per series group, the method its own backtest favours (`choice`: LightGBM, seasonal
+naive, moving average, AutoETS or a blend; never above seasonal naive on that backtest). The evaluation is a
+rolling-origin backtest: that chosen combination (`model`), LightGBM alone (`lightgbm`) and the statsforecast
+baselines forecast H from several origins before `T`, the last being `T - H`; headline figures are that last
+origin's, `backtest_*` the mean over all of them. The registered model is refitted (and chosen again) on
+everything before `T`.
 
-Each stage lives in the module of its name (`dataset`, `model`, `baselines`, `evaluate`, `pyfunc`, `batch`,
-`adapter`); forecast storage (`storage`, `tables`, `migrations`), accuracy tracking (`accuracy`) and the files the
-commands read and write (`files`) are the family's own.
+Each stage lives in the module of its name (`dataset`, `model` and `choice`, `baselines`, `evaluate`, `pyfunc`,
+`batch`, `adapter`); forecast storage (`storage`, `tables`, `migrations`), accuracy tracking (`accuracy`) and the
+files the commands read and write (`files`) are the family's own.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from mlflow import MlflowClient
 
 from features.catalog import DEMAND_SERVICE
 from retail.workspace import Workspace
-from training.demand import baselines, batch, dataset, evaluate, model, pyfunc
+from training.demand import batch, choice, dataset, evaluate, pyfunc
 from training.demand.adapter import DemandAdapter
 from training.demand.baselines import BASELINES
 from training.demand.options import HORIZON_DAYS, DemandOptions
@@ -36,6 +39,8 @@ class DemandFamily(Family[DemandAdapter]):
         "WAPE": "model_wape",
         "MASE": "model_mase",
         "coverage": "model_coverage",
+        "LightGBM": "lightgbm_wape",
+        "naive": "seasonal_naive_wape",
         "mean 28": "mean_28_wape",
         "ETS": "auto_ets_wape",
     }
@@ -48,16 +53,19 @@ class DemandFamily(Family[DemandAdapter]):
         assert isinstance(options, DemandOptions)
         return dataset.for_split(ctx, split, options)
 
-    def fit(self, ctx: Context, data: Dataset, options: Options) -> model.Forecaster:
-        return model.fit(data.train.history, data.train.spec, ctx.settings.seed)
+    def fit(self, ctx: Context, data: Dataset, options: Options) -> choice.Chosen:
+        """LightGBM plus the method each series group gets on its own backtest (`choice.py`)."""
+        return choice.fit(data.train.history, data.train.spec, ctx.settings.seed, progress=ctx.progress)
 
     def baselines(self, ctx: Context, data: Dataset) -> pd.DataFrame:
-        return baselines.fit(data.train)
+        s = data.train  # through the choice's cache: its backtest and the evaluation's origins share cutoffs
+        return choice.baselines_at(s.history, s.spec.horizon, s.spec.freq)
 
     def evaluate(self, ctx: Context, model: Any, baselines: Any, data: Dataset) -> Evaluation:
         return evaluate.evaluate(ctx, model, baselines, data)
 
     def package(self, ctx: Context, model: Any, data: Dataset) -> Packaged:
+        evaluate.log_choice(model, "choice/backtest_refit.txt")
         return pyfunc.package(model, data)
 
     def compare(self, client: MlflowClient, champion: str, challenger: str) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from features.contract import DataError
 from features.importers import CSV_LINE_OFFSET, read_file
 from retail.files import check_suffix, write_frame
 from retail.workspace import Workspace
-from training.demand import covariates, frequency, model
+from training.demand import choice, covariates, frequency
 from training.demand.batch import revenue_by_category_month
 from training.demand.dataset import Spec, read_attributes
 
@@ -75,10 +76,13 @@ def forecast_file(
     country: str,
     fill_gaps: bool = False,
     future: Path | None = None,
+    chosen: Callable[[choice.Chosen], None] | None = None,
 ) -> int:
-    """Fit the demand model's code on a user's series and write `unique_id, ds, p10, p50, p90`; rows written.
+    """Fit the demand model's code on a user's series, choose each series' method on its own backtest
+    (`choice.py`), and write `unique_id, ds, p10, p50, p90, method`; rows written.
 
-    `future` is a file of planned covariates (`unique_id, ds, <columns the history carries>`) for the horizon.
+    `future` is a file of planned covariates (`unique_id, ds, <columns the history carries>`) for the horizon;
+    `chosen` is called with the fitted choice (its backtest table, the method per series).
     """
     check_suffix(out)
     planned = covariates.read_future(future) if future is not None else None  # fail before the fit
@@ -86,9 +90,11 @@ def forecast_file(
     if planned is not None:
         covariates.check_columns(planned, covariates.names(frame))
     spec = Spec(freq=frequency.resolve(frame, freq), horizon=horizon, country=country)
-    fitted = model.fit(frame, spec)
-    result = fitted.forecast(frame, horizon, future=planned)
+    fitted = choice.fit(frame, spec)
+    result = fitted.forecast_all(frame, horizon, future=planned)[["unique_id", "ds", "p10", "p50", "p90", "method"]]
     write_frame(result, out)
+    if chosen is not None:
+        chosen(fitted)
     return len(result)
 
 

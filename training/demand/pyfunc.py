@@ -16,6 +16,7 @@ from training.demand.dataset import Series, Spec
 from training.family import Dataset, Packaged
 
 if TYPE_CHECKING:
+    from training.demand.choice import Chosen
     from training.demand.model import Forecaster
 
 INPUT = ["unique_id", "ds", "y", "price_ratio", "category", "tier"]
@@ -23,9 +24,11 @@ OUTPUT = ["unique_id", "ds", "p10", "p50", "p90"]
 
 
 class DemandModel(PythonModel):
-    """Wraps a fitted `Forecaster`; `params={"horizon": N}` asks for N periods (default: the trained horizon)."""
+    """Wraps the fitted forecaster: a `Chosen` (LightGBM plus each series' method, `choice.py`; a plain
+    `Forecaster` in versions registered before the choice); `params={"horizon": N}` asks for N periods (default:
+    the trained horizon)."""
 
-    def __init__(self, forecaster: Forecaster, level: str) -> None:
+    def __init__(self, forecaster: Chosen | Forecaster, level: str) -> None:
         self.forecaster = forecaster
         self.level = level
 
@@ -50,24 +53,28 @@ def unwrap(model: Any) -> DemandModel:
     return inner
 
 
-def package(forecaster: Forecaster, data: Dataset) -> Packaged:
-    """The family's package stage: the pyfunc, its signature with the horizon parameter, two series as example."""
+def package(forecaster: Chosen, data: Dataset) -> Packaged:
+    """The family's package stage: the pyfunc, its signature with the horizon parameter, two series as example;
+    series per chosen method as `series_<method>` metrics and a `methods` param, the backtest table as an artifact."""
     s: Series = data.train
     pyfunc = DemandModel(forecaster, s.level)
     ids = s.history["unique_id"].drop_duplicates().head(2)
     example = s.history[s.history["unique_id"].isin(ids)].groupby("unique_id").tail(120)[INPUT]
     example = example.assign(category=example["category"].astype(str), tier=example["tier"].astype(str))
     output = pyfunc.predict(None, example, {"horizon": s.spec.horizon})
+    counts = forecaster.counts()
     return Packaged(
         pyfunc,
         infer_signature(example, output, params={"horizon": s.spec.horizon}),
         example,
-        metrics={"train_rows": float(len(s.history)), "series": float(s.history["unique_id"].nunique())},
+        metrics={"train_rows": float(len(s.history)), "series": float(s.history["unique_id"].nunique())}
+        | {f"series_{m.replace('+', '_and_')}": float(n) for m, n in counts.items()},
         params={
             "freq": s.spec.freq,
             "level": s.level,
             "horizon_periods": s.spec.horizon,
             "country": s.spec.country,
+            "methods": ", ".join(f"{m} {n}" for m, n in sorted(counts.items())),
         },
         metadata={"freq": s.spec.freq, "level": s.level, "horizon_periods": s.spec.horizon},
     )
