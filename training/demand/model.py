@@ -62,7 +62,8 @@ def _features(spec: Spec, length: int | None = None) -> dict[str, Any]:
     if length is None:
         return chosen
     room = length - spec.interval_windows * spec.horizon
-    return recipe.trim(chosen, room, frequency.name(spec.freq))
+    year = frequency.kind(spec.freq) == "D" or length >= frequency.season(spec.freq)  # (daily: as tuned)
+    return recipe.trim(chosen, room, frequency.name(spec.freq), whole_year=year)
 
 
 def _frequency_features(spec: Spec) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from mlforecast.lag_transforms import ExponentiallyWeightedMean, RollingMean
 from training.demand import frequency
 
 log = logging.getLogger(__name__)
+OF_THE_YEAR = {"_week_of_year", "month", "quarter"}  # date features a model must have seen a year of
 MIN_LEAF_SHARE = 0.005  # a leaf holds 0.5% of the rows in day-equivalents (rows x days a period spans)
 
 
@@ -85,12 +86,15 @@ def _reach(lag: int, transform: Any) -> int:
     return lag + int(getattr(transform, "season_length", 1)) * (window - 1)
 
 
-def trim(recipe: dict[str, Any], room: int, unit: str) -> dict[str, Any]:
+def trim(recipe: dict[str, Any], room: int, unit: str, whole_year: bool = True) -> dict[str, Any]:
     """`recipe` without the lags and windows that `room` periods of history cannot feed.
 
     A lag (or window) is kept when at least a quarter of the history (4 periods at least) is left to learn from
-    after it; lag 1 is always kept. What is dropped is logged.
+    after it; lag 1 is always kept. Without `whole_year` of history the position in the year (week of year,
+    month, quarter) goes too: the model would meet the horizon's weeks for the first time (on Online Retail's
+    weeks, 39 of history, WAPE 0.726 with them, 0.668 without). What is dropped is logged.
     """
+    dated = [f for f in recipe["date_features"] if whole_year or _name(f) not in OF_THE_YEAR]
     need = max(4, room // 4)
     lags = [lag for lag in recipe["lags"] if lag == 1 or room - lag >= need]
     transforms = {
@@ -105,9 +109,14 @@ def trim(recipe: dict[str, Any], room: int, unit: str) -> dict[str, Any]:
         for t in listed
         if t not in transforms.get(lag, [])
     ]
+    dropped += [_name(f) for f in recipe["date_features"] if f not in dated]
     if dropped:
         log.info("%d %ss of history before the calibration windows: dropped %s", room, unit, ", ".join(dropped))
-    return recipe | {"lags": lags, "lag_transforms": transforms}
+    return recipe | {"lags": lags, "lag_transforms": transforms, "date_features": dated}
+
+
+def _name(feature: Any) -> str:
+    return feature if isinstance(feature, str) else str(getattr(feature, "__name__", feature))
 
 
 def settings(freq: str, rows: int, series: int) -> dict[str, Any]:
