@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.sales import DAY
@@ -112,7 +113,8 @@ def _planned(
     planned = covariates.plan(plan, series, usual_price, list(usual))
     out = forecaster.forecast(history, horizon, future=planned)
     columns = [c for c in planned if c in usual]
-    changed = planned[columns].ne(pd.Series({c: usual[c] for c in columns})).any(axis=1)
+    values, normal = planned[columns].to_numpy(), np.array([usual[c] for c in columns])
+    changed = ~np.isclose(values, normal, rtol=1e-6, atol=0.0).all(axis=1)  # a price as a CSV writes it
     marks = planned.loc[changed, covariates.KEYS].assign(planned=True)
     out = out.merge(marks, on=covariates.KEYS, how="left")
     out["planned"] = out["planned"].eq(True)
