@@ -195,6 +195,7 @@ def load(ws: Workspace, settings: Settings, name: str, alias: str = tracking.CHA
 def missing_alias(client: Any, name: str, alias: str) -> str:
     """Why no version of `name` is @alias and what to do instead, one line per fact (for the CLI's error)."""
     others = [(a, r) for r in tracking.list_versions(client, name) for a in r.aliases if a != alias]
+    others.sort(key=lambda o: (o[0] != tracking.CHAMPION, o[0] != tracking.CHALLENGER))  # the one to suggest first
     if not others:
         return f"no {name} version is @{alias}: run `retail train {name}` first"
     lines = [f"no {name} version is @{alias}"]
