@@ -145,3 +145,24 @@ def test_a_plan_is_refused_where_the_model_cannot_use_it() -> None:
     priced = pd.DataFrame({"product_id": ["p2"], "ds": [DAYS[0]], "price": [3.0]})
     with pytest.raises(ValueError, match="no usual price known for product p2"):
         covariates.plan(priced, SERIES, pd.Series({"p1": 10.0}), ["price_ratio"])
+
+
+def test_a_daily_plan_for_weekly_periods_is_each_weeks_mean(caplog: pytest.LogCaptureFixture) -> None:
+    """Weeks stamped on their Monday: 3 days at 0.65 and 4 usual days make a week at 0.85; a plan on the stamps
+    is kept as it is."""
+    weeks = pd.DataFrame({"unique_id": ["a", "a"], "ds": pd.to_datetime(["2026-03-02", "2026-03-09"])})
+    days = pd.to_datetime(["2026-03-03", "2026-03-04", "2026-03-05", "2026-04-20"])
+    plan = pd.DataFrame({"unique_id": "a", "ds": days, "price_ratio": 0.65})
+    with caplog.at_level(logging.WARNING, logger="training.demand.covariates"):
+        out = covariates.future(weeks, plan, {"price_ratio": 1.0}, freq="W-MON")
+    assert out["price_ratio"].tolist() == pytest.approx([(3 * 0.65 + 4) / 7, 1.0])
+    assert "ignored 1 planned row(s) outside the forecast horizon" in caplog.text
+    stamped = pd.DataFrame({"unique_id": "a", "ds": weeks["ds"], "price_ratio": [0.65, 0.9]})
+    assert covariates.future(weeks, stamped, {"price_ratio": 1.0}, freq="W-MON")["price_ratio"].tolist() == [0.65, 0.9]
+
+
+def test_a_daily_plan_for_month_end_periods_counts_the_days_before_each_stamp() -> None:
+    months = pd.DataFrame({"unique_id": ["a"], "ds": pd.to_datetime(["2026-02-28"])})
+    plan = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2026-02-01", periods=14), "promo": 1.0})
+    out = covariates.future(months, plan, {"promo": 0.0}, freq="ME")
+    assert out["promo"].tolist() == pytest.approx([0.5])  # 14 of February's 28 days

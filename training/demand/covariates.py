@@ -24,6 +24,7 @@ KEYS = ["unique_id", "ds"]
 PRICE = "price_ratio"
 # what a workspace frame carries besides covariates: keys, target, ids and the products' static attributes
 NOT_COVARIATES = frozenset({"unique_id", "ds", "y", "product_id", "store_id", "category", "tier", "list_price"})
+DAY = pd.Timedelta(days=1)
 LEGACY = {PRICE: 1.0}  # what a model fitted before covariates were named read
 
 
@@ -72,18 +73,25 @@ def history(frame: pd.DataFrame, usual: dict[str, float]) -> pd.DataFrame:
 
 
 def future(
-    grid: pd.DataFrame, planned: pd.DataFrame | None, usual: dict[str, float], price_ratio: float = 1.0
+    grid: pd.DataFrame,
+    planned: pd.DataFrame | None,
+    usual: dict[str, float],
+    price_ratio: float = 1.0,
+    freq: str | None = None,
 ) -> pd.DataFrame:
     """`grid` (`unique_id, ds` of the horizon) with each covariate: as planned where `planned` has it, else usual.
 
     `price_ratio` is the usual value of the price ratio for this forecast (0.8: 20% off wherever nothing is
-    planned). A planned column the model never saw is an error naming it.
+    planned). A planned column the model never saw is an error naming it. With `freq` (the periods' alias), a
+    plan dated by day for longer periods (weeks, months) counts for the period holding each day (`_by_period`).
     """
     defaults = usual | ({PRICE: float(price_ratio)} if PRICE in usual else {})
     out = grid[KEYS].reset_index(drop=True)
     if planned is None:
         return out.assign(**defaults)
     planned = _checked(planned, usual)
+    if freq is not None:
+        planned = _by_period(planned, out, freq, defaults)
     merged = out.merge(planned, on=KEYS, how="left", indicator=True)
     matched = int((merged.pop("_merge") == "both").sum())
     if matched < len(planned):
@@ -101,6 +109,32 @@ def future(
     if filled:
         log.warning("the usual value is assumed for %s", ", ".join(filled))
     return out
+
+
+def _by_period(planned: pd.DataFrame, grid: pd.DataFrame, freq: str, defaults: dict[str, float]) -> pd.DataFrame:
+    """A plan dated off the period stamps (days of a weekly or monthly forecast) as one row per period.
+
+    Each period's value is the mean over its days, a day the plan leaves out at the usual value: how a week's
+    price ratio is made from its days. A plan dated on the stamps is kept as it is.
+    """
+    offset = pd.tseries.frequencies.to_offset(freq)
+    if offset is None or all(offset.is_on_offset(d) for d in planned["ds"].drop_duplicates()):
+        return planned
+    periods = grid.assign(start=grid["ds"], end=grid["ds"] + offset)
+    if isinstance(offset, pd.offsets.MonthEnd | pd.offsets.QuarterEnd | pd.offsets.YearEnd):  # stamped on the last day
+        periods = periods.assign(start=grid["ds"] - offset + DAY, end=grid["ds"] + DAY)
+    rows = planned.merge(periods.rename(columns={"ds": "stamp"}), on="unique_id")
+    rows = rows[(rows["ds"] >= rows["start"]) & (rows["ds"] < rows["end"])]
+    if len(rows) < len(planned):
+        log.warning("ignored %d planned row(s) outside the forecast horizon", len(planned) - len(rows))
+    columns = [c for c in planned.columns if c not in KEYS]
+    groups = rows.groupby(["unique_id", "stamp", "start", "end"])[columns]
+    sums, counts = groups.sum(), groups.count()
+    days = np.array([(end - start).days for *_, start, end in sums.index], dtype="float64")[:, None]
+    usual = np.array([defaults[c] for c in columns])
+    means = (sums.to_numpy() + (days - counts.to_numpy()) * usual) / days
+    out = pd.DataFrame(means, columns=columns, index=sums.index).reset_index()
+    return out.drop(columns=["start", "end"]).rename(columns={"stamp": "ds"})
 
 
 def check_columns(planned: pd.DataFrame, known: list[str], keys: list[str] = KEYS) -> None:

@@ -255,7 +255,7 @@ def _future(
     steps = [last + offset * (i + 1) for i in range(horizon)]
     frame = pd.concat([pd.DataFrame({"unique_id": last.index, "ds": s.to_numpy()}) for s in steps])
     grid = frame.sort_values(["unique_id", "ds"]).reset_index(drop=True)
-    return covariates.future(grid, planned, usual, price_ratio)
+    return covariates.future(grid, planned, usual, price_ratio, model.freq)
 
 
 def fit(frame: pd.DataFrame, spec: Spec, seed: int = 0) -> Forecaster:
