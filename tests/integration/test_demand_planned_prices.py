@@ -1,9 +1,11 @@
-"""`retail predict demand --future`: a planner's planned prices reach the forecast, marked, with the usual P50."""
+"""Plans through the CLI: `predict demand --future` (planned prices, marked, with the usual P50) and `forecast series
+--future` (planned values of the history's covariates)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -55,3 +57,33 @@ def test_predict_demand_forecasts_with_the_planned_prices(built, copy_workspace,
     refused = runner.invoke(app, [*args, "--out", str(tmp_path / "x.csv"), "--future", str(tmp_path / "promo.csv")])
     assert refused.exit_code == 1
     assert "future column 'promo'" in refused.output and "price_ratio" in refused.output
+
+
+def test_forecast_series_takes_a_future_file(tmp_path: Path) -> None:
+    """A history with a promo flag and a note, a plan for the horizon: promoted days forecast higher; a plan with a
+    column the history lacks is one line naming it."""
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2025-01-01", periods=300)
+    parts = []
+    for i in range(4):
+        promo = (rng.random(len(days)) < 0.2).astype(int)
+        y = rng.poisson(20 * np.where(promo == 1, 1.5, 1.0))
+        parts.append(pd.DataFrame({"unique_id": f"s{i}", "ds": days, "y": y, "promo": promo, "note": "x"}))
+    frame = pd.concat(parts)
+    cut = days[-14]
+    frame[frame["ds"] < cut].to_csv(tmp_path / "h.csv", index=False, date_format="%Y-%m-%d")
+    plan = frame.loc[frame["ds"] >= cut, ["unique_id", "ds"]].assign(promo=np.tile(np.arange(14) % 2, 4))
+    plan.to_csv(tmp_path / "f.csv", index=False, date_format="%Y-%m-%d")
+    args = ["forecast", "series", "--history", str(tmp_path / "h.csv"), "--horizon", "14", "--freq", "D"]
+
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "o.csv"), "--future", str(tmp_path / "f.csv")])
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(tmp_path / "o.csv", parse_dates=["ds"]).merge(plan, on=["unique_id", "ds"])
+    assert len(out) == 4 * 14
+    means = out.groupby("promo")["p50"].mean()
+    assert means[1] > 1.2 * means[0]
+
+    plan.assign(display=1).to_csv(tmp_path / "bad.csv", index=False, date_format="%Y-%m-%d")
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "x.csv"), "--future", str(tmp_path / "bad.csv")])
+    assert result.exit_code == 1
+    assert "future column 'display'" in result.output and "Traceback" not in result.output
