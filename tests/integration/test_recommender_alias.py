@@ -86,3 +86,19 @@ def test_every_family_predicts_with_alias_and_names_the_others_when_missing(
     for alias in ("champion", "challenger"):  # (a champion forced in over a baseline also says it lost)
         assert any(line.startswith(f"version {version} is @{alias}") for line in lines), (alias, lines)
     assert "`--alias champion`" in lines[-1] and "promote" not in lines[-1]  # promoting does not make an alias
+
+
+def test_train_reports_each_modes_decision_with_its_interval(built) -> None:
+    """The lines `retail train recommender` prints after its summary, read back from the run it logged."""
+    from training.recommend.cli import decisions
+
+    client = _client(built.ws)
+    version = tracking.alias_version(client, "recommender", tracking.CHAMPION)
+    assert version is not None
+    run_id = client.get_model_version("recommender", version).run_id
+    lines = decisions(built.ws.root, run_id)
+    assert lines[0] == "per mode, for requests without a cart:"
+    modes = {line.split(":")[0].strip(): line for line in lines[1:]}
+    assert set(modes) == {"all", "cross_sell"}
+    for line in modes.values():
+        assert "held-out customers" in line and ("90% interval" in line or "too few to judge" in line), line

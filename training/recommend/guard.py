@@ -191,10 +191,11 @@ def describe(mode: str, p: ModePolicy) -> str:
         return f"{mode}: the model ({p.customers} held-out customers, too few to judge)"
     served = {"model": "the model", "blend": f"a blend, model share {p.weight}", "fallback": p.baseline}[p.kind]
     chosen = "" if p.kind != "blend" else f", blend {p.inner_chosen:.4f}"
+    interval = f"{LEVEL:.0%} interval {p.gain_low:+.4f} to {p.gain_high:+.4f}"
+    gain = "" if np.isnan(p.gain) else f"; model gain {p.gain:+.4f}, {interval}"  # (none recorded before the rule)
     return (
         f"{mode}: {served} (inner validation, {p.customers} held-out customers, {p.sessions} sessions: "
-        f"recall@{K} model {p.inner_model:.4f}, {p.baseline} {p.inner_baseline:.4f}{chosen}; "
-        f"model gain {p.gain:+.4f}, {LEVEL:.0%} interval {p.gain_low:+.4f} to {p.gain_high:+.4f})"
+        f"recall@{K} model {p.inner_model:.4f}, {p.baseline} {p.inner_baseline:.4f}{chosen}{gain})"
     )
 
 
