@@ -144,8 +144,8 @@ def test_holidays_are_counted_over_the_whole_period() -> None:
 
 
 def test_model_settings_follow_rows_and_frequency() -> None:
-    daily = recipe.settings("D", 170_000, 500)  # Online Retail's daily fit: as tuned there
+    daily = recipe.settings("D", 170_000)  # Online Retail's daily fit: as tuned there
     assert daily == {"min_child_samples": 850, "num_leaves": 15, "n_estimators": 600}
-    weekly = recipe.settings("W-FRI", 350_000, 2_700)
-    assert weekly["min_child_samples"] == 250 and weekly["num_leaves"] == 31
-    assert recipe.settings("MS", 1_000, 80) == {"min_child_samples": 20, "num_leaves": 7, "n_estimators": 300}
+    weekly = recipe.settings("W-FRI", 350_000)
+    assert weekly["min_child_samples"] == 250  # 0.5% of the rows counted in days: a week's row sums 7
+    assert recipe.settings("MS", 1_000) == {"min_child_samples": 20, "num_leaves": 7, "n_estimators": 300}

@@ -104,14 +104,13 @@ def signed_square(z: np.ndarray) -> np.ndarray:
 def make(spec: Spec, rows: int, seed: int = 0, lengths: pd.Series | None = None) -> MLForecast:
     """An unfitted forecaster for `spec`, to be fitted on about `rows` rows (of series with `lengths` periods).
 
-    Leaf size, leaves and trees follow the rows, the series and the frequency (`recipe.settings`: on daily
+    Leaf size, leaves and trees follow the rows and the frequency (`recipe.settings`: on daily
     Online Retail 0.5% of the rows a leaf, 15 leaves, 600 trees); lags longer than the median series can feed
     are dropped (`recipe.trim`). The model learns the square root of the target (signed, so returns do not break
     it): the median is the same on either scale, but on the raw scale such large L1 leaves never reached the best
     sellers' days (on Online Retail no product was forecast above ~62 units a day, where some sold 100-330).
     """
-    series = len(lengths) if lengths is not None else max(1, rows // 100)
-    sized = recipe.settings(spec.freq, rows, series)
+    sized = recipe.settings(spec.freq, rows)
     model = lgb.LGBMRegressor(**(LGBM | sized | spec.lgbm | {"random_state": seed}))
     root = GlobalSklearnTransformer(FunctionTransformer(signed_sqrt, signed_square, check_inverse=False))
     length = int(lengths.median()) if lengths is not None else None

@@ -119,17 +119,18 @@ def _name(feature: Any) -> str:
     return feature if isinstance(feature, str) else str(getattr(feature, "__name__", feature))
 
 
-def settings(freq: str, rows: int, series: int) -> dict[str, Any]:
-    """LightGBM settings for `rows` rows of `series` series at `freq`.
+def settings(freq: str, rows: int) -> dict[str, Any]:
+    """LightGBM settings for `rows` rows (series x their length) at `freq`.
 
     - `min_child_samples`: 0.5% of the rows counted in days (rows x days per period), at least 20: the smoothing
       chosen on daily Online Retail (850 rows a leaf there), loosened where each row already sums a week or a month.
-    - `num_leaves`: 15 for daily data (tuned); 31 for coarser data once there are 100 rows a leaf could split into
-      (`rows / series` periods per series, many series), 7 below 2,000 rows.
+    - `num_leaves`: 15 (tuned on Online Retail; 31 made no difference on a generated weekly set), 7 below 2,000
+      rows.
     - `n_estimators`: 600 at rate 0.025, 300 below 5,000 rows (small sets overfit sooner).
+
+    On a generated weekly set (300 series, 130 weeks, yearly season and trend; 13 weeks ahead) the leaf of 0.5% of
+    the rows (195) scored WAPE 0.120, the day-equivalent one (27) 0.100, seasonal naive 0.121.
     """
-    per_period = frequency.days(freq)
-    leaf = max(20, int(rows * MIN_LEAF_SHARE / per_period))
-    leaves = 15 if per_period == 1 or rows < 100 * 31 else 31
-    out = {"min_child_samples": leaf, "num_leaves": 7 if rows < 2000 else leaves}
+    leaf = max(20, int(rows * MIN_LEAF_SHARE / frequency.days(freq)))
+    out = {"min_child_samples": leaf, "num_leaves": 7 if rows < 2000 else 15}
     return out | {"n_estimators": 300 if rows < 5000 else 600}
