@@ -129,3 +129,16 @@ def test_series_the_fit_never_saw_get_their_group_s_choice_else_the_overall_one(
         "new_smooth": "auto_ets",
         "new_rare": "lightgbm+seasonal_naive",
     }
+
+
+def test_a_baseline_statsforecast_cannot_fit_is_left_out_of_the_choice() -> None:
+    months = pd.date_range("2024-01-01", periods=5, freq="MS")
+    y = [[10.0, 14.0, 9.0, 13.0, 11.0], [3.0, 0.0, 5.0, 2.0, 4.0], [20.0, 25.0, 18.0, 30.0, 22.0]]
+    history = pd.concat([pd.DataFrame({"unique_id": f"m{i}", "ds": months, "y": y[i]}) for i in range(3)])
+    base = choice.safe_baselines(history, 2, "MS")  # AutoETS refuses five months
+    assert len(base) == 3 * 2 and base["auto_ets"].isna().all()
+    assert (base["mean_28"] > 0).all() and base["seasonal_naive"].notna().all()
+    rows = _rows({f"s{i}": {"auto_ets": 0.1, "lightgbm": 1.0} for i in range(12)})
+    rows["auto_ets"] = np.nan
+    _, chosen = choice.choose(rows, _groups({f"s{i}": "smooth" for i in range(12)}))
+    assert chosen["smooth"] == "lightgbm"

@@ -14,8 +14,9 @@ The rule (documented in docs/models/demand.md):
 - Series the fit never saw get their class's (or category's) choice, else the choice over every series (`all`).
 - Quantiles: LightGBM's and AutoETS's own; seasonal naive and moving average take the LightGBM interval models'
   P10/P90 around their own P50; a blend averages its two methods' P10, P50 and P90.
-- Planned covariates (`future`, `price_ratio`): LightGBM reads them; a baseline's quantiles are multiplied by
-  LightGBM's lift (its forecast with the plan over its forecast without), period by period.
+- Planned covariates (`future`, `price_ratio`): LightGBM reads them, the baselines do not. The backtest scores
+  LightGBM with the covariates as they were, so a group keeps a baseline only where it wins knowing that.
+- A baseline statsforecast cannot fit (AutoETS on a few periods: "tiny datasets") is left out of the choice.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from training.demand import model
-from training.demand.baselines import baseline_forecasts
+from training.demand import frequency, model
+from training.demand.baselines import BASELINES, baseline_forecasts
 from training.demand.dataset import Spec
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ class BaselineCache:
         known = kept[kept["unique_id"].map(sig) == kept["sig"]] if len(kept) else kept
         todo = sorted(set(sig.index) - set(known["unique_id"]))
         if todo:
-            fresh = baseline_forecasts(past[past["unique_id"].isin(todo)], horizon, freq)
+            fresh = safe_baselines(past[past["unique_id"].isin(todo)], horizon, freq)
             fresh["sig"] = fresh["unique_id"].map(sig)
             known = pd.concat([known, fresh], ignore_index=True) if len(known) else fresh
         self.frames[key] = known
@@ -150,6 +151,34 @@ class BaselineCache:
         while len(self.frames) > self.size:
             self.frames.popitem(last=False)
         return known[known["unique_id"].isin(sig.index)].drop(columns="sig").reset_index(drop=True)
+
+
+def safe_baselines(history: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
+    """`baseline_forecasts`; where statsforecast refuses the history (AutoETS on a few periods), the baselines but
+    AutoETS, which is missing (NaN: left out of the choice)."""
+    try:
+        return baseline_forecasts(history, horizon, freq)
+    except (NotImplementedError, ValueError) as error:
+        log.warning("baselines: AutoETS left out (%s)", error)
+    from statsforecast import StatsForecast
+    from statsforecast.models import ADIDA, CrostonOptimized, SeasonalNaive, WindowAverage
+
+    lengths = history.groupby("unique_id").size()
+    season, window = frequency.season(freq), frequency.window(freq)
+    models = [
+        SeasonalNaive(season_length=season if lengths.min() >= season else 1, alias="seasonal_naive"),
+        WindowAverage(window_size=min(window, int(lengths.min())), alias="mean_28"),
+        ADIDA(alias="adida"),
+        CrostonOptimized(alias="croston"),
+    ]
+    frame = history[["unique_id", "ds", "y"]]
+    out = StatsForecast(models=models, freq=frequency.offset(freq), n_jobs=1).forecast(df=frame, h=horizon)
+    simple = ["seasonal_naive", "mean_28", "adida", "croston"]
+    out[simple] = out[simple].clip(lower=0.0)
+    for name in (*BASELINES, "auto_ets_p10", "auto_ets_p90"):
+        if name not in out:
+            out[name] = np.nan
+    return out[["unique_id", "ds", *BASELINES, "auto_ets_p10", "auto_ets_p90"]]
 
 
 def _signature(past: pd.DataFrame) -> pd.Series:
@@ -220,12 +249,6 @@ class Chosen:
         baselines = sorted((needed - {"lightgbm"}) & set(BASELINE_COLUMNS))
         if baselines:
             out = out.merge(self._baselines(history, h, set(baselines)), on=["unique_id", "ds"], how="left")
-            if future is not None or price_ratio != 1.0:  # a plan moves the baselines by LightGBM's lift
-                usual = self.forecaster.forecast(history, h)["p50"].to_numpy()
-                lift = np.where(usual > 0, out["lightgbm"].to_numpy() / np.where(usual > 0, usual, 1.0), 1.0)
-                for name in baselines:
-                    for column in (name, f"{name}_p10", f"{name}_p90"):
-                        out[column] = out[column].to_numpy() * lift
         out["method"] = out["unique_id"].map(method)
         for q in ("p10", "p50", "p90"):
             out[q] = np.nan
@@ -251,7 +274,7 @@ class Chosen:
     def _baselines(self, history: pd.DataFrame, h: int, needed: set[str]) -> pd.DataFrame:
         """Each needed baseline's P50 and P10/P90 (AutoETS its own band, the others the LightGBM interval models)."""
         data = history[["unique_id", "ds", "y"]].assign(unique_id=history["unique_id"].astype(str))
-        base = baseline_forecasts(data, h, self.spec.freq)
+        base = safe_baselines(data, h, self.spec.freq)
         out = base[["unique_id", "ds"]].copy()
         for name in sorted(needed & set(BASELINE_COLUMNS)):
             out[name] = base[BASELINE_COLUMNS[name]].to_numpy()
@@ -281,8 +304,7 @@ def backtest_rows(history: pd.DataFrame, forecaster: model.Forecaster, progress:
         base = baselines_at(past, h, forecaster.spec.freq)
         base = base.rename(columns={v: k for k, v in BASELINE_COLUMNS.items()})[["unique_id", "ds", *BASELINE_COLUMNS]]
         parts.append(rows.merge(base, on=["unique_id", "ds"], how="left"))
-    out = pd.concat(parts, ignore_index=True)
-    return out.fillna({name: 0.0 for name in BASELINE_COLUMNS})
+    return pd.concat(parts, ignore_index=True).fillna({"seasonal_naive": 0.0, "moving_average": 0.0})
 
 
 def fit(
