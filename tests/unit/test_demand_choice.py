@@ -142,3 +142,13 @@ def test_a_baseline_statsforecast_cannot_fit_is_left_out_of_the_choice() -> None
     rows["auto_ets"] = np.nan
     _, chosen = choice.choose(rows, _groups({f"s{i}": "smooth" for i in range(12)}))
     assert chosen["smooth"] == "lightgbm"
+
+
+def test_a_group_that_sold_nothing_in_the_backtest_takes_the_smallest_error() -> None:
+    rows = _rows({f"z{i}": {} for i in range(12)})
+    rows["y"] = 0.0
+    for method, level in {"seasonal_naive": 2.0, "moving_average": 1.0, "auto_ets": 3.0, "lightgbm": 0.0}.items():
+        rows[method] = level
+    table, chosen = choice.choose(rows, _groups({f"z{i}": "intermittent" for i in range(12)}))
+    assert chosen["intermittent"] == "lightgbm"
+    assert table.set_index("group").loc["intermittent", list(choice.CANDIDATES)].isna().all()  # no WAPE to show

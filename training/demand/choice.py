@@ -8,8 +8,9 @@ The rule (documented in docs/models/demand.md):
   sold; cut at 1.32 and 0.49): smooth, erratic, intermittent, lumpy; or its `category` with `by="category"`.
   A group with fewer than `min_series` series in the backtest is merged into the largest group, which decides for
   both on their rows together.
-- Choice: per group, the candidate with the lowest backtest WAPE among the single methods and the equal blends of
-  LightGBM with each baseline; a tie (within 1e-9) goes to the earlier of `CANDIDATES`, seasonal naive first.
+- Choice: per group, the candidate with the lowest backtest WAPE (absolute error where nothing sold) among the
+  single methods and the equal blends of LightGBM with each baseline; a tie (within 1e-9) goes to the earlier of
+  `CANDIDATES`, seasonal naive first.
   Seasonal naive is a candidate, so no group's backtest WAPE is above seasonal naive's, and neither is the total.
 - Series the fit never saw get their class's (or category's) choice, else the choice over every series (`all`).
 - Quantiles: LightGBM's and AutoETS's own; seasonal naive and moving average take the LightGBM interval models'
@@ -78,15 +79,17 @@ def groups(history: pd.DataFrame, by: str = "class") -> pd.Series:
     raise ValueError(f"group series by 'class' or 'category', got {by!r}")
 
 
-def wapes(rows: pd.DataFrame) -> pd.Series:
-    """Backtest WAPE of every candidate over `rows` (truth `y`, one column per single method)."""
-    total = float(np.abs(rows["y"]).sum())
+def errors(rows: pd.DataFrame) -> pd.Series:
+    """Backtest absolute error (summed) of every candidate over `rows` (truth `y`, one column per single method);
+    NaN for a candidate with a missing forecast."""
     y = rows["y"].to_numpy()
-    out = {}
-    for name in CANDIDATES:
-        f = blend(rows, name)
-        out[name] = float(np.abs(y - f).sum() / total) if total > 0 else float("nan")
-    return pd.Series(out)
+    return pd.Series({name: float(np.abs(y - blend(rows, name)).sum()) for name in CANDIDATES})
+
+
+def wapes(rows: pd.DataFrame) -> pd.Series:
+    """Backtest WAPE of every candidate over `rows` (NaN where nothing sold)."""
+    total = float(np.abs(rows["y"]).sum())
+    return errors(rows) / total if total > 0 else errors(rows) * np.nan
 
 
 def blend(rows: pd.DataFrame, name: str, column: str = "") -> np.ndarray:
@@ -95,7 +98,8 @@ def blend(rows: pd.DataFrame, name: str, column: str = "") -> np.ndarray:
 
 
 def pick(scores: pd.Series) -> str:
-    """The candidate with the lowest WAPE; a tie within `TIE` goes to the earlier in `CANDIDATES`."""
+    """The candidate with the lowest error (or WAPE: within a group they rank alike); a tie within `TIE` (relative)
+    goes to the earlier in `CANDIDATES`."""
     if scores.isna().all():
         return YARDSTICK
     best = float(scores.min())
@@ -115,14 +119,14 @@ def choose(
     table, chosen = [], {}
     for name, part in rows.groupby(unit.to_numpy()):
         scores = wapes(part)
-        chosen[str(name)] = pick(scores)
+        chosen[str(name)] = pick(errors(part))  # (a group that sold nothing in the backtest still has errors)
         merged = sorted(set(labels[part.index]) - {name})
         label = str(name) + (f" (+{', '.join(merged)})" if merged else "")
         table.append({"group": label, "series": part["unique_id"].nunique(), **scores, "chosen": chosen[str(name)]})
     for small in set(labels) - set(chosen):
         chosen[str(small)] = chosen[target]
     scores = wapes(rows)
-    chosen[OVERALL] = pick(scores)
+    chosen[OVERALL] = pick(errors(rows))
     table.append({"group": OVERALL, "series": rows["unique_id"].nunique(), **scores, "chosen": chosen[OVERALL]})
     return pd.DataFrame(table), chosen
 
