@@ -46,6 +46,11 @@ def workspace(freq: str) -> str:
     return alias
 
 
+def stored(freq: str) -> str:
+    """The alias in the forecast table's four characters: weeks as `W` (their span is what accuracy reads)."""
+    return "W" if kind(freq) == "W" else freq
+
+
 def kind(freq: str) -> str:
     """`D`, `W`, `M`, `Q` or `Y`: the family of a parsed alias."""
     return "W" if freq.startswith("W") else _FAMILIES[parse(freq, allow_auto=False)]

@@ -147,7 +147,8 @@ class Intervals:
 
     def __init__(self, rows: pd.DataFrame, seed: int = 0) -> None:
         params: dict[str, Any] = {"n_estimators": 150, "learning_rate": 0.05, "num_leaves": 15, "n_jobs": 1}
-        params |= {"min_child_samples": 100, "verbosity": -1, "random_state": seed, "objective": "quantile"}
+        leaf = min(100, max(5, len(rows) // 20))  # 100 from 2,000 backtest rows; small sets still split
+        params |= {"min_child_samples": leaf, "verbosity": -1, "random_state": seed, "objective": "quantile"}
         x, y = rows[BAND_INPUT], rows["y"].to_numpy()
         low = lgb.LGBMRegressor(alpha=0.1, **params).fit(x, y)
         below = y >= np.asarray(low.predict(x)).clip(min=0.0)

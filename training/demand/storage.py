@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from retail import db
 from retail.settings import Settings
 from retail.workspace import Workspace
+from training.demand import frequency
 from training.demand.tables import AuditEntry, ForecastOverride, ForecastRun, ForecastValue
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,12 @@ def store_run(
         s.execute(delete(ForecastValue).where(ForecastValue.run_id.in_(earlier)))
         s.execute(delete(ForecastRun).where(ForecastRun.id.in_(earlier)))
     run = ForecastRun(
-        model_version=version, as_of=as_of.date(), level=level, freq=freq, source=source, created_at=now()
+        model_version=version,
+        as_of=as_of.date(),
+        level=level,
+        freq=frequency.stored(freq),
+        source=source,
+        created_at=now(),
     )
     s.add(run)
     s.flush()
