@@ -96,6 +96,7 @@ def test_aliases_are_canonical_and_others_refused() -> None:
     with pytest.raises(ValueError, match="workspace"):
         frequency.workspace("QS")
     assert [frequency.season(f) for f in ("D", "W-FRI", "MS", "QE")] == [7, 52, 12, 4]
+    assert [frequency.stored(f) for f in ("D", "W-SUN", "MS", "YE")] == ["D", "W", "MS", "YE"]  # the table's 4 chars
 
 
 def test_horizon_days_become_whole_periods_or_are_refused() -> None:
