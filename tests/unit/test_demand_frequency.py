@@ -61,6 +61,8 @@ def test_a_gap_is_named_by_series_and_date_and_can_be_filled(tmp_path: Path) -> 
     gappy.to_csv(path, index=False)
     with pytest.raises(DataError, match="gappy.csv.*S1"):
         files.read_series(path, "W-FRI")
+    with pytest.raises(ValueError, match="misses 6 days.*the dates look like --freq W-FRI"):
+        frequency.regular(data[data["unique_id"] == "S0"].head(2), "D")  # weekly dates said to be daily
     filled = files.read_series(path, "W-FRI", fill_gaps=True)
     assert len(filled) == len(data)
     hole = filled[(filled["unique_id"] == "S1") & (filled["ds"] == FRIDAYS[5])]

@@ -193,7 +193,8 @@ def regular(frame: pd.DataFrame, freq: str, fill_gaps: bool = False) -> tuple[pd
     if not fill_gaps:
         raise ValueError(
             f"{_count(missing, ('misses', 'miss'))} {len(missing):,} {name(alias)}s between their first and "
-            f"last date (--freq {alias}): {_named(missing)}; add them, or pass --fill-gaps to count them as zero sales"
+            f"last date (--freq {alias}): {_named(missing)}; add them, or pass --fill-gaps to count them as zero "
+            f"sales{_hint(frame, alias)}"
         )
     log.info(
         "filled %d missing %ss of %d series with zero sales", len(missing), name(alias), missing["unique_id"].nunique()
@@ -204,6 +205,15 @@ def regular(frame: pd.DataFrame, freq: str, fill_gaps: bool = False) -> tuple[pd
     if others:
         filled[others] = filled.groupby("unique_id", observed=True)[others].ffill()
     return filled, alias
+
+
+def _hint(frame: pd.DataFrame, alias: str) -> str:
+    """`; the dates look like --freq W-FRI` where the dates follow another frequency than the one given."""
+    try:
+        found = infer(frame)
+    except ValueError:
+        return ""
+    return f"; the dates look like --freq {found}" if found != alias else ""
 
 
 def _on_grid(ds: pd.Series, alias: str) -> np.ndarray:
