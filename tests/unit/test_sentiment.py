@@ -290,3 +290,145 @@ def test_bf16_scoring_leaves_torch_s_threads_as_they_were_under_concurrent_calls
         np.testing.assert_allclose(result, bf16.scores(call), atol=1e-6)
     np.testing.assert_allclose(results[0], alone, atol=1e-6)
     assert torch.get_num_threads() == original and _threads_in_a_new_thread() == original
+
+
+def _write(path: Path, frame: pd.DataFrame) -> Path:
+    frame.to_parquet(path, index=False) if path.suffix == ".parquet" else frame.to_csv(path, index=False)
+    return path
+
+
+def _source_files(folder: Path) -> list[Path]:
+    """A rated CSV (rating 3 five times) and a parquet of tweets labelled by word in `sentiment` (5 neutral)."""
+    reviews = pd.DataFrame(
+        {"text": [f"review {i}" for i in range(30)], "rating": [5, 4, 1, 2, 3] * 4 + [5, 4, 5, 4, 3, 1, 5, 5, 2, 4]}
+    )
+    words = ["negative", "negative", "positive", "neutral"] * 5 + ["negative"] * 10
+    tweets = pd.DataFrame({"text": [f"@air tweet {i}" for i in range(30)], "sentiment": words})
+    return [_write(folder / "reviews.csv", reviews), _write(folder / "tweets.parquet", tweets)]
+
+
+def test_neutral_words_are_left_out_and_counted() -> None:
+    frame = pd.DataFrame({"text": ["a", "b", "c", "d"], "label": ["neutral", "Positive", "negative", " NEUTRAL"]})
+    out = dataset.from_ratings(frame, "f.csv")
+    assert out["text"].tolist() == ["b", "c"] and out["label"].tolist() == [1, 0]
+    assert out.attrs["left_out"] == 2
+    rated = dataset.from_ratings(pd.DataFrame({"text": ["a", "b", "c"], "rating": [3, 5, 1]}), "r.csv")
+    assert rated.attrs["left_out"] == 1
+
+
+def test_several_files_are_read_as_sources(tmp_path: Path) -> None:
+    frame = dataset.read_sources(_source_files(tmp_path))
+    assert frame["source"].value_counts().to_dict() == {"reviews": 30 - 5, "tweets": 30 - 5}
+    assert frame.attrs["left_out"] == {"reviews": 5, "tweets": 5}
+    tweets = frame[frame["source"] == "tweets"]
+    assert tweets["label"].sum() == 5 and "@air tweet 2" in set(tweets.loc[tweets["label"] == 1, "text"])
+    lines = dataset.describe(frame).splitlines()
+    assert lines[0] == "reviews: 25 labelled texts (10 negative, 15 positive), 5 neutral left out"
+    assert lines[1] == "tweets: 25 labelled texts (20 negative, 5 positive), 5 neutral left out"
+
+
+def test_same_named_files_keep_apart_and_a_file_given_twice_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    files = [_write(tmp_path / d / "r.csv", pd.DataFrame({"text": ["x", "y"], "rating": [5, 1]})) for d in "ab"]
+    assert dataset.source_names(files) == [str(files[0]), str(files[1])]
+    with pytest.raises(ValueError, match="given twice"):
+        dataset.read_sources([files[0], files[0]])
+    bad = _write(tmp_path / "bad.csv", pd.DataFrame({"text": ["x"], "label": ["meh"]}))
+    with pytest.raises(DataError, match="bad.csv"):
+        dataset.read_sources([files[0], bad])
+
+
+def test_each_source_keeps_its_own_stratified_split(tmp_path: Path) -> None:
+    frame = dataset.read_sources(_source_files(tmp_path))
+    train, test = dataset.split_sources(frame, seed=0)
+    for name, part in frame.groupby("source"):
+        alone_train, alone_test = dataset.split_reviews(part.drop(columns="source").reset_index(drop=True), 0)
+        assert test.loc[test["source"] == name, "text"].tolist() == alone_test["text"].tolist()
+        assert train.loc[train["source"] == name, "text"].tolist() == alone_train["text"].tolist()
+    assert set(train["text"]).isdisjoint(test["text"]) and len(train) + len(test) == len(frame)
+    small = pd.DataFrame({"text": list("abcdefghijkl"), "label": [1, 0] * 6, "source": ["big"] * 10 + ["tiny"] * 2})
+    with pytest.raises(ValueError, match="tiny: too few labelled texts"):
+        dataset.split_sources(small, 0)
+
+
+def test_figures_per_source_are_each_source_s_own() -> None:
+    test = pd.DataFrame({"label": [1, 0, 1, 1, 0, 0, 0], "source": ["a", "a", "a", "b", "b", "b", "b"]})
+    p = np.array([0.9, 0.6, 0.8, 0.2, 0.1, 0.3, 0.7])
+    found = evaluate.per_source(test, {"model": p, "vader": 1 - p}, {"vader": 0.5})
+    assert found["source_a_rows"] == 3 and found["source_b_rows"] == 4
+    assert found["source_a_model_accuracy"] == pytest.approx(2 / 3)
+    assert found["source_b_model_negative_recall"] == pytest.approx(2 / 3)
+    assert found["source_b_vader_accuracy"] == pytest.approx(2 / 4)
+    assert found["source_b_majority_accuracy"] == pytest.approx(3 / 4)
+    assert evaluate.per_source(test.drop(columns="source"), {"model": p}, {}) == {}
+    assert evaluate.source_key("my file/x.csv") == "source_my_file_x.csv_"
+
+
+def test_train_sentiment_takes_reviews_repeated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from retail.cli import app
+    from training.sentiment import cli
+
+    files = _source_files(tmp_path)
+    seen: list = []
+    metrics = {
+        f"source_{name}_{key}": value
+        for name in ("reviews", "tweets")
+        for key, value in (("rows", 5.0), ("model_accuracy", 0.9), ("model_macro_f1", 0.8))
+        + (("model_negative_recall", 0.7), ("vader_accuracy", 0.6), ("majority_accuracy", 0.5))
+    }
+
+    def fake(name, ws, as_of, horizon, options):  # noqa: ANN001, ANN202
+        seen.append(options)
+        return type("Result", (), {"metrics": metrics})()
+
+    monkeypatch.setattr(cli, "train_and_report", fake)
+    args = ["train", "sentiment", "--reviews", str(files[0]), "--reviews", str(files[1]), "-w", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert seen[0].reviews == files and seen[0].test == []
+    assert "5 neutral left out" in result.output
+    assert "tweets (5 held out): accuracy 0.900, macro-F1 0.800, neg. recall 0.700" in result.output
+    bad = _write(tmp_path / "bad.csv", pd.DataFrame({"text": ["x", "y"], "rating": [5, 9]}))
+    refused = CliRunner().invoke(app, [*args[:4], "--reviews", str(bad), "-w", str(tmp_path)])
+    assert refused.exit_code == 1 and len(seen) == 1
+    assert "bad.csv row 2, column rating" in refused.output and "Traceback" not in refused.output
+    held = CliRunner().invoke(app, [*args[:4], "--test", str(files[1]), "-w", str(tmp_path)])
+    assert held.exit_code == 0 and seen[1].reviews == files[:1] and seen[1].test == files[1:]
+
+
+def test_given_test_files_are_held_out_and_every_review_trains(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from training.family import Split
+    from training.sentiment.options import SentimentOptions
+
+    files = _source_files(tmp_path)
+    ctx = SimpleNamespace(progress=lambda _: None, settings=SimpleNamespace(seed=0))
+    options = SentimentOptions(reviews=files[:1], test=files[1:])
+    day, horizon = pd.Timestamp("2024-01-01"), pd.Timedelta(days=28)
+    split = Split(day - horizon, horizon, day)
+    data = dataset.for_split(ctx, split, options)  # type: ignore[arg-type]
+    assert len(data.train) == 25 and set(data.test["source"]) == {"tweets"} and len(data.test) == 25
+    refit = dataset.for_split(ctx, Split(day, horizon), options)  # type: ignore[arg-type]
+    assert len(refit.train) == 25 + 25 and refit.test is None
+    split_data = dataset.for_split(ctx, split, SentimentOptions(reviews=files))  # type: ignore[arg-type]
+    assert split_data.test.groupby("source").size().to_dict() == {"reviews": 5, "tweets": 5}
+    assert data.params["left_out"] == 5
+
+
+def test_int8_scoring_in_token_sorted_batches_keeps_the_labels(saved_and_exported: Path) -> None:
+    """Every text tokenized at once and batched by token count: the same labels (and nearly the same scores) as
+    scoring each text alone, in the callers' order, with and without sharing the work between workers."""
+    scorer = Int8Classifier(saved_and_exported)
+    texts = [t for t, _ in TINY] + ["ok", "a much longer text that is wonderful, great and fantastic value"]
+    texts = texts[::-1]
+    alone = np.array([scorer.positive([t])[0] for t in texts])
+    for workers, size in ((1, 3), (2, 4), (2, None)):
+        scorer.workers = workers
+        together = scorer.scores(texts, batch_size=size)
+        np.testing.assert_allclose(together, alone, atol=0.02)
+        assert ((together >= 0.5) == (alone >= 0.5)).all()
+    assert len(scorer.scores([])) == 0

@@ -8,6 +8,7 @@ model; `features.build.build_features` takes `review_scores` as its argument (fe
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pandas as pd
@@ -41,8 +42,11 @@ def predict(ctx: Context, model: Any, version: str, options: dict[str, Any]) -> 
     if "text" not in frame.columns:
         raise ValueError(f"input has no 'text' column (columns: {', '.join(map(str, frame.columns))})")
     ctx.progress(f"sentiment: scoring {len(frame):,} texts with version {version}")
+    started = time.perf_counter()
     scored = score(model, frame["text"])
-    return frame.reset_index(drop=True).assign(label=scored["label"].to_numpy(), score=scored["score"].to_numpy())
+    out = frame.reset_index(drop=True).assign(label=scored["label"].to_numpy(), score=scored["score"].to_numpy())
+    out.attrs["scoring_seconds"] = time.perf_counter() - started  # the rest of a command's time is start-up
+    return out
 
 
 def review_scores(ws: Workspace, settings: Settings) -> pd.DataFrame:

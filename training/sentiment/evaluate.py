@@ -97,12 +97,37 @@ def evaluate(ctx: Context, model: Classifier, baselines: yardsticks.FrozenEncode
     for name, p in p_probe.items():
         called = p >= thresholds.get(name, 0.5)
         results[f"{name}_probe_accuracy"] = float(np.mean(called == probe_set["label"].to_numpy().astype(bool)))
+    results |= per_source(test, scores, thresholds)
     eval_set = test.assign(**{SCORE_COLUMNS[name]: p for name, p in scores.items()})
     plots = {
         "plots/confusion_model.png": confusion_figure(y, scores["model"], "fine-tuned MiniLM"),
         "plots/confusion_vader.png": confusion_figure(y, scores["vader"], "VADER", thresholds["vader"]),
     }
     return Evaluation(results, eval_set, plots)
+
+
+def source_key(name: str) -> str:
+    """The metric prefix of a source's figures: `source_<name>_` with anything but letters, digits, `.` and `-`
+    made `_` (a source is a file's name, or its path where two files share one)."""
+    return "source_" + re.sub(r"[^\w.-]", "_", name) + "_"
+
+
+def per_source(test: pd.DataFrame, scores: dict[str, np.ndarray], thresholds: dict[str, float]) -> dict[str, float]:
+    """Each source's figures on its own held-out rows (`source_<name>_model_accuracy`, ...), its rows and the
+    majority class's share; nothing where the rows carry no source (the workspace's reviews)."""
+    if "source" not in test:
+        return {}
+    results: dict[str, float] = {}
+    sources = test["source"].to_numpy()
+    for name in pd.unique(sources):
+        rows = np.flatnonzero(sources == name)
+        y = test["label"].to_numpy()[rows]
+        key = source_key(str(name))
+        results[f"{key}rows"] = float(len(rows))
+        results[f"{key}majority_accuracy"] = max(float(y.mean()), 1 - float(y.mean()))
+        for model, p in scores.items():
+            results |= _prefixed(f"{key}{model}", figures(y, p[rows], thresholds.get(model, 0.5)))
+    return results
 
 
 def _prefixed(prefix: str, found: dict[str, float]) -> dict[str, float]:

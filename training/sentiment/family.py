@@ -52,7 +52,7 @@ class SentimentFamily(Family[SentimentAdapter]):
     tiny = {"options": SentimentOptions(epochs=1, max_length=16, int8=False)}
 
     def check_inputs(self, ctx: Context, options: Options) -> None:
-        if _options(options).reviews is None:
+        if not _options(options).reviews:
             inputs.require_reviews(ctx.ws, "training sentiment (rated review text)")
 
     def refits(self, options: Options) -> bool:

@@ -19,7 +19,13 @@ HORIZON_DAYS = 28
 
 
 class SentimentOptions(Options):
-    reviews: Path | None = Field(default=None, description="CSV or parquet with text and rating or label.")
+    reviews: list[Path] = Field(
+        default_factory=list, description="CSVs or parquets with text and rating or label, each its own source."
+    )
+    test: list[Path] = Field(
+        default_factory=list,
+        description="Labelled files to evaluate on instead of holding out 20% of `reviews` (every review trains).",
+    )
     epochs: int | None = Field(default=None, ge=1, description="Passes (default: 1, more on small data).")
     batch_size: int = Field(default=32, ge=1)
     learning_rate: float = Field(default=5e-5, gt=0)
@@ -29,4 +35,5 @@ class SentimentOptions(Options):
     refit: bool = Field(default=False, description="Fit again on every review before registering.")
 
     def params(self) -> dict[str, Any]:
-        return self.model_dump() | {"reviews": str(self.reviews) if self.reviews else "workspace"}
+        files = {"reviews": ", ".join(map(str, self.reviews)) or "workspace", "test": ", ".join(map(str, self.test))}
+        return self.model_dump() | files

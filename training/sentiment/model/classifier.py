@@ -69,8 +69,9 @@ class Tuning:
 
 
 def token_budget(tokenizer, texts: Sequence[str]) -> int:
-    """The 95th percentile of token counts, rounded up to a multiple of 16, within [32, 256]."""
-    sample = list(texts[:5000])
+    """The 95th percentile of token counts (of up to 5,000 texts spread over all), rounded up to a multiple of 16,
+    within [32, 256]."""
+    sample = list(texts[:: max(1, math.ceil(len(texts) / 5000))])
     counts = [len(ids) for ids in tokenizer(sample, truncation=False)["input_ids"]]
     wanted = float(np.quantile(counts, LENGTH_QUANTILE)) if counts else MIN_LENGTH
     return int(min(MAX_LENGTH, max(MIN_LENGTH, 16 * math.ceil(wanted / 16))))
@@ -108,18 +109,25 @@ class Scorer(ABC):
         return np.array([len(ids) for ids in self.tokenizer(list(texts), truncation=False)["input_ids"]])
 
     def scores(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """P(positive) per text, in order; texts are scored in batches of similar length.
+        """P(positive) per text, in order; texts are scored in batches of similar length (in characters)."""
+        texts = list(texts)
+        lengths = np.array([len(t) for t in texts])
+        return self.batched(lengths, lambda idx: self.positive([texts[i] for i in idx]), batch_size)
+
+    def batched(
+        self, lengths: np.ndarray, score: Callable[[np.ndarray], np.ndarray], batch_size: int | None = None
+    ) -> np.ndarray:
+        """`score(rows)` over batches of rows of similar `lengths`, put back in order.
 
         Without `batch_size`, a call with fewer than `workers` full batches is split evenly so that every worker
         gets a share (a served batch of 8 texts runs as two batches of 4 on two cores, not one of 8 on one).
         """
-        texts = list(texts)
-        out = np.empty(len(texts), dtype="float64")
-        size = batch_size or max(1, min(self.batch_size, math.ceil(len(texts) / self.workers)))
-        batches = length_batches(np.array([len(t) for t in texts]), size, None)
+        out = np.empty(len(lengths), dtype="float64")
+        size = batch_size or max(1, min(self.batch_size, math.ceil(len(lengths) / self.workers)))
+        batches = length_batches(lengths, size, None)
 
         def run(idx: np.ndarray) -> None:
-            out[idx] = self.positive([texts[i] for i in idx])
+            out[idx] = score(idx)
 
         if self.workers == 1 or len(batches) == 1:
             for idx in batches:
