@@ -152,3 +152,15 @@ def test_a_group_that_sold_nothing_in_the_backtest_takes_the_smallest_error() ->
     table, chosen = choice.choose(rows, _groups({f"z{i}": "intermittent" for i in range(12)}))
     assert chosen["intermittent"] == "lightgbm"
     assert table.set_index("group").loc["intermittent", list(choice.CANDIDATES)].isna().all()  # no WAPE to show
+
+
+def test_autoets_with_a_long_season_is_left_out_beyond_its_series_budget() -> None:
+    many = choice.ETS_LONG_SEASON_SERIES + 1
+    assert choice.ets_affordable("D", 100_000, 700)  # a 7-day season fits quickly
+    assert choice.ets_affordable("W-MON", choice.ETS_LONG_SEASON_SERIES, 200)
+    assert not choice.ets_affordable("W-FRI", many, 104)  # two years of weeks: a 52-week season
+    assert choice.ets_affordable("W-FRI", many, 103)  # shorter: AutoETS fits no season, quickly
+    weeks = pd.date_range("2024-01-05", periods=60, freq="W-FRI")
+    history = pd.concat([pd.DataFrame({"unique_id": f"w{i}", "ds": weeks, "y": 5.0 + i % 3}) for i in range(3)])
+    base = choice.safe_baselines(history, 4, "W-FRI", ets=False)
+    assert base["auto_ets"].isna().all() and base["seasonal_naive"].notna().all() and len(base) == 3 * 4

@@ -17,7 +17,8 @@ The rule (documented in docs/models/demand.md):
   P10/P90 around their own P50; a blend averages its two methods' P10, P50 and P90.
 - Planned covariates (`future`, `price_ratio`): LightGBM reads them, the baselines do not. The backtest scores
   LightGBM with the covariates as they were, so a group keeps a baseline only where it wins knowing that.
-- A baseline statsforecast cannot fit (AutoETS on a few periods: "tiny datasets") is left out of the choice.
+- A baseline statsforecast cannot fit (AutoETS on a few periods: "tiny datasets") is left out of the choice, and
+  so is AutoETS with a season above 24 periods (weeks) beyond 200 series: there it costs 1-3 s a series and cutoff.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ BASELINE_COLUMNS = {"seasonal_naive": "seasonal_naive", "moving_average": "mean_
 CLASSES = ("smooth", "erratic", "intermittent", "lumpy")
 ADI_CUT, CV2_CUT = 1.32, 0.49
 MIN_SERIES = 10
+ETS_LONG_SEASON_SERIES = 200
 TIE = 1e-9
 OVERALL = "all"
 
@@ -137,17 +139,17 @@ class BaselineCache:
 
     def __init__(self, size: int = 16) -> None:
         self.size = size
-        self.frames: OrderedDict[tuple[pd.Timestamp, int, str], pd.DataFrame] = OrderedDict()
+        self.frames: OrderedDict[tuple[pd.Timestamp, int, str, bool], pd.DataFrame] = OrderedDict()
 
-    def forecasts(self, past: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
-        """`baseline_forecasts(past, horizon, freq)`, fitting only series not already forecast from this past."""
-        key = (pd.Timestamp(past["ds"].max()), horizon, freq)
+    def forecasts(self, past: pd.DataFrame, horizon: int, freq: str, ets: bool = True) -> pd.DataFrame:
+        """`safe_baselines(past, horizon, freq, ets)`, fitting only series not already forecast from this past."""
+        key = (pd.Timestamp(past["ds"].max()), horizon, freq, ets)
         sig = _signature(past)
         kept = self.frames.get(key, pd.DataFrame(columns=["unique_id", "sig"]))
         known = kept[kept["unique_id"].map(sig) == kept["sig"]] if len(kept) else kept
         todo = sorted(set(sig.index) - set(known["unique_id"]))
         if todo:
-            fresh = safe_baselines(past[past["unique_id"].isin(todo)], horizon, freq)
+            fresh = safe_baselines(past[past["unique_id"].isin(todo)], horizon, freq, ets)
             fresh["sig"] = fresh["unique_id"].map(sig)
             known = pd.concat([known, fresh], ignore_index=True) if len(known) else fresh
         self.frames[key] = known
@@ -157,13 +159,14 @@ class BaselineCache:
         return known[known["unique_id"].isin(sig.index)].drop(columns="sig").reset_index(drop=True)
 
 
-def safe_baselines(history: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
-    """`baseline_forecasts`; where statsforecast refuses the history (AutoETS on a few periods), the baselines but
-    AutoETS, which is missing (NaN: left out of the choice)."""
-    try:
-        return baseline_forecasts(history, horizon, freq)
-    except (NotImplementedError, ValueError) as error:
-        log.warning("baselines: AutoETS left out (%s)", error)
+def safe_baselines(history: pd.DataFrame, horizon: int, freq: str, ets: bool = True) -> pd.DataFrame:
+    """`baseline_forecasts`; without `ets`, or where statsforecast refuses the history (AutoETS on a few periods),
+    the baselines but AutoETS, which is missing (NaN: left out of the choice)."""
+    if ets:
+        try:
+            return baseline_forecasts(history, horizon, freq)
+        except (NotImplementedError, ValueError) as error:
+            log.warning("baselines: AutoETS left out (%s)", error)
     from statsforecast import StatsForecast
     from statsforecast.models import ADIDA, CrostonOptimized, SeasonalNaive, WindowAverage
 
@@ -194,9 +197,18 @@ def _signature(past: pd.DataFrame) -> pd.Series:
 CACHE = BaselineCache()
 
 
-def baselines_at(history: pd.DataFrame, horizon: int, freq: str) -> pd.DataFrame:
-    """Every baseline's forecast for `horizon` periods after `history` (through the shared `CACHE`)."""
-    return CACHE.forecasts(history[["unique_id", "ds", "y"]], horizon, freq)
+def baselines_at(history: pd.DataFrame, horizon: int, freq: str, ets: bool = True) -> pd.DataFrame:
+    """Every baseline's forecast for `horizon` periods after `history` (through the shared `CACHE`); AutoETS NaN
+    with `ets=False`."""
+    return CACHE.forecasts(history[["unique_id", "ds", "y"]], horizon, freq, ets)
+
+
+def ets_affordable(freq: str, series: int, shortest: int) -> bool:
+    """Whether the choice backtests AutoETS: always, but with a season above 24 periods (weeks: 52) that it fits
+    (every series two seasons long) only for up to `ETS_LONG_SEASON_SERIES` series (statsforecast takes one to three
+    seconds a series there)."""
+    season = frequency.season(freq)
+    return season <= 24 or shortest < 2 * season or series <= ETS_LONG_SEASON_SERIES
 
 
 @dataclass
@@ -294,18 +306,26 @@ class Chosen:
 
 def backtest_rows(history: pd.DataFrame, forecaster: model.Forecaster, progress: Callable[[str], None]) -> pd.DataFrame:
     """The forecaster's backtest with every baseline's forecast from the same cutoffs: `unique_id, ds, cutoff, y`
-    and one column per single method."""
+    and one column per single method (AutoETS NaN where `ets_affordable` says no)."""
     if forecaster.backtest is None:
         raise ValueError("the forecaster carries no backtest: fit it with training.demand.model.fit")
     bt = forecaster.backtest.rename(columns={"lgbm": "lightgbm"})
     bt = bt.assign(unique_id=bt["unique_id"].astype(str), lightgbm=bt["lightgbm"].clip(lower=0.0))
     data = history[["unique_id", "ds", "y"]].assign(unique_id=history["unique_id"].astype(str))
     h, parts = forecaster.spec.horizon, []
+    first = bt.groupby("unique_id")["cutoff"].min()
+    shortest = int((data["ds"] <= data["unique_id"].map(first)).groupby(data["unique_id"]).sum().min())
+    ets = ets_affordable(forecaster.spec.freq, len(first), shortest)
+    if not ets:
+        progress(
+            f"demand: AutoETS left out of the choice: a {frequency.season(forecaster.spec.freq)}-period season "
+            f"on more than {ETS_LONG_SEASON_SERIES} series costs seconds a series"
+        )
     for cutoff, rows in bt.groupby("cutoff"):
         progress(f"demand: backtest of the baselines from {pd.Timestamp(cutoff):%Y-%m-%d}")
         ids = set(rows["unique_id"])
         past = data[data["unique_id"].isin(ids) & (data["ds"] <= cutoff)]
-        base = baselines_at(past, h, forecaster.spec.freq)
+        base = baselines_at(past, h, forecaster.spec.freq, ets)
         base = base.rename(columns={v: k for k, v in BASELINE_COLUMNS.items()})[["unique_id", "ds", *BASELINE_COLUMNS]]
         parts.append(rows.merge(base, on=["unique_id", "ds"], how="left"))
     return pd.concat(parts, ignore_index=True).fillna({"seasonal_naive": 0.0, "moving_average": 0.0})
