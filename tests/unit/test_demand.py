@@ -145,9 +145,16 @@ def test_forecaster_reaches_a_best_seller_among_small_series() -> None:
 
 
 def test_forecaster_needs_enough_history() -> None:
-    short = _weekly_pattern(n_series=2, days=60)
-    with pytest.raises(ValueError, match="calibration windows"):
+    short = _weekly_pattern(n_series=2, days=50)
+    with pytest.raises(ValueError, match="1 calibration window of 28 periods"):
         model.fit(short, dataset.Spec(horizon=28))
+
+
+def test_a_short_history_calibrates_on_fewer_windows() -> None:
+    short = _weekly_pattern(n_series=4, days=70)  # room for one calibration window of 28 days, not two
+    fitted = model.fit(short, dataset.Spec(horizon=28, lgbm={"n_estimators": 20}))
+    assert fitted.backtest is not None and fitted.backtest["cutoff"].nunique() == 1
+    assert len(fitted.forecast(short, 28)) == 4 * 28
 
 
 def test_unknown_holiday_country_is_refused() -> None:

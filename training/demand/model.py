@@ -264,11 +264,17 @@ def fit(frame: pd.DataFrame, spec: Spec, seed: int = 0) -> Forecaster:
     usual = covariates.usual_values(data, covariates.names(data))
     log.info("covariates: %s", ", ".join(f"{k} (usual {v:g})" for k, v in usual.items()) or "none")
     lengths = data.groupby("unique_id", observed=True).size()
-    windows, h = spec.interval_windows, spec.horizon
+    h = spec.horizon
+    # as many calibration windows as the history allows, up to the spec's: a short weekly history keeps one
+    windows = min(spec.interval_windows, max(1, (int(lengths.max()) - 1) // h - 1))
     if lengths.max() <= (windows + 1) * h:
         raise ValueError(
             f"the longest series has {lengths.max()} periods: a fit needs more than {(windows + 1) * h} "
-            f"({windows} calibration windows of {h} periods plus as much history)"
+            f"({windows} calibration window of {h} periods plus as much history)"
+        )
+    if windows < spec.interval_windows:
+        log.warning(
+            "history too short for %d calibration windows of %d periods: using %d", spec.interval_windows, h, windows
         )
     log.info("calibrating intervals on %d windows of %d periods", windows, h)
     backtest = make(spec, len(data), seed, lengths).cross_validation(
