@@ -125,7 +125,7 @@ def main(
         f"\ntrained on {', '.join(meta['train_on'])} ({meta['train_rows']:,} texts; reviews sampled to "
         f"{meta.get('review_sample')}) in "
         f"{meta['train_seconds'] / 60:.1f} min; tuning {meta['tuning']}; "
-        f"test scoring int8 {int8_rate:.0f} texts/s, fp32 {fp32_rate:.0f}/s"
+        f"test scoring int8 {int8_rate:.0f} texts/s" + (f", fp32 {fp32_rate:.0f}/s" if full_precision else "")
     )
     for name, part in test.groupby("source", sort=False):
         rows = part.index.to_numpy()
