@@ -266,3 +266,14 @@ def test_forecast_series_command_needs_no_workspace(tmp_path: Path) -> None:
     assert frame["ds"].min() == pd.Timestamp("2026-01-05") + pd.Timedelta(days=150)
     result = CliRunner().invoke(app, [*args[:-2], "--out", str(tmp_path / "out.txt")])
     assert result.exit_code == 1 and ".csv or .parquet" in result.output
+
+
+def test_mase_of_a_history_shorter_than_a_season_uses_the_naive_scale() -> None:
+    from training.demand.evaluate import scores
+
+    ds = pd.date_range("2026-01-05", periods=30, freq="W-MON")  # 30 weeks: under one 52-week season
+    history = pd.DataFrame({"unique_id": "A", "ds": ds, "y": np.arange(30.0) % 2 * 4.0})  # naive error 4
+    rows = pd.DataFrame(
+        {"unique_id": ["A"] * 2, "ds": ds[-2:] + pd.Timedelta(weeks=2), "y": [4.0, 0.0], "f": [2.0, 2.0]}
+    )
+    assert scores(rows, history, "W-MON", ["f"])["f_mase"] == pytest.approx(0.5)

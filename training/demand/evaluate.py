@@ -30,9 +30,12 @@ SCORES = ["wape", "mase", "coverage", "pinball", "bias"]
 
 
 def _mase_scale(history: pd.DataFrame, season: int) -> pd.Series:
-    """Per series, the in-sample mean absolute seasonal difference (the seasonal naive's error)."""
-    diffs = history.groupby("unique_id")["y"].diff(season).abs()
-    scale = diffs.groupby(history["unique_id"]).mean()
+    """Per series, the in-sample mean absolute seasonal difference (the seasonal naive's error); a series shorter
+    than a season (e.g. under a year of weeks) is scaled by the one-period difference (the naive's error)."""
+    by = history["unique_id"]
+    seasonal = history.groupby("unique_id")["y"].diff(season).abs().groupby(by).mean()
+    naive = history.groupby("unique_id")["y"].diff(1).abs().groupby(by).mean()
+    scale = seasonal.fillna(naive)
     return scale.where(scale > 0)
 
 
