@@ -172,7 +172,7 @@ def for_split(ctx: Context, split: Split, options: SentimentOptions) -> Dataset:
         return Dataset(split, everything, params=params)
     if held_out is None:
         train, test = split_sources(frame, ctx.settings.seed)
-        how = f"20% of each source held out (stratified, seed {ctx.settings.seed})"
+        how = f"20% of each source held out, stratified, seed {ctx.settings.seed}"
     else:
         train, test = frame, held_out
         shared = int(np.isin(fingerprints(test["text"]), fingerprints(train["text"])).sum())
