@@ -32,8 +32,9 @@ def world() -> pd.DataFrame:
         promo = (rng.random(len(days)) < 0.15).astype(np.int64)
         expected = rng.uniform(8, 40) * weekday * np.where(promo == 1, LIFT, 1.0)
         parts.append(
-            pd.DataFrame({"unique_id": f"s{i:02d}", "ds": days, "y": rng.poisson(expected), "promo": promo})
-            .assign(base=expected / np.where(promo == 1, LIFT, 1.0))
+            pd.DataFrame({"unique_id": f"s{i:02d}", "ds": days, "y": rng.poisson(expected), "promo": promo}).assign(
+                base=expected / np.where(promo == 1, LIFT, 1.0)
+            )
         )
     return pd.concat(parts, ignore_index=True)
 
