@@ -32,6 +32,7 @@ import typer
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REVIEWS = DATA / "womens_clothing_reviews" / "reviews.csv"
 TWEETS = DATA / "airline_tweets" / "tweets.csv"
+MODEL_DIR = Path(tempfile.gettempdir()) / "sentiment_domains_model"
 TARGETS = {"tweets": 0.92, "reviews": 0.95}  # accuracy
 log = logging.getLogger("sentiment_domains")
 
@@ -54,9 +55,7 @@ def _row(title: str, found: dict[str, float]) -> str:
 
 
 def main(
-    model_dir: Annotated[Path, typer.Option(help="Where the fine-tuned model is saved.")] = Path(
-        "/work/tb/sentiment/domains_model"
-    ),
+    model_dir: Annotated[Path, typer.Option(help="Where the fine-tuned model is saved.")] = MODEL_DIR,
     train_on: Annotated[list[str] | None, typer.Option(help="Train splits: reviews, tweets (default both).")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Passes (default: the CLI's).")] = None,
     negative_weight: Annotated[float | None, typer.Option(help="Negatives' loss weight (default: the CLI's).")] = None,
