@@ -30,15 +30,17 @@ def train(
     reviews: Annotated[
         list[Path] | None,
         typer.Option(
+            metavar="FILE",
             help="CSV or parquet: text, and rating (1-5) or label (positive/negative/neutral; rating 3 and neutral "
-            "are left out). Repeat for more sources: one model on all, figures per source."
+            "are left out). Repeat for more sources: one model on all, figures per source.",
         ),
     ] = None,
     test: Annotated[
         list[Path] | None,
         typer.Option(
+            metavar="FILE",
             help="Labelled file(s) to evaluate on, as --reviews; then every --reviews text trains (default: 20% of "
-            "each --reviews file is held out). A protocol's train and test splits reproduce its benchmark."
+            "each --reviews file is held out). A protocol's train and test splits reproduce its benchmark.",
         ),
     ] = None,
     as_of: DateOpt = None,
@@ -50,8 +52,8 @@ def train(
 ) -> None:
     """Fine-tune MiniLM on rated reviews (rating 3 left out), against VADER and a frozen encoder; register.
 
-    The defaults are what the benchmarks' champion was trained with (benchmarks/sentiment_reviews.py passes the
-    whole protocol file; 20% of it, the protocol's test split, is held out here)."""
+    The defaults are the benchmarks' champion's: benchmarks/sentiment_reviews.py passes the whole protocol file,
+    and 20% of it (the protocol's test split) is held out here. With split files: --reviews TRAIN --test TEST."""
     from training.sentiment.dataset import describe, read_sources, split_sources  # lazy: keeps `--help` light
 
     for files in (reviews, test):  # bad files are refused before any run is started
