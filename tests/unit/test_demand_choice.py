@@ -164,3 +164,21 @@ def test_autoets_with_a_long_season_is_left_out_beyond_its_series_budget() -> No
     history = pd.concat([pd.DataFrame({"unique_id": f"w{i}", "ds": weeks, "y": 5.0 + i % 3}) for i in range(3)])
     base = choice.safe_baselines(history, 4, "W-FRI", ets=False)
     assert base["auto_ets"].isna().all() and base["seasonal_naive"].notna().all() and len(base) == 3 * 4
+
+
+def test_forecasts_fit_autoets_only_for_series_that_chose_it(monkeypatch: Any) -> None:
+    asked: list[bool] = []
+    real = choice.safe_baselines
+
+    def spy(history: pd.DataFrame, horizon: int, freq: str, ets: bool = True) -> pd.DataFrame:
+        asked.append(ets)
+        return real(history, horizon, freq, ets=ets)
+
+    monkeypatch.setattr(choice, "safe_baselines", spy)
+    spec = cast(Any, type("S", (), {"freq": "W-FRI"}))
+    chosen = choice.Chosen(cast(Any, type("F", (), {"spec": spec})), {}, {"all": "lightgbm"}, "class", pd.DataFrame())
+    weeks = pd.date_range("2024-01-05", periods=60, freq="W-FRI")
+    history = pd.concat([pd.DataFrame({"unique_id": f"w{i}", "ds": weeks, "y": 5.0 + i}) for i in range(3)])
+    chosen._baselines(history, 4, set())  # noqa: SLF001
+    with_ets = chosen._baselines(history, 4, {"auto_ets"})  # noqa: SLF001
+    assert asked == [False, True] and with_ets["auto_ets"].notna().all()

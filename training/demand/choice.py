@@ -290,7 +290,7 @@ class Chosen:
     def _baselines(self, history: pd.DataFrame, h: int, needed: set[str]) -> pd.DataFrame:
         """Each needed baseline's P50 and P10/P90 (AutoETS its own band, the others the LightGBM interval models)."""
         data = history[["unique_id", "ds", "y"]].assign(unique_id=history["unique_id"].astype(str))
-        base = safe_baselines(data, h, self.spec.freq)
+        base = safe_baselines(data, h, self.spec.freq, ets="auto_ets" in needed)  # AutoETS only where chosen
         out = base[["unique_id", "ds"]].copy()
         for name in sorted(needed & set(BASELINE_COLUMNS)):
             out[name] = base[BASELINE_COLUMNS[name]].to_numpy()
