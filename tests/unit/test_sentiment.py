@@ -16,6 +16,7 @@ from training.sentiment.model import runtime
 from training.sentiment.model.bf16 import Bf16Classifier
 from training.sentiment.model.classifier import Classifier, Tuning, fine_tune, length_batches, token_budget
 from training.sentiment.model.int8 import Int8Classifier, export
+from training.sentiment.options import SentimentOptions
 from training.sentiment.pyfunc import ARTIFACT, SentimentModel
 
 
@@ -403,7 +404,6 @@ def test_given_test_files_are_held_out_and_every_review_trains(tmp_path: Path) -
     from types import SimpleNamespace
 
     from training.family import Split
-    from training.sentiment.options import SentimentOptions
 
     files = _source_files(tmp_path)
     ctx = SimpleNamespace(progress=lambda _: None, settings=SimpleNamespace(seed=0))
@@ -432,3 +432,10 @@ def test_int8_scoring_in_token_sorted_batches_keeps_the_labels(saved_and_exporte
         np.testing.assert_allclose(together, alone, atol=0.02)
         assert ((together >= 0.5) == (alone >= 0.5)).all()
     assert len(scorer.scores([])) == 0
+
+
+def test_options_take_one_file_none_or_several(tmp_path: Path) -> None:
+    one = tmp_path / "a.csv"
+    assert SentimentOptions(reviews=one).reviews == [one]  # type: ignore[arg-type]  # as a notebook passes it
+    assert SentimentOptions(reviews=None).reviews == []  # type: ignore[arg-type]
+    assert SentimentOptions(reviews=[one, one.with_name("b.csv")], test=str(one)).test == [one]  # type: ignore[arg-type]

@@ -6,10 +6,11 @@ fast); `SentimentFamily` declares both.
 
 from __future__ import annotations
 
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from training.family import Options
 
@@ -33,6 +34,14 @@ class SentimentOptions(Options):
     negative_weight: float = Field(default=1.0, gt=0, description="Loss weight of negative reviews.")
     int8: bool = Field(default=True, description="Serve in reduced precision on CPUs (bfloat16 with AMX, else int8).")
     refit: bool = Field(default=False, description="Fit again on every review before registering.")
+
+    @field_validator("reviews", "test", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        """One file (a path or a string), none, or a list of them: notebooks and scripts pass a single path."""
+        if value is None:
+            return []
+        return [value] if isinstance(value, str | PathLike) else value
 
     def params(self) -> dict[str, Any]:
         files = {"reviews": ", ".join(map(str, self.reviews)) or "workspace", "test": ", ".join(map(str, self.test))}
