@@ -78,6 +78,9 @@ def test_features_cover_the_online_store_and_unknown_categories(minimal: Workspa
 def test_every_family_the_data_allows_trains(minimal: Workspace, name: str) -> None:
     out = ok("train", name, "--workspace", minimal.root, *TRAIN[name])
     assert f"{name} version 1 (@" in out, out
+    if name == "demand":  # the registered model's backtest table: the method each group of series got
+        assert "backtest WAPE per group of series" in out and "chosen" in out, out
+        assert "artifact choice/backtest_refit.txt of MLflow run" in out, out
 
 
 def test_sentiment_without_reviews_says_what_it_needs(minimal: Workspace) -> None:

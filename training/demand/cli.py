@@ -73,7 +73,29 @@ def train(
 ) -> None:
     """Backtest against statsforecast baselines before --as-of, refit on everything, register `demand`."""
     options = DemandOptions(freq=freq, level=level, series=series, origins=origins)
-    train_and_report(NAME, workspace_dir, as_of, horizon_days, options)
+    result = train_and_report(NAME, workspace_dir, as_of, horizon_days, options)
+    for line in choice_lines(workspace_dir, result.run_id):
+        typer.echo(line)
+
+
+REFIT_CHOICE = "choice/backtest_refit.txt"  # logged by the family's fit of the registered model
+TABLE_TITLE = "backtest WAPE per group of series (the lowest wins; a tie goes to the simpler method):"
+
+
+def choice_lines(workspace_dir: Path, run_id: str) -> list[str]:
+    """The registered model's backtest table (method per series group), as the run logged it."""
+    import mlflow  # lazy: keeps `retail --help` light
+
+    from training import tracking
+
+    ws, settings = open_workspace(workspace_dir)
+    tracking.connect(ws, settings)
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/{REFIT_CHOICE}")
+    except (OSError, mlflow.exceptions.MlflowException):
+        return []
+    table = text.split("\n\n", 1)[0]
+    return [TABLE_TITLE, table, f"the method of each series: artifact {REFIT_CHOICE} of MLflow run {run_id}"]
 
 
 @command
@@ -133,7 +155,7 @@ def forecast_series(
     from training.demand.files import forecast_file
 
     def report(fitted: Chosen) -> None:
-        typer.echo("backtest WAPE per group of series (the lowest wins; a tie goes to the simpler method):")
+        typer.echo(TABLE_TITLE)
         typer.echo(describe(fitted.table))
         counts = ", ".join(f"{m} {n:,}" for m, n in sorted(fitted.counts().items(), key=lambda kv: -kv[1]))
         typer.echo(f"series per method: {counts}")
