@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from training.demand import frequency, model
-from training.demand.baselines import BASELINES, baseline_forecasts
+from training.demand.baselines import baseline_forecasts
 from training.demand.dataset import Spec
 
 log = logging.getLogger(__name__)
@@ -165,27 +165,10 @@ def safe_baselines(history: pd.DataFrame, horizon: int, freq: str, ets: bool = T
     if ets:
         try:
             return baseline_forecasts(history, horizon, freq)
+        # statsforecast's AutoETS raises NotImplementedError ("tiny datasets") or ValueError on too few periods
         except (NotImplementedError, ValueError) as error:
             log.warning("baselines: AutoETS left out (%s)", error)
-    from statsforecast import StatsForecast
-    from statsforecast.models import ADIDA, CrostonOptimized, SeasonalNaive, WindowAverage
-
-    lengths = history.groupby("unique_id").size()
-    season, window = frequency.season(freq), frequency.window(freq)
-    models = [
-        SeasonalNaive(season_length=season if lengths.min() >= season else 1, alias="seasonal_naive"),
-        WindowAverage(window_size=min(window, int(lengths.min())), alias="mean_28"),
-        ADIDA(alias="adida"),
-        CrostonOptimized(alias="croston"),
-    ]
-    frame = history[["unique_id", "ds", "y"]]
-    out = StatsForecast(models=models, freq=frequency.offset(freq), n_jobs=1).forecast(df=frame, h=horizon)
-    simple = ["seasonal_naive", "mean_28", "adida", "croston"]
-    out[simple] = out[simple].clip(lower=0.0)
-    for name in (*BASELINES, "auto_ets_p10", "auto_ets_p90"):
-        if name not in out:
-            out[name] = np.nan
-    return out[["unique_id", "ds", *BASELINES, "auto_ets_p10", "auto_ets_p90"]]
+    return baseline_forecasts(history, horizon, freq, ets=False)
 
 
 def _signature(past: pd.DataFrame) -> pd.Series:
