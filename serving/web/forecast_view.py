@@ -85,7 +85,7 @@ def chart(adapter: DemandAdapter, answer: ForecastResponse) -> str:
     days = [p.ds.isoformat() for p in answer.points]
     where = f" at {answer.store_id}" if answer.store_id else ""
     layout = json.loads(_layout(answer.freq))
-    layout["title"]["text"] = f"{answer.product_id}{where}: units per {_period(answer.freq)}"
+    layout["title"]["text"] = f"{answer.product_id}{where}: units per {period(answer.freq)}"
     line = {"type": "scatter", "mode": "lines", "x": days}
     data: list[dict[str, Any]] = [
         line | {"y": [p.p90 for p in answer.points], "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip"},
@@ -116,8 +116,17 @@ def _layout(freq: str) -> str:
     return json.dumps(json.loads(charts.spec(charts.figure("", "", "units")))["layout"])
 
 
-def _period(freq: str) -> str:
+def period(freq: str) -> str:
+    """`day`, `week`, `month`... for a model's frequency (any alias)."""
     return frequency.name(freq)
+
+
+CADENCE = {"day": "daily", "week": "weekly", "month": "monthly", "quarter": "quarterly", "year": "yearly"}
+
+
+def cadence(freq: str) -> str:
+    """`daily`, `weekly`, `monthly`... for a model's frequency (any alias: `W-MON` is weekly)."""
+    return CADENCE[period(freq)]
 
 
 def tiles(answer: ForecastResponse, judged: AccuracyResponse | Rejected, category: str = "") -> list[dict[str, Any]]:
@@ -126,7 +135,7 @@ def tiles(answer: ForecastResponse, judged: AccuracyResponse | Rejected, categor
     p50 = sum(p.p50 for p in answer.points)
     adjusted = sum(p.adjusted for p in answer.points)
     revenue = sum(p.revenue_adjusted for p in answer.points)
-    span = f"{len(answer.points)} {_period(answer.freq)}s from {answer.as_of}"
+    span = f"{len(answer.points)} {period(answer.freq)}s from {answer.as_of}"
     out: list[dict[str, Any]] = [
         {"name": "p50_units", "label": "P50 units", "value": p50, "shown": f"{p50:,.0f}", "note": span},
         {"name": "adjusted_units", "label": "Adjusted units", "value": adjusted, "shown": f"{adjusted:,.0f}"},

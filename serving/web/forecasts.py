@@ -83,6 +83,8 @@ def _page(
         status_code=status,
         title="Forecasts",
         adapter=adapter,
+        cadence=forecast_view.cadence(adapter.freq),
+        period=forecast_view.period(adapter.freq),
         choice=choice,
         since=since,
         categories=cat.categories,
